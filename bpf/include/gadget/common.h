@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* What every gadget program shares: the event ring with its lost-record
+ * counter, the process filters set before load, the mount namespace
+ * selection map, and the helper that fills struct gadget_process.
+ * Include after vmlinux.h and the libbpf headers. */
+#ifndef GADGET_COMMON_H
+#define GADGET_COMMON_H
+
+#include "types.h"
+
+/* Filters, written by the agent into .rodata before load: the verifier
+ * then prunes every branch of a disabled filter. */
+const volatile __u32 gadget_filter_pid = 0;          /* 0: any process */
+const volatile __u32 gadget_filter_uid = 0xffffffff; /* ~0: any user */
+const volatile char gadget_filter_comm[GADGET_COMM_LEN] = {};
+const volatile bool gadget_filter_by_mntns = false;
+
+/* Reader wake-up policy: a record wakes the reader only once this many
+ * bytes wait in the ring; the reader also drains on a short timer. One
+ * wake-up per batch instead of per record is what keeps the reader
+ * ahead of a storm. 0 keeps libbpf's default (wake when idle). */
+const volatile __u64 gadget_wakeup_bytes = 0;
+
+/* Mount namespaces selected by the container selectors; updated live by
+ * the agent while the trace runs. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, __u8);
+} gadget_mntns_filter SEC(".maps");
+
+/* The agent sizes the ring with bpf_map__set_max_entries before load. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 20);
+} gadget_events SEC(".maps");
+
+/* Records that did not fit in the ring, per CPU so counting is cheap. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} gadget_lost SEC(".maps");
+
+static __always_inline __u64 gadget_task_mntns(struct task_struct *task)
+{
+	return BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
+}
+
+static __always_inline __u64 gadget_task_netns(struct task_struct *task)
+{
+	return BPF_CORE_READ(task, nsproxy, net_ns, ns.inum);
+}
+
+/* True when the current task is filtered out. Cheapest checks first. */
+static __always_inline bool gadget_should_discard(__u64 pid_tgid, __u64 uid_gid, __u64 mntns_id,
+						  const char *comm)
+{
+	if (gadget_filter_pid && (__u32)(pid_tgid >> 32) != gadget_filter_pid)
+		return true;
+	if (gadget_filter_uid != 0xffffffff && (__u32)uid_gid != gadget_filter_uid)
+		return true;
+	if (gadget_filter_by_mntns && !bpf_map_lookup_elem(&gadget_mntns_filter, &mntns_id))
+		return true;
+	if (gadget_filter_comm[0]) {
+		for (int i = 0; i < GADGET_COMM_LEN; i++) {
+			if (comm[i] != gadget_filter_comm[i])
+				return true;
+			if (!comm[i])
+				break;
+		}
+	}
+	return false;
+}
+
+static __always_inline void gadget_process_fill(struct gadget_process *proc, struct task_struct *task,
+						__u64 pid_tgid, __u64 uid_gid)
+{
+	proc->pid = pid_tgid >> 32;
+	proc->tid = (__u32)pid_tgid;
+	proc->uid = (__u32)uid_gid;
+	proc->gid = uid_gid >> 32;
+	proc->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	proc->mntns_id = gadget_task_mntns(task);
+	proc->netns_id = gadget_task_netns(task);
+	proc->__pad = 0;
+}
+
+static __always_inline void gadget_count_lost(void)
+{
+	__u32 zero = 0;
+	__u64 *lost = bpf_map_lookup_elem(&gadget_lost, &zero);
+	if (lost)
+		*lost += 1;
+}
+
+static __always_inline __u64 gadget_wakeup_flags(void)
+{
+	if (!gadget_wakeup_bytes)
+		return 0;
+	return bpf_ringbuf_query(&gadget_events, BPF_RB_AVAIL_DATA) >= gadget_wakeup_bytes
+		       ? BPF_RB_FORCE_WAKEUP
+		       : BPF_RB_NO_WAKEUP;
+}
+
+/* Copies a record of `size` bytes into the ring, counting it as lost when
+ * the ring is full. The traced task never waits for the reader. */
+static __always_inline void gadget_output(void *record, __u64 size)
+{
+	if (bpf_ringbuf_output(&gadget_events, record, size, gadget_wakeup_flags()))
+		gadget_count_lost();
+}
+
+#endif

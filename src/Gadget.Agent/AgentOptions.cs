@@ -1,0 +1,69 @@
+using System.Globalization;
+using System.Reflection;
+using Gadget.Agent.Runtime;
+
+namespace Gadget.Agent;
+
+/// <summary>The agent's command line.</summary>
+internal sealed class AgentOptions
+{
+    public const string DefaultSocketPath = "/run/gadget/gadget.sock";
+
+    public string? SocketPath { get; private set; } = DefaultSocketPath;
+
+    /// <summary>TCP port on 127.0.0.1 (inside a pod, for the API server's port-forward).</summary>
+    public int? ListenPort { get; private set; }
+
+    public string NodeName { get; private set; } = Environment.GetEnvironmentVariable("NODE_NAME") is { Length: > 0 } node ? node : Environment.MachineName;
+
+    /// <summary>Exit when this process ends (an agent started for one command by the cmdlets).</summary>
+    public int? ParentPid { get; private set; }
+
+    public TraceSettings Trace { get; private set; } = new();
+
+    public static string Version { get; } =
+        typeof(AgentOptions).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
+
+    public static string KernelRelease { get; } = File.Exists("/proc/sys/kernel/osrelease")
+        ? File.ReadAllText("/proc/sys/kernel/osrelease").Trim()
+        : Environment.OSVersion.VersionString;
+
+    public const string Usage = """
+        gadget-agent: serves Gadget's eBPF gadgets over gRPC.
+
+          --socket PATH        unix socket to serve on (default /run/gadget/gadget.sock, root only)
+          --no-socket          do not serve on a unix socket
+          --listen-port PORT   also serve on 127.0.0.1:PORT (inside a pod, for port-forward)
+          --node NAME          node name reported with events (default: $NODE_NAME or the host name)
+          --kernel-btf PATH    kernel BTF to relocate against (default /sys/kernel/btf/vmlinux)
+          --ring-bytes N       size of each trace's ring buffer (power of two, default 4 MiB)
+          --parent-pid PID     exit when process PID ends
+        """;
+
+    public static AgentOptions Parse(string[] args)
+    {
+        var options = new AgentOptions();
+        for (int i = 0; i < args.Length; i++)
+        {
+            string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");
+            switch (args[i])
+            {
+                case "--socket": options.SocketPath = Value(); break;
+                case "--no-socket": options.SocketPath = null; break;
+                case "--listen-port": options.ListenPort = int.Parse(Value(), CultureInfo.InvariantCulture); break;
+                case "--node": options.NodeName = Value(); break;
+                case "--kernel-btf": options.Trace = options.Trace with { KernelBtfPath = Value() }; break;
+                case "--ring-bytes": options.Trace = options.Trace with { RingBytes = uint.Parse(Value(), CultureInfo.InvariantCulture) }; break;
+                case "--parent-pid": options.ParentPid = int.Parse(Value(), CultureInfo.InvariantCulture); break;
+                default: throw new ArgumentException($"Unknown option '{args[i]}'.");
+            }
+        }
+
+        if (options.SocketPath is null && options.ListenPort is null)
+        {
+            throw new ArgumentException("Nothing to serve on: give --socket or --listen-port.");
+        }
+
+        return options;
+    }
+}

@@ -1,0 +1,48 @@
+using Gadget.Bpf;
+using Gadget.Protocol.V1;
+
+namespace Gadget.Agent.Gadgets;
+
+/// <summary>
+/// What makes a gadget: its BPF object, how a request configures it, which programs run, and how a
+/// ring record becomes an <see cref="Event"/>. Everything else (loading, reading, batching,
+/// counting, streaming) is shared by all gadgets in <see cref="Runtime.TraceRun"/>.
+/// </summary>
+internal abstract class GadgetDefinition
+{
+    /// <summary>The name clients ask for (<c>exec</c>).</summary>
+    public abstract string Name { get; }
+
+    public abstract string Description { get; }
+
+    /// <summary>The embedded object, <c>bpf/&lt;name&gt;.bpf.o</c> by default.</summary>
+    public virtual string ObjectResource => $"bpf/{Name}.bpf.o";
+
+    /// <summary>Gadget-specific request parameters by name, with a line of help each.</summary>
+    public virtual IReadOnlyDictionary<string, string> Parameters { get; } = new Dictionary<string, string>();
+
+    /// <summary>Sets constants and chooses programs before load; throws <see cref="GadgetRequestException"/> on bad input.</summary>
+    public abstract IReadOnlyList<string> Configure(BpfObject bpf, TraceRequest request);
+
+    /// <summary>Makes the decoder for one trace.</summary>
+    public abstract IRecordDecoder CreateDecoder(TraceRequest request, BootClock clock);
+}
+
+/// <summary>Turns one ring record into an event. Runs on the ring's poll thread.</summary>
+internal interface IRecordDecoder
+{
+    /// <summary>
+    /// Decodes <paramref name="record"/>. Returns null when a filter that could not run in the
+    /// kernel drops it. Throws <see cref="MalformedRecordException"/> for a record it cannot read.
+    /// </summary>
+    Event? Decode(ReadOnlySpan<byte> record);
+}
+
+/// <summary>A request the gadget cannot run as asked; the message says what to change.</summary>
+internal sealed class GadgetRequestException(string errorId, string message) : Exception(message)
+{
+    public string ErrorId { get; } = errorId;
+}
+
+/// <summary>A ring record shorter than its struct or otherwise unreadable.</summary>
+internal sealed class MalformedRecordException(string message) : Exception(message);

@@ -1,0 +1,92 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Text;
+using Gadget.Bpf;
+using Gadget.Protocol.V1;
+
+namespace Gadget.Agent.Gadgets;
+
+/// <summary>Mirror of <c>struct gadget_process</c> (bpf/include/gadget/types.h).</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct ProcessRecord
+{
+    public ulong MntnsId;
+    public ulong NetnsId;
+    public uint Pid;
+    public uint Tid;
+    public uint Ppid;
+    public uint Uid;
+    public uint Gid;
+    public fixed byte Comm[16];
+    public uint Pad;
+}
+
+/// <summary>Reading helpers every decoder uses.</summary>
+internal static class RecordReader
+{
+    /// <summary>Reads the fixed part of a record; throws when the record is too short.</summary>
+    public static ref readonly T Header<T>(ReadOnlySpan<byte> record) where T : unmanaged
+    {
+        if (record.Length < Unsafe.SizeOf<T>())
+        {
+            throw new MalformedRecordException($"A {typeof(T).Name} needs {Unsafe.SizeOf<T>()} bytes, the record has {record.Length}.");
+        }
+
+        return ref MemoryMarshal.AsRef<T>(record);
+    }
+
+    /// <summary>A NUL-terminated UTF-8 string in a fixed buffer.</summary>
+    public static string CString(ReadOnlySpan<byte> buffer)
+    {
+        int end = buffer.IndexOf((byte)0);
+        return Encoding.UTF8.GetString(end < 0 ? buffer : buffer[..end]);
+    }
+
+    /// <summary>Common fields of every event.</summary>
+    public static unsafe Event NewEvent(in ProcessRecord process, ulong bootNs, BootClock clock)
+    {
+        fixed (byte* comm = process.Comm)
+        {
+            return new Event
+            {
+                TimestampUnixNs = clock.ToUnixNanoseconds(bootNs),
+                Pid = process.Pid,
+                Tid = process.Tid,
+                Ppid = process.Ppid,
+                Uid = process.Uid,
+                Gid = process.Gid,
+                Comm = CommCache.Get(new ReadOnlySpan<byte>(comm, 16)),
+                MntnsId = process.MntnsId,
+                NetnsId = process.NetnsId,
+            };
+        }
+    }
+}
+
+/// <summary>
+/// Process names repeat endlessly in a trace; decoding each one anew is most of a small event's
+/// allocation. A small cache keyed by the raw 16 bytes returns the same string instance.
+/// </summary>
+internal static class CommCache
+{
+    [ThreadStatic]
+    private static Dictionary<UInt128, string>? _cache;
+
+    public static string Get(ReadOnlySpan<byte> comm16)
+    {
+        UInt128 key = MemoryMarshal.Read<UInt128>(comm16);
+        Dictionary<UInt128, string> cache = _cache ??= new Dictionary<UInt128, string>();
+        if (!cache.TryGetValue(key, out string? value))
+        {
+            if (cache.Count > 4096)
+            {
+                cache.Clear();
+            }
+
+            value = RecordReader.CString(comm16);
+            cache[key] = value;
+        }
+
+        return value;
+    }
+}

@@ -1,0 +1,69 @@
+using Gadget.Agent;
+using Gadget.Agent.Gadgets;
+using Gadget.Agent.Runtime;
+using Gadget.Agent.Services;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+
+AgentOptions options;
+try
+{
+    options = AgentOptions.Parse(args);
+}
+catch (Exception exception) when (exception is ArgumentException or FormatException or OverflowException)
+{
+    Console.Error.WriteLine(exception.Message);
+    Console.Error.WriteLine(AgentOptions.Usage);
+    return 2;
+}
+
+if (options.SocketPath is not null && !UnixSocketListener.Prepare(options.SocketPath, out string? problem))
+{
+    Console.Error.WriteLine(problem);
+    return 1;
+}
+
+WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
+builder.Logging.SetMinimumLevel(LogLevel.Warning);
+builder.Logging.AddFilter("Gadget", LogLevel.Information);
+builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromSeconds(3));
+builder.WebHost.ConfigureKestrel(kestrel =>
+{
+    if (options.SocketPath is not null)
+    {
+        kestrel.ListenUnixSocket(options.SocketPath, listen => listen.Protocols = HttpProtocols.Http2);
+    }
+
+    if (options.ListenPort is int port)
+    {
+        kestrel.Listen(System.Net.IPAddress.Loopback, port, listen => listen.Protocols = HttpProtocols.Http2);
+    }
+});
+builder.Services.AddSingleton(options);
+builder.Services.AddSingleton(GadgetCatalog.Default);
+builder.Services.AddGrpc(grpc => grpc.MaxSendMessageSize = null);
+builder.Services.AddGrpcHealthChecks();
+if (options.ParentPid is int parentPid)
+{
+    builder.Services.AddHostedService(services => new ParentWatcher(parentPid, services.GetRequiredService<IHostApplicationLifetime>()));
+}
+
+WebApplication app = builder.Build();
+app.MapGrpcService<GadgetAgentService>();
+app.MapGrpcHealthChecksService();
+app.Lifetime.ApplicationStarted.Register(() =>
+{
+    if (options.SocketPath is not null)
+    {
+        UnixSocketListener.RestrictToOwner(options.SocketPath);
+    }
+});
+app.Lifetime.ApplicationStopped.Register(() =>
+{
+    if (options.SocketPath is not null)
+    {
+        File.Delete(options.SocketPath);
+    }
+});
+
+await app.RunAsync();
+return 0;

@@ -1,0 +1,235 @@
+using System.Text;
+using System.Threading.Channels;
+using Gadget.Agent.Gadgets;
+using Gadget.Bpf;
+using Gadget.Protocol.V1;
+
+namespace Gadget.Agent.Runtime;
+
+/// <summary>Agent-wide settings a trace needs.</summary>
+internal sealed record TraceSettings
+{
+    public string KernelBtfPath { get; init; } = BpfOpenOptions.DefaultKernelBtfPath;
+
+    /// <summary>Ring size in bytes (a power of two, at least a page).</summary>
+    public uint RingBytes { get; init; } = 4u << 20;
+
+    /// <summary>The programs wake the reader once this much waits; the poll interval covers the rest.</summary>
+    public ulong WakeupBytes { get; init; } = 256u << 10;
+
+    public TimeSpan PollInterval { get; init; } = TimeSpan.FromMilliseconds(10);
+
+    /// <summary>Bound of the queue between the ring reader and the stream, in events.</summary>
+    public int MaxQueuedEvents { get; init; } = 64 * 1024;
+
+    /// <summary>A batch is handed to the stream when it holds this many events or this many record bytes.</summary>
+    public int MaxBatchEvents { get; init; } = 2048;
+
+    public int MaxBatchBytes { get; init; } = 1 << 20;
+}
+
+/// <summary>
+/// One running gadget for one client: the loaded object, its links, the ring reader, and the
+/// bounded queue of batches towards the stream. Disposing tears down in the only safe order:
+/// stop and join the reader, free the ring, detach the links, close the object.
+/// </summary>
+internal sealed class TraceRun : IRingRecordSink, IDisposable
+{
+    public const string RingMap = "gadget_events";
+    public const string LostMap = "gadget_lost";
+
+    private readonly BpfObject _bpf;
+    private readonly List<BpfLink> _links = [];
+    private readonly IRecordDecoder _decoder;
+    private readonly Channel<EventBatch> _batches = Channel.CreateUnbounded<EventBatch>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+    private readonly TraceSettings _settings;
+    private RingBufferReader? _reader;
+    private BpfMap _lostMap;
+    private EventBatch _current = new();
+    private int _currentBytes;
+    private long _queuedEvents;
+    private long _seen;
+    private long _lostAgent;
+    private long _filteredAgent;
+    private long _malformed;
+    private ulong _lostKernel;
+    private bool _disposed;
+
+    private TraceRun(GadgetDefinition gadget, BpfObject bpf, IRecordDecoder decoder, TraceSettings settings)
+    {
+        Gadget = gadget;
+        _bpf = bpf;
+        _decoder = decoder;
+        _settings = settings;
+    }
+
+    public GadgetDefinition Gadget { get; }
+
+    /// <summary>Batches ready for the stream.</summary>
+    public ChannelReader<EventBatch> Batches => _batches.Reader;
+
+    /// <summary>Loads, configures and attaches the gadget's programs and starts reading.</summary>
+    public static TraceRun Start(GadgetDefinition gadget, TraceRequest request, TraceSettings settings)
+    {
+        GadgetParameters.CheckKnown(request, gadget);
+        KernelFilesystems.EnsureMounted();
+        var clock = BootClock.Now();
+        BpfObject bpf = BpfObject.Open(GadgetCatalog.ReadObject(gadget), gadget.Name, new BpfOpenOptions { KernelBtfPath = settings.KernelBtfPath });
+        TraceRun? run = null;
+        try
+        {
+            SetProcessFilter(bpf, request.Filter);
+            bpf.SetConstant("gadget_wakeup_bytes", settings.WakeupBytes);
+            bpf.SetMaxEntries(RingMap, settings.RingBytes);
+            IReadOnlyList<string> programs = gadget.Configure(bpf, request);
+            run = new TraceRun(gadget, bpf, gadget.CreateDecoder(request, clock), settings);
+            bpf.Load();
+            run._lostMap = bpf.GetMap(LostMap);
+            run._reader = new RingBufferReader(bpf.GetMap(RingMap), run, settings.PollInterval);
+            foreach (string program in programs)
+            {
+                run._links.Add(bpf.Attach(program));
+            }
+
+            run._reader.Start();
+            return run;
+        }
+        catch
+        {
+            if (run is not null)
+            {
+                run.Dispose();
+            }
+            else
+            {
+                bpf.Dispose();
+            }
+
+            throw;
+        }
+    }
+
+    /// <summary>Counters so far; <paramref name="delivered"/> is what the stream wrote.</summary>
+    /// <remarks>The poll thread is the only writer of the plain counters; aligned 64-bit reads are atomic.</remarks>
+    public TraceCounters Counters(ulong delivered, bool final = false)
+    {
+        if (!_disposed)
+        {
+            _lostKernel = _lostMap.SumPerCpuCounter();
+        }
+
+        return new TraceCounters
+        {
+            Seen = (ulong)Volatile.Read(ref _seen),
+            Delivered = delivered,
+            LostKernel = _lostKernel,
+            LostAgent = (ulong)Interlocked.Read(ref _lostAgent),
+            FilteredAgent = (ulong)Volatile.Read(ref _filteredAgent),
+            Malformed = (ulong)(Volatile.Read(ref _malformed) + (_reader?.CallbackFailures ?? 0)),
+            Final = final,
+        };
+    }
+
+    /// <summary>Stops reading from the kernel; batches already queued stay readable.</summary>
+    public void StopReading()
+    {
+        _reader?.Dispose();
+        _batches.Writer.TryComplete();
+    }
+
+    /// <summary>The stream took a batch off the queue.</summary>
+    public void MarkDequeued(EventBatch batch) => Interlocked.Add(ref _queuedEvents, -batch.Events.Count);
+
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        StopReading();
+        for (int i = _links.Count - 1; i >= 0; i--)
+        {
+            _links[i].Dispose();
+        }
+
+        _disposed = true;
+        _bpf.Dispose();
+    }
+
+    void IRingRecordSink.OnRecord(ReadOnlySpan<byte> record)
+    {
+        _seen++;
+        Event? decoded;
+        try
+        {
+            decoded = _decoder.Decode(record);
+        }
+        catch (MalformedRecordException)
+        {
+            _malformed++;
+            return;
+        }
+
+        if (decoded is null)
+        {
+            _filteredAgent++;
+            return;
+        }
+
+        _current.Events.Add(decoded);
+        _currentBytes += record.Length;
+        if (_current.Events.Count >= _settings.MaxBatchEvents || _currentBytes >= _settings.MaxBatchBytes)
+        {
+            HandOver();
+        }
+    }
+
+    void IRingRecordSink.OnDrained()
+    {
+        if (_current.Events.Count > 0)
+        {
+            HandOver();
+        }
+    }
+
+    private void HandOver()
+    {
+        EventBatch batch = _current;
+        _current = new EventBatch();
+        _currentBytes = 0;
+        int count = batch.Events.Count;
+        if (Interlocked.Read(ref _queuedEvents) + count > _settings.MaxQueuedEvents || !_batches.Writer.TryWrite(batch))
+        {
+            Interlocked.Add(ref _lostAgent, count);
+            return;
+        }
+
+        Interlocked.Add(ref _queuedEvents, count);
+    }
+
+    private static void SetProcessFilter(BpfObject bpf, ProcessFilter? filter)
+    {
+        if (filter is null)
+        {
+            return;
+        }
+
+        if (filter.Pid != 0)
+        {
+            bpf.SetConstant("gadget_filter_pid", filter.Pid);
+        }
+
+        if (filter.HasUid)
+        {
+            bpf.SetConstant("gadget_filter_uid", filter.Uid);
+        }
+
+        if (!string.IsNullOrEmpty(filter.Comm))
+        {
+            // The kernel keeps 15 bytes of a process name; compare what it can hold.
+            byte[] comm = Encoding.UTF8.GetBytes(filter.Comm);
+            bpf.SetConstant("gadget_filter_comm", comm.AsSpan(0, Math.Min(comm.Length, 15)));
+        }
+    }
+}

@@ -1,0 +1,34 @@
+using Gadget.Agent.Gadgets;
+using Gadget.Bpf;
+using Grpc.Core;
+
+namespace Gadget.Agent.Services;
+
+/// <summary>
+/// The one place where agent failures become gRPC statuses. The stable error id travels in the
+/// <see cref="ErrorIdTrailer"/> trailer so the client can raise the same id to the user.
+/// </summary>
+internal static class AgentErrors
+{
+    public const string ErrorIdTrailer = "gadget-error-id";
+    public const string UnknownGadget = "UnknownGadget";
+
+    public static RpcException ToRpcException(Exception exception) => exception switch
+    {
+        BpfException bpf => Create(bpf.ErrorId switch
+        {
+            BpfErrorId.PermissionDenied => StatusCode.PermissionDenied,
+            BpfErrorId.KernelBtfMissing or BpfErrorId.LibbpfMissing => StatusCode.FailedPrecondition,
+            _ => StatusCode.Internal,
+        }, bpf.ErrorId, bpf.Message),
+        GadgetRequestException request => Create(
+            request.ErrorId == UnknownGadget ? StatusCode.NotFound : StatusCode.InvalidArgument,
+            request.ErrorId,
+            request.Message),
+        RpcException rpc => rpc,
+        _ => Create(StatusCode.Internal, "AgentFailure", exception.Message),
+    };
+
+    public static RpcException Create(StatusCode code, string errorId, string message)
+        => new(new Status(code, message), new Metadata { { ErrorIdTrailer, errorId } });
+}

@@ -1,0 +1,156 @@
+using Gadget.Agent.Gadgets;
+using Gadget.Agent.Runtime;
+using Gadget.Protocol.V1;
+using Grpc.Core;
+
+namespace Gadget.Agent.Services;
+
+/// <summary>The gRPC face of the agent.</summary>
+internal sealed class GadgetAgentService(
+    GadgetCatalog catalog,
+    AgentOptions options,
+    IHostApplicationLifetime lifetime,
+    ILogger<GadgetAgentService> logger) : GadgetAgent.GadgetAgentBase
+{
+    /// <summary>Version of the v1 contract this agent speaks (see gadget.proto).</summary>
+    public const uint ProtocolVersion = 1;
+
+    private static readonly TimeSpan CountersInterval = TimeSpan.FromSeconds(1);
+
+    public override Task<AgentInfo> GetInfo(GetInfoRequest request, ServerCallContext context)
+    {
+        var info = new AgentInfo
+        {
+            Version = AgentOptions.Version,
+            ProtocolVersion = ProtocolVersion,
+            Node = options.NodeName,
+            Kernel = AgentOptions.KernelRelease,
+        };
+        foreach (GadgetDefinition gadget in catalog.All)
+        {
+            var descriptor = new GadgetDescriptor { Name = gadget.Name, Description = gadget.Description };
+            foreach ((string name, string help) in gadget.Parameters)
+            {
+                descriptor.Parameters[name] = help;
+            }
+            info.Gadgets.Add(descriptor);
+        }
+
+        return Task.FromResult(info);
+    }
+
+    public override async Task Trace(TraceRequest request, IServerStreamWriter<TraceReply> responseStream, ServerCallContext context)
+    {
+        if (!catalog.TryGet(request.Gadget, out GadgetDefinition gadget))
+        {
+            throw AgentErrors.Create(StatusCode.NotFound, AgentErrors.UnknownGadget,
+                $"This agent has no gadget '{request.Gadget}'. It has: {string.Join(", ", catalog.All.Select(g => g.Name))}.");
+        }
+
+        TraceRun run;
+        try
+        {
+            run = TraceRun.Start(gadget, request, options.Trace);
+        }
+        catch (Exception exception)
+        {
+            AgentLog.TraceFailed(logger, gadget.Name, exception.Message);
+            throw AgentErrors.ToRpcException(exception);
+        }
+
+        AgentLog.TraceStarted(logger, gadget.Name, context.Peer);
+        using (run)
+        {
+            using var stopping = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, lifetime.ApplicationStopping);
+            if (request.DurationMs > 0)
+            {
+                stopping.CancelAfter(TimeSpan.FromMilliseconds(request.DurationMs));
+            }
+
+            ulong delivered = await StreamAsync(run, request.MaxEvents, responseStream, stopping.Token);
+            if (!context.CancellationToken.IsCancellationRequested)
+            {
+                // Duration or budget spent: drain what the kernel already produced, then report.
+                run.StopReading();
+                delivered += await DrainAsync(run, request.MaxEvents, delivered, responseStream);
+                await responseStream.WriteAsync(new TraceReply { Counters = run.Counters(delivered, final: true) });
+            }
+
+            TraceCounters final = run.Counters(delivered);
+            AgentLog.TraceEnded(logger, gadget.Name, final);
+        }
+    }
+
+    /// <summary>Writes batches and periodic counters until cancelled or the budget is spent.</summary>
+    private static async Task<ulong> StreamAsync(TraceRun run, ulong maxEvents, IServerStreamWriter<TraceReply> stream, CancellationToken token)
+    {
+        ulong delivered = 0;
+        DateTime nextCounters = DateTime.UtcNow + CountersInterval;
+        while (!token.IsCancellationRequested)
+        {
+            TimeSpan untilCounters = nextCounters - DateTime.UtcNow;
+            if (untilCounters > TimeSpan.Zero)
+            {
+                using var tick = CancellationTokenSource.CreateLinkedTokenSource(token);
+                tick.CancelAfter(untilCounters);
+                try
+                {
+                    await run.Batches.WaitToReadAsync(tick.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                    // The tick or the trace ended; both are handled below.
+                }
+            }
+
+            while (!token.IsCancellationRequested && run.Batches.TryRead(out EventBatch? batch))
+            {
+                run.MarkDequeued(batch);
+                delivered += await WriteBatchAsync(batch, maxEvents, delivered, stream, token);
+                if (maxEvents > 0 && delivered >= maxEvents)
+                {
+                    return delivered;
+                }
+            }
+
+            if (DateTime.UtcNow >= nextCounters && !token.IsCancellationRequested)
+            {
+                await stream.WriteAsync(new TraceReply { Counters = run.Counters(delivered) }, token);
+                nextCounters = DateTime.UtcNow + CountersInterval;
+            }
+        }
+
+        return delivered;
+    }
+
+    private static async Task<ulong> DrainAsync(TraceRun run, ulong maxEvents, ulong delivered, IServerStreamWriter<TraceReply> stream)
+    {
+        ulong added = 0;
+        while ((maxEvents == 0 || delivered + added < maxEvents) && run.Batches.TryRead(out EventBatch? batch))
+        {
+            run.MarkDequeued(batch);
+            added += await WriteBatchAsync(batch, maxEvents, delivered + added, stream, CancellationToken.None);
+        }
+
+        return added;
+    }
+
+    private static async Task<ulong> WriteBatchAsync(EventBatch batch, ulong maxEvents, ulong delivered, IServerStreamWriter<TraceReply> stream, CancellationToken token)
+    {
+        if (maxEvents > 0 && delivered + (ulong)batch.Events.Count > maxEvents)
+        {
+            int keep = (int)(maxEvents - delivered);
+            while (batch.Events.Count > keep)
+            {
+                batch.Events.RemoveAt(batch.Events.Count - 1);
+            }
+        }
+
+        if (batch.Events.Count > 0)
+        {
+            await stream.WriteAsync(new TraceReply { Batch = batch }, token);
+        }
+
+        return (ulong)batch.Events.Count;
+    }
+}

@@ -1,0 +1,299 @@
+using System.Runtime.InteropServices;
+using System.Text;
+
+namespace Gadget.Bpf;
+
+/// <summary>Options for opening a BPF object.</summary>
+public sealed class BpfOpenOptions
+{
+    /// <summary>The kernel BTF that CO-RE relocates against.</summary>
+    public string KernelBtfPath { get; init; } = DefaultKernelBtfPath;
+
+    public const string DefaultKernelBtfPath = "/sys/kernel/btf/vmlinux";
+}
+
+/// <summary>
+/// One compiled BPF object (an ELF file produced by clang) between open and close: its constants
+/// are set, its programs chosen, then it is loaded into the kernel and its programs attached.
+/// </summary>
+public sealed unsafe class BpfObject : IDisposable
+{
+    private readonly BpfObjectHandle _handle;
+    private readonly string _name;
+    private byte[]? _rodata;
+    private bool _loaded;
+
+    private BpfObject(BpfObjectHandle handle, string name)
+    {
+        _handle = handle;
+        _name = name;
+    }
+
+    /// <summary>The object's name, as given to <see cref="Open"/>.</summary>
+    public string Name => _name;
+
+    /// <summary>Parses an ELF image. Nothing reaches the kernel until <see cref="Load"/>.</summary>
+    public static BpfObject Open(ReadOnlySpan<byte> elf, string name, BpfOpenOptions? options = null)
+    {
+        options ??= new BpfOpenOptions();
+        if (!File.Exists(options.KernelBtfPath))
+        {
+            throw new BpfException(
+                BpfErrorId.KernelBtfMissing,
+                $"The kernel's BTF type information was not found at '{options.KernelBtfPath}'. " +
+                "Gadget needs a kernel built with CONFIG_DEBUG_INFO_BTF=y (every current distribution kernel is).",
+                BpfException.ENOENT);
+        }
+
+        using LibbpfLog.CaptureScope capture = LibbpfLog.Capture();
+        byte[] nameBytes = NullTerminated(name);
+        byte[] btfPath = NullTerminated(options.KernelBtfPath);
+        fixed (byte* elfPtr = elf)
+        fixed (byte* namePtr = nameBytes)
+        fixed (byte* btfPtr = btfPath)
+        {
+            var opts = new Interop.Libbpf.bpf_object_open_opts
+            {
+                sz = (nuint)sizeof(Interop.Libbpf.bpf_object_open_opts),
+                object_name = namePtr,
+                btf_custom_path = btfPtr,
+            };
+            nint obj = Interop.Libbpf.bpf_object__open_mem(elfPtr, (nuint)elf.Length, &opts);
+            if (obj == 0)
+            {
+                throw BpfException.FromErrno(BpfErrorId.InvalidObject, Marshal.GetLastPInvokeError(), $"open BPF object '{name}'", LibbpfLog.Text);
+            }
+
+            return new BpfObject(new BpfObjectHandle(obj), name);
+        }
+    }
+
+    /// <summary>
+    /// Sets a <c>const volatile</c> global before load. The verifier then sees it as a constant
+    /// and removes the branches it disables.
+    /// </summary>
+    public void SetConstant(string variable, ReadOnlySpan<byte> value)
+    {
+        EnsureNotLoaded();
+        nint map = FindMap(".rodata");
+        if (_rodata is null)
+        {
+            nuint size;
+            void* initial = Interop.Libbpf.bpf_map__initial_value(map, &size);
+            _rodata = new ReadOnlySpan<byte>(initial, checked((int)size)).ToArray();
+        }
+
+        (uint offset, uint size) slot = FindRodataVariable(variable);
+        if (value.Length > slot.size)
+        {
+            throw new ArgumentException($"{value.Length} bytes do not fit '{variable}' ({slot.size} bytes).", nameof(value));
+        }
+
+        Span<byte> target = _rodata.AsSpan((int)slot.offset, (int)slot.size);
+        target.Clear();
+        value.CopyTo(target);
+    }
+
+    /// <summary>Sets a numeric or boolean <c>const volatile</c> global.</summary>
+    public void SetConstant<T>(string variable, T value) where T : unmanaged
+        => SetConstant(variable, MemoryMarshal.AsBytes(new ReadOnlySpan<T>(in value)));
+
+    /// <summary>Chooses whether a program is loaded at all (an unloaded program costs nothing).</summary>
+    public void SetAutoload(string program, bool autoload)
+    {
+        EnsureNotLoaded();
+        Check(Interop.Libbpf.bpf_program__set_autoload(FindProgram(program), autoload), BpfErrorId.LoadFailed, $"choose program '{program}'");
+    }
+
+    /// <summary>Resizes a map (for a ring buffer: its size in bytes, a power of two of pages).</summary>
+    public void SetMaxEntries(string map, uint maxEntries)
+    {
+        EnsureNotLoaded();
+        Check(Interop.Libbpf.bpf_map__set_max_entries(FindMap(map), maxEntries), BpfErrorId.MapFailed, $"size map '{map}'");
+    }
+
+    /// <summary>Relocates against the kernel's BTF, creates the maps and loads the programs.</summary>
+    public void Load()
+    {
+        EnsureNotLoaded();
+        using LibbpfLog.CaptureScope capture = LibbpfLog.Capture();
+        if (_rodata is not null)
+        {
+            fixed (byte* data = _rodata)
+            {
+                Check(Interop.Libbpf.bpf_map__set_initial_value(FindMap(".rodata"), data, (nuint)_rodata.Length), BpfErrorId.LoadFailed, "set the constants");
+            }
+        }
+
+        int result = Interop.Libbpf.bpf_object__load(_handle.DangerousGetHandle());
+        if (result != 0)
+        {
+            throw BpfException.FromErrno(BpfErrorId.LoadFailed, result, $"load the BPF programs of '{_name}'", LibbpfLog.Text);
+        }
+
+        _loaded = true;
+    }
+
+    /// <summary>Attaches a loaded program to the hook its section names.</summary>
+    public BpfLink Attach(string program)
+    {
+        if (!_loaded)
+        {
+            throw new InvalidOperationException("Load the object before attaching its programs.");
+        }
+
+        using LibbpfLog.CaptureScope capture = LibbpfLog.Capture();
+        nint link = Interop.Libbpf.bpf_program__attach(FindProgram(program));
+        if (link == 0)
+        {
+            throw BpfException.FromErrno(BpfErrorId.AttachFailed, Marshal.GetLastPInvokeError(), $"attach program '{program}'", LibbpfLog.Text);
+        }
+
+        return new BpfLink(new BpfLinkHandle(link), program);
+    }
+
+    /// <summary>A map of the loaded object.</summary>
+    public BpfMap GetMap(string name)
+    {
+        if (!_loaded)
+        {
+            throw new InvalidOperationException("Load the object before using its maps.");
+        }
+
+        return new BpfMap(Interop.Libbpf.bpf_map__fd(FindMap(name)), name);
+    }
+
+    /// <summary>The layout of a struct as the compiler laid it out (from the object's BTF).</summary>
+    public BtfStruct? FindStruct(string name)
+    {
+        nint btf = Interop.Libbpf.bpf_object__btf(_handle.DangerousGetHandle());
+        if (btf == 0)
+        {
+            return null;
+        }
+
+        byte[] nameBytes = NullTerminated(name);
+        int id;
+        fixed (byte* namePtr = nameBytes)
+        {
+            id = Interop.Libbpf.btf__find_by_name_kind(btf, namePtr, Interop.Libbpf.BTF_KIND_STRUCT);
+        }
+
+        if (id <= 0)
+        {
+            return null;
+        }
+
+        Interop.Libbpf.btf_type* type = Interop.Libbpf.btf__type_by_id(btf, (uint)id);
+        var members = new List<BtfMember>(type->Vlen);
+        var member = (Interop.Libbpf.btf_member*)(type + 1);
+        for (int i = 0; i < type->Vlen; i++, member++)
+        {
+            uint bitOffset = type->KindFlag ? member->offset & 0xffffff : member->offset;
+            long size = Interop.Libbpf.btf__resolve_size(btf, member->type);
+            members.Add(new BtfMember(BtfName(btf, member->name_off), (int)(bitOffset / 8), (int)size));
+        }
+
+        return new BtfStruct(name, (int)type->size_or_type, members);
+    }
+
+    public void Dispose() => _handle.Dispose();
+
+    private (uint Offset, uint Size) FindRodataVariable(string variable)
+    {
+        nint btf = Interop.Libbpf.bpf_object__btf(_handle.DangerousGetHandle());
+        int id;
+        fixed (byte* sectionName = ".rodata\0"u8)
+        {
+            id = btf == 0 ? -1 : Interop.Libbpf.btf__find_by_name_kind(btf, sectionName, Interop.Libbpf.BTF_KIND_DATASEC);
+        }
+
+        if (id > 0)
+        {
+            Interop.Libbpf.btf_type* section = Interop.Libbpf.btf__type_by_id(btf, (uint)id);
+            var info = (Interop.Libbpf.btf_var_secinfo*)(section + 1);
+            for (int i = 0; i < section->Vlen; i++, info++)
+            {
+                Interop.Libbpf.btf_type* var = Interop.Libbpf.btf__type_by_id(btf, info->type);
+                if (BtfName(btf, var->name_off) == variable)
+                {
+                    return (info->offset, info->size);
+                }
+            }
+        }
+
+        throw new ArgumentException($"'{_name}' has no constant named '{variable}'.", nameof(variable));
+    }
+
+    private nint FindProgram(string name)
+    {
+        byte[] bytes = NullTerminated(name);
+        fixed (byte* namePtr = bytes)
+        {
+            nint prog = Interop.Libbpf.bpf_object__find_program_by_name(_handle.DangerousGetHandle(), namePtr);
+            return prog != 0 ? prog : throw new ArgumentException($"'{_name}' has no program named '{name}'.", nameof(name));
+        }
+    }
+
+    private nint FindMap(string name)
+    {
+        byte[] bytes = NullTerminated(name);
+        fixed (byte* namePtr = bytes)
+        {
+            nint map = Interop.Libbpf.bpf_object__find_map_by_name(_handle.DangerousGetHandle(), namePtr);
+            return map != 0 ? map : throw new ArgumentException($"'{_name}' has no map named '{name}'.", nameof(name));
+        }
+    }
+
+    private void EnsureNotLoaded()
+    {
+        ObjectDisposedException.ThrowIf(_handle.IsClosed, this);
+        if (_loaded)
+        {
+            throw new InvalidOperationException("The object is already loaded.");
+        }
+    }
+
+    private static void Check(int result, string errorId, string what)
+    {
+        if (result < 0)
+        {
+            throw BpfException.FromErrno(errorId, result, what);
+        }
+    }
+
+    private static string BtfName(nint btf, uint offset)
+        => Marshal.PtrToStringUTF8((nint)Interop.Libbpf.btf__name_by_offset(btf, offset)) ?? string.Empty;
+
+    internal static byte[] NullTerminated(string value)
+    {
+        byte[] bytes = new byte[Encoding.UTF8.GetByteCount(value) + 1];
+        Encoding.UTF8.GetBytes(value, bytes);
+        return bytes;
+    }
+}
+
+/// <summary>A struct's layout read from BTF: total size and each member's byte offset and size.</summary>
+public sealed record BtfStruct(string Name, int Size, IReadOnlyList<BtfMember> Members)
+{
+    public BtfMember this[string member] => Members.Single(m => m.Name == member);
+}
+
+/// <summary>One member of a <see cref="BtfStruct"/>.</summary>
+public sealed record BtfMember(string Name, int Offset, int Size);
+
+/// <summary>An attached program; disposing it detaches.</summary>
+public sealed class BpfLink : IDisposable
+{
+    private readonly BpfLinkHandle _handle;
+
+    internal BpfLink(BpfLinkHandle handle, string program)
+    {
+        _handle = handle;
+        Program = program;
+    }
+
+    public string Program { get; }
+
+    public void Dispose() => _handle.Dispose();
+}

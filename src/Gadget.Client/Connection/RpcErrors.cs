@@ -1,0 +1,38 @@
+using Grpc.Core;
+
+namespace Gadget.Connection;
+
+/// <summary>The one place where gRPC statuses become <see cref="GadgetException"/>s.</summary>
+internal static class RpcErrors
+{
+    /// <summary>The agent's stable error id travels in this trailer (see the agent's AgentErrors).</summary>
+    public const string ErrorIdTrailer = "gadget-error-id";
+
+    public static GadgetException ToGadgetException(RpcException exception, string target)
+    {
+        string? errorId = exception.Trailers.GetValue(ErrorIdTrailer);
+        GadgetErrorKind kind = exception.StatusCode switch
+        {
+            StatusCode.PermissionDenied or StatusCode.Unauthenticated => GadgetErrorKind.PermissionDenied,
+            StatusCode.NotFound => GadgetErrorKind.NotFound,
+            StatusCode.InvalidArgument or StatusCode.OutOfRange => GadgetErrorKind.InvalidArgument,
+            StatusCode.FailedPrecondition or StatusCode.Unimplemented => GadgetErrorKind.NotSupported,
+            StatusCode.Unavailable => GadgetErrorKind.Connection,
+            _ => GadgetErrorKind.Failure,
+        };
+
+        if (errorId is null && exception.StatusCode == StatusCode.Unavailable)
+        {
+            return new GadgetException(GadgetErrorId.AgentUnreachable, kind,
+                $"The agent at {target} cannot be reached: {exception.Status.Detail}", exception);
+        }
+
+        if (errorId is null && exception.StatusCode == StatusCode.Internal && exception.Status.DebugException is not null)
+        {
+            return new GadgetException(GadgetErrorId.AgentStreamBroken, GadgetErrorKind.Connection,
+                $"The connection to the agent at {target} broke: {exception.Status.DebugException.Message}", exception);
+        }
+
+        return new GadgetException(errorId ?? "AgentError", kind, exception.Status.Detail, exception);
+    }
+}

@@ -1,0 +1,59 @@
+using Gadget.Protocol.V1;
+
+namespace Gadget;
+
+/// <summary>
+/// What every event says about where it came from: the node, the pod and container (empty for a
+/// process on the host), and the process. Each gadget's event type adds its own fields.
+/// </summary>
+public abstract class GadgetEvent
+{
+    private protected GadgetEvent(Event source, EventOrigin origin)
+    {
+        Timestamp = DateTime.UnixEpoch.AddTicks(source.TimestampUnixNs / 100);
+        Node = origin.Node;
+        Pid = (int)source.Pid;
+        Tid = (int)source.Tid;
+        Uid = source.Uid;
+        Gid = source.Gid;
+        Comm = source.Comm;
+        MountNsId = source.MntnsId;
+        NetNsId = source.NetnsId;
+    }
+
+    /// <summary>When the kernel saw the event (UTC).</summary>
+    public DateTime Timestamp { get; }
+
+    /// <summary>The Kubernetes node; empty on a host outside Kubernetes.</summary>
+    public string? Node { get; }
+
+    /// <summary>The pod's namespace; null for a process on the host.</summary>
+    public string? Namespace { get; }
+
+    /// <summary>The pod's name; null for a process on the host.</summary>
+    public string? Pod { get; }
+
+    /// <summary>The container's name; null for a process on the host.</summary>
+    public string? Container { get; }
+
+    /// <summary>The process id (thread group id).</summary>
+    public int Pid { get; }
+
+    /// <summary>The thread id.</summary>
+    public int Tid { get; }
+
+    public uint Uid { get; }
+
+    public uint Gid { get; }
+
+    /// <summary>The process name as the kernel keeps it (at most 15 bytes).</summary>
+    public string Comm { get; }
+
+    /// <summary>The mount namespace: which container, when it is one.</summary>
+    public ulong MountNsId { get; }
+
+    public ulong NetNsId { get; }
+}
+
+/// <summary>What the client knows about the agent an event came from.</summary>
+public sealed record EventOrigin(string Node);

@@ -1,0 +1,49 @@
+using Gadget.Protocol.V1;
+
+namespace Gadget.Tracing;
+
+/// <summary>What one trace asks of the agents: the gadget, its parameters, and the filters every gadget shares.</summary>
+public sealed class TraceOptions
+{
+    public required string Gadget { get; init; }
+
+    /// <summary>Gadget-specific parameters (see the gadget's descriptor).</summary>
+    public IDictionary<string, string> Parameters { get; } = new Dictionary<string, string>(StringComparer.Ordinal);
+
+    /// <summary>Stop after this long; null runs until cancelled.</summary>
+    public TimeSpan? Duration { get; init; }
+
+    /// <summary>Stop after this many events; null for no limit.</summary>
+    public ulong? MaxEvents { get; init; }
+
+    public int? Pid { get; init; }
+
+    public uint? Uid { get; init; }
+
+    public string? Comm { get; init; }
+
+    /// <summary>Bound of the client's queue, in events. When it is full the stream waits, and the agent counts what it cannot queue.</summary>
+    public int QueueCapacity { get; init; } = 64 * 1024;
+
+    internal TraceRequest ToRequest()
+    {
+        var request = new TraceRequest
+        {
+            Gadget = Gadget,
+            DurationMs = Duration is { } duration ? (ulong)Math.Ceiling(duration.TotalMilliseconds) : 0,
+            MaxEvents = MaxEvents ?? 0,
+            Filter = new ProcessFilter { Pid = (uint)(Pid ?? 0), Comm = Comm ?? string.Empty },
+        };
+        if (Uid is uint uid)
+        {
+            request.Filter.Uid = uid;
+        }
+
+        foreach ((string name, string value) in Parameters)
+        {
+            request.Parameters[name] = value;
+        }
+
+        return request;
+    }
+}

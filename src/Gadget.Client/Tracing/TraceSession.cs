@@ -1,0 +1,136 @@
+using System.Collections.Concurrent;
+using Gadget.Connection;
+using Gadget.Protocol.V1;
+using Grpc.Core;
+
+namespace Gadget.Tracing;
+
+/// <summary>
+/// One trace against one agent. A background task reads the stream, builds the typed events off
+/// the caller's thread and puts them in a bounded queue; the caller (the pipeline thread) takes
+/// them with <see cref="TryTake"/>. When the queue is full the reader waits, the stream's flow
+/// control pushes back to the agent, and the agent counts what it cannot queue. Nothing is
+/// dropped silently.
+/// </summary>
+public sealed class TraceSession : IDisposable
+{
+    private readonly BlockingCollection<object> _queue;
+    private readonly CancellationTokenSource _cancel;
+    private readonly Task _reader;
+    private readonly string _node;
+
+    private TraceSession(AgentConnection connection, TraceOptions options, string node, CancellationToken token)
+    {
+        _node = node;
+        _queue = new BlockingCollection<object>(new ConcurrentQueue<object>(), options.QueueCapacity);
+        _cancel = CancellationTokenSource.CreateLinkedTokenSource(token);
+        _reader = Task.Run(() => ReadAsync(connection, options.ToRequest(), new EventOrigin(node)), CancellationToken.None);
+    }
+
+    /// <summary>The latest counters the agent sent.</summary>
+    public TraceStatistics? Statistics { get; private set; }
+
+    /// <summary>Starts the trace. Failures to start arrive as the first item (a <see cref="GadgetException"/>).</summary>
+    public static TraceSession Start(AgentConnection connection, TraceOptions options, string node, CancellationToken token)
+        => new(connection, options, node, token);
+
+    /// <summary>
+    /// Waits up to <paramref name="timeout"/> for the next item: a <see cref="GadgetEvent"/>, a
+    /// <see cref="TraceStatistics"/>, or a <see cref="GadgetException"/> that ends the trace.
+    /// False on timeout, or when the trace has ended and everything was taken (<see cref="IsCompleted"/>).
+    /// </summary>
+    public bool TryTake(out object? item, TimeSpan timeout, CancellationToken token)
+    {
+        try
+        {
+            return _queue.TryTake(out item, (int)Math.Min(int.MaxValue, timeout.TotalMilliseconds), token);
+        }
+        catch (OperationCanceledException)
+        {
+            item = null;
+            return false;
+        }
+    }
+
+    /// <summary>True once the stream has ended and the queue is empty.</summary>
+    public bool IsCompleted => _queue.IsCompleted;
+
+    /// <summary>Cancels the stream (the agent then detaches the programs) and waits for the reader.</summary>
+    public void Dispose()
+    {
+        _cancel.Cancel();
+        try
+        {
+            _reader.Wait(TimeSpan.FromSeconds(5));
+        }
+        catch (AggregateException)
+        {
+            // The reader reports its failures through the queue.
+        }
+
+        _cancel.Dispose();
+        _queue.Dispose();
+    }
+
+    private async Task ReadAsync(AgentConnection connection, TraceRequest request, EventOrigin origin)
+    {
+        CancellationToken token = _cancel.Token;
+        try
+        {
+            using AsyncServerStreamingCall<TraceReply> call = connection.Client.Trace(request, cancellationToken: token);
+            while (await call.ResponseStream.MoveNext(token).ConfigureAwait(false))
+            {
+                TraceReply reply = call.ResponseStream.Current;
+                if (reply.KindCase == TraceReply.KindOneofCase.Batch)
+                {
+                    foreach (Event wire in reply.Batch.Events)
+                    {
+                        if (EventFactory.Create(wire, origin) is GadgetEvent typed)
+                        {
+                            _queue.Add(typed, token);
+                        }
+                    }
+                }
+                else if (reply.KindCase == TraceReply.KindOneofCase.Counters)
+                {
+                    var statistics = new TraceStatistics(_node, reply.Counters, lostClient: 0);
+                    Statistics = statistics;
+                    _queue.Add(statistics, token);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        {
+            // Stopped by the caller: nothing to report.
+        }
+        catch (RpcException exception) when (exception.StatusCode == StatusCode.Cancelled && token.IsCancellationRequested)
+        {
+            // Same, as gRPC reports it.
+        }
+        catch (RpcException exception)
+        {
+            TryAddFinal(RpcErrors.ToGadgetException(exception, connection.Target));
+        }
+        catch (Exception exception) when (exception is HttpRequestException or IOException)
+        {
+            TryAddFinal(new GadgetException(GadgetErrorId.AgentStreamBroken, GadgetErrorKind.Connection,
+                $"The connection to the agent at {connection.Target} broke: {exception.Message}", exception));
+        }
+        finally
+        {
+            _queue.CompleteAdding();
+        }
+    }
+
+    private void TryAddFinal(GadgetException exception)
+    {
+        try
+        {
+            _queue.Add(exception, _cancel.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            // The caller has gone; nobody is left to tell.
+        }
+    }
+}

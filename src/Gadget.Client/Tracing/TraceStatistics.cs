@@ -1,0 +1,52 @@
+using Gadget.Protocol.V1;
+
+namespace Gadget.Tracing;
+
+/// <summary>
+/// A trace's counters from one agent. Every event the kernel produced is either delivered or in
+/// exactly one of the lost or filtered counts.
+/// </summary>
+public sealed class TraceStatistics
+{
+    internal TraceStatistics(string node, TraceCounters counters, ulong lostClient)
+    {
+        Node = node;
+        Seen = counters.Seen;
+        Delivered = counters.Delivered;
+        LostKernel = counters.LostKernel;
+        LostAgent = counters.LostAgent;
+        LostClient = lostClient;
+        FilteredAgent = counters.FilteredAgent;
+        Malformed = counters.Malformed;
+        Final = counters.Final;
+    }
+
+    public string Node { get; }
+
+    /// <summary>Records the agent read from the kernel ring.</summary>
+    public ulong Seen { get; }
+
+    /// <summary>Events the agent sent to this client.</summary>
+    public ulong Delivered { get; }
+
+    /// <summary>Events the kernel dropped because the ring was full.</summary>
+    public ulong LostKernel { get; }
+
+    /// <summary>Events the agent dropped because this client did not keep up.</summary>
+    public ulong LostAgent { get; }
+
+    /// <summary>Events this client dropped.</summary>
+    public ulong LostClient { get; }
+
+    /// <summary>Records a filter in the agent dropped (filters the kernel cannot run).</summary>
+    public ulong FilteredAgent { get; }
+
+    /// <summary>Records the agent could not decode.</summary>
+    public ulong Malformed { get; }
+
+    /// <summary>All events lost anywhere on the way.</summary>
+    public ulong Lost => LostKernel + LostAgent + LostClient;
+
+    /// <summary>True for the counters sent when the trace ended.</summary>
+    public bool Final { get; }
+}
