@@ -14,7 +14,8 @@ internal sealed class AgentOptions
     /// <summary>TCP port on 127.0.0.1 (inside a pod, for the API server's port-forward).</summary>
     public int? ListenPort { get; private set; }
 
-    public string NodeName { get; private set; } = Environment.GetEnvironmentVariable("NODE_NAME") is { Length: > 0 } node ? node : Environment.MachineName;
+    /// <summary>The Kubernetes node (--node or the downward API's NODE_NAME); empty on a host outside Kubernetes.</summary>
+    public string NodeName { get; private set; } = Environment.GetEnvironmentVariable("NODE_NAME") ?? string.Empty;
 
     /// <summary>Exit when this process ends (an agent started for one command by the cmdlets).</summary>
     public int? ParentPid { get; private set; }
@@ -34,7 +35,7 @@ internal sealed class AgentOptions
           --socket PATH        unix socket to serve on (default /run/gadget/gadget.sock, root only)
           --no-socket          do not serve on a unix socket
           --listen-port PORT   also serve on 127.0.0.1:PORT (inside a pod, for port-forward)
-          --node NAME          node name reported with events (default: $NODE_NAME or the host name)
+          --node NAME          Kubernetes node name reported with events (default: $NODE_NAME)
           --kernel-btf PATH    kernel BTF to relocate against (default /sys/kernel/btf/vmlinux)
           --ring-bytes N       size of each trace's ring buffer (power of two, default 4 MiB)
           --parent-pid PID     exit when process PID ends

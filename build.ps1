@@ -1,0 +1,185 @@
+#!/usr/bin/env pwsh
+<#
+.SYNOPSIS
+    Builds, tests and demonstrates Gadget.
+
+.DESCRIPTION
+    Build  installs missing Debian packages, compiles the BPF objects and the solution, and stages
+           the module in out/Gadget (manifest, format file, help, assemblies, agent).
+    Test   Build, then the xunit suites and the Pester suites (in a fresh pwsh), and prints one
+           closing line "N passed, N failed" with the totals of all of them.
+    Demo   Build, then a local exec trace for a few seconds, printed as a table.
+    Bench  Build, then the benchmarks (tests/bench), printed as one table.
+    Clean  Removes out/ and every bin/ and obj/.
+
+.EXAMPLE
+    dotnet tool restore; dotnet pwsh ./build.ps1 -Task Test
+#>
+[CmdletBinding()]
+param(
+    [ValidateSet('Build', 'Test', 'Demo', 'Bench', 'Clean')]
+    [string] $Task = 'Build',
+
+    [ValidateSet('Debug', 'Release')]
+    [string] $Configuration = 'Release',
+
+    # Seconds the demo traces for.
+    [ValidateRange(1, 3600)]
+    [int] $DemoSeconds = 5
+)
+
+$ErrorActionPreference = 'Stop'
+Set-StrictMode -Version Latest
+
+$Root = $PSScriptRoot
+$Out = Join-Path $Root 'out'
+$ModuleOut = Join-Path $Out 'Gadget'
+
+# Debian packages by what needs them; each is installed only when its probe file is missing.
+$DebianPackages = [ordered]@{
+    'clang'          = '/usr/bin/clang'
+    'llvm'           = '/usr/bin/llvm-strip'
+    'libbpf-dev'     = '/usr/include/bpf/bpf_helpers.h'
+    'libbpf1'        = '/usr/lib/x86_64-linux-gnu/libbpf.so.1'
+    'bpftool'        = '/usr/sbin/bpftool'
+    'dnsmasq-base'   = '/usr/sbin/dnsmasq'
+    'bind9-dnsutils' = '/usr/bin/dig'
+    'busybox-static' = '/bin/busybox'
+    'iproute2'       = '/usr/sbin/ip'
+}
+$BenchPackages = [ordered]@{
+    'libbpf-tools' = '/usr/sbin/execsnoop'
+    'bpftrace'     = '/usr/bin/bpftrace'
+    'stress-ng'    = '/usr/bin/stress-ng'
+}
+
+function Invoke-Native {
+    # Runs a native command and stops the build when it fails.
+    param([Parameter(Mandatory)][string] $Command, [string[]] $Arguments = @())
+    & $Command @Arguments
+    if ($LASTEXITCODE -ne 0) {
+        throw "'$Command $($Arguments -join ' ')' failed with exit code $LASTEXITCODE."
+    }
+}
+
+function Install-DebianPackages {
+    param([System.Collections.IDictionary] $Packages)
+    $missing = @($Packages.GetEnumerator() | Where-Object { -not (Test-Path $_.Value) } | ForEach-Object Key)
+    if ($missing.Count -eq 0) { return }
+    if (-not (Get-Command apt-get -ErrorAction Ignore)) {
+        throw "Missing packages ($($missing -join ', ')) and no apt-get to install them: install them by hand."
+    }
+    if ([Environment]::UserName -ne 'root') {
+        throw "Missing packages: $($missing -join ', '). Install them as root: apt-get install $($missing -join ' ')"
+    }
+    Write-Host "Installing Debian packages: $($missing -join ', ')"
+    $env:DEBIAN_FRONTEND = 'noninteractive'
+    Invoke-Native apt-get @('update', '-qq')
+    Invoke-Native apt-get (@('install', '-y', '-qq', '--no-install-recommends') + $missing)
+}
+
+function Get-PesterModulePath {
+    # Pester comes from NuGet (the PowerShell Gallery is not reachable from build machines).
+    $project = Join-Path $Root 'tests/pester/Pester.Restore.csproj'
+    Invoke-Native dotnet @('restore', $project, '--verbosity', 'quiet')
+    $packages = (& dotnet nuget locals global-packages --list) -replace '^global-packages:\s*', ''
+    $manifest = Join-Path $packages.Trim() 'pester/5.7.1/tools/Pester.psd1'
+    if (-not (Test-Path $manifest)) { throw "Pester was restored but $manifest is missing." }
+    $manifest
+}
+
+function Invoke-Build {
+    Install-DebianPackages $DebianPackages
+    Invoke-Native dotnet @('build', (Join-Path $Root 'Gadget.sln'), '-c', $Configuration, '--nologo', '-v', 'quiet', '-clp:ErrorsOnly')
+
+    # Stage the module: cmdlets and client at the root, the agent in agent/.
+    if (Test-Path $ModuleOut) { Remove-Item $ModuleOut -Recurse -Force }
+    Invoke-Native dotnet @('publish', (Join-Path $Root 'src/Gadget.Commands'), '-c', $Configuration, '--no-build', '-o', $ModuleOut, '--nologo', '-v', 'quiet')
+    Invoke-Native dotnet @('publish', (Join-Path $Root 'src/Gadget.Agent'), '-c', $Configuration, '--no-build', '-o', (Join-Path $ModuleOut 'agent'), '--nologo', '-v', 'quiet')
+    # Keep what runs: no symbols, XML docs or web-host leftovers; the agent keeps its deps.json.
+    Get-ChildItem $ModuleOut -Recurse -Include '*.pdb', 'Gadget.*.xml', 'gadget-agent.xml', 'web.config', '*.staticwebassets.*' | Remove-Item
+    Get-ChildItem $ModuleOut -Filter '*.deps.json' | Remove-Item
+    Copy-Item (Join-Path $Root 'module/Gadget.psd1'), (Join-Path $Root 'module/Gadget.Format.ps1xml') $ModuleOut
+    & (Join-Path $Root 'module/help/Build-GadgetHelp.ps1') -ModulePath $ModuleOut
+    Write-Host "Module staged in $ModuleOut"
+}
+
+function Invoke-Test {
+    Invoke-Build
+    $results = Join-Path $Out 'test-results'
+    New-Item $results -ItemType Directory -Force | Out-Null
+
+    # xunit: unit and kernel integration tests.
+    $trx = Join-Path $results 'xunit.trx'
+    Remove-Item $trx -ErrorAction Ignore
+    & dotnet test (Join-Path $Root 'tests/Gadget.Tests') -c $Configuration --no-build --nologo `
+        --logger "trx;LogFileName=$trx" --logger 'console;verbosity=normal'
+    $xunitExit = $LASTEXITCODE
+    $xunitPassed = 0; $xunitFailed = 0
+    if (Test-Path $trx) {
+        $counters = ([xml](Get-Content $trx -Raw)).TestRun.ResultSummary.Counters
+        $xunitPassed = [int]$counters.passed
+        $xunitFailed = [int]$counters.failed + [int]$counters.error + [int]$counters.timeout + [int]$counters.aborted
+    }
+    if ($xunitExit -ne 0 -and $xunitFailed -eq 0) { $xunitFailed = 1 }   # the run itself broke
+
+    # Pester: the built module in a fresh, non-interactive pwsh, the way a runbook runs it.
+    $pester = Get-PesterModulePath
+    $summary = Join-Path $results 'pester.json'
+    Remove-Item $summary -ErrorAction Ignore
+    $runner = Join-Path $Root 'tests/pester/Invoke-PesterSuite.ps1'
+    & dotnet pwsh -NoProfile -NonInteractive -File $runner -PesterPath $pester -ModulePath $ModuleOut -SummaryPath $summary
+    $pesterPassed = 0; $pesterFailed = 1
+    if (Test-Path $summary) {
+        $counts = Get-Content $summary -Raw | ConvertFrom-Json
+        $pesterPassed = [int]$counts.Passed
+        $pesterFailed = [int]$counts.Failed
+    }
+
+    Write-Host "xunit: $xunitPassed passed, $xunitFailed failed; Pester: $pesterPassed passed, $pesterFailed failed"
+    $passed = $xunitPassed + $pesterPassed
+    $failed = $xunitFailed + $pesterFailed
+    # The closing line CI reads.
+    Write-Host "$passed passed, $failed failed"
+    if ($failed -gt 0) { exit 1 }
+}
+
+function Invoke-Demo {
+    Invoke-Build
+    # A little activity so the table has rows: a few commands, once a second, while the trace runs.
+    $activity = Start-ThreadJob -ScriptBlock {
+        param($Seconds)
+        for ($i = 0; $i -lt $Seconds; $i++) {
+            Start-Sleep -Milliseconds 700
+            & /bin/uname -r | Out-Null
+            & /bin/ls -la /tmp | Out-Null
+            & /bin/sh -c "echo demo $i" | Out-Null
+        }
+    } -ArgumentList $DemoSeconds
+    try {
+        $command = "Import-Module '$ModuleOut'; Trace-GadgetExec -Local -Duration $DemoSeconds | Format-Table"
+        Invoke-Native dotnet @('pwsh', '-NoProfile', '-NonInteractive', '-Command', $command)
+    }
+    finally {
+        $activity | Stop-Job -PassThru | Remove-Job
+    }
+}
+
+function Invoke-Bench {
+    Invoke-Build
+    Install-DebianPackages $BenchPackages
+    Invoke-Native dotnet @('pwsh', '-NoProfile', '-NonInteractive', '-File', (Join-Path $Root 'tests/bench/Invoke-Benchmarks.ps1'), '-ModulePath', $ModuleOut)
+}
+
+function Invoke-Clean {
+    if (Test-Path $Out) { Remove-Item $Out -Recurse -Force }
+    Get-ChildItem $Root -Directory -Recurse -Include bin, obj | Remove-Item -Recurse -Force
+}
+
+switch ($Task) {
+    'Build' { Invoke-Build }
+    'Test' { Invoke-Test }
+    'Demo' { Invoke-Demo }
+    'Bench' { Invoke-Bench }
+    'Clean' { Invoke-Clean }
+}

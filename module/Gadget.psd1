@@ -1,0 +1,26 @@
+@{
+    RootModule           = 'Gadget.Commands.dll'
+    ModuleVersion        = '0.1.0'
+    GUID                 = '4f7c2a8e-3b1d-4e6a-9c55-0d2e8b7f1a63'
+    Author               = 'Gadget contributors'
+    CompanyName          = 'Gadget'
+    Copyright            = '(c) Gadget contributors. MIT License.'
+    Description          = 'Live system insight from Linux hosts and Kubernetes clusters with eBPF, as typed PowerShell objects.'
+    PowerShellVersion    = '7.6'
+    CompatiblePSEditions = @('Core')
+    FormatsToProcess     = @('Gadget.Format.ps1xml')
+    CmdletsToExport      = @(
+        'Get-GadgetVersion'
+        'Start-GadgetTrace'
+        'Trace-GadgetExec'
+    )
+    FunctionsToExport    = @()
+    VariablesToExport    = @()
+    AliasesToExport      = @()
+    PrivateData          = @{
+        PSData = @{
+            Tags       = @('eBPF', 'Linux', 'Kubernetes', 'Tracing', 'Observability')
+            LicenseUri = 'https://opensource.org/licenses/MIT'
+        }
+    }
+}

@@ -1,0 +1,55 @@
+using System.Collections;
+using System.Globalization;
+using System.Management.Automation;
+using System.Management.Automation.Language;
+
+namespace Gadget.Commands;
+
+/// <summary>Start-GadgetTrace: runs any gadget by name, with its parameters as a hashtable.</summary>
+[Cmdlet(VerbsLifecycle.Start, "GadgetTrace", DefaultParameterSetName = LocalParameterSet)]
+[OutputType(typeof(ExecEvent))]
+public sealed class StartGadgetTraceCommand : TraceCommand
+{
+    /// <summary>The gadget's name (exec, …).</summary>
+    [Parameter(Mandatory = true, Position = 0)]
+    [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(GadgetNameCompleter))]
+    public string Gadget { get; set; } = string.Empty;
+
+    /// <summary>The gadget's own parameters by name (e.g. @{ 'include-failed' = $true }).</summary>
+    [Parameter]
+    [ValidateNotNull]
+    public Hashtable? Parameter { get; set; }
+
+    private protected override string GadgetName => Gadget;
+
+    private protected override void AddParameters(IDictionary<string, string> parameters)
+    {
+        if (Parameter is null)
+        {
+            return;
+        }
+
+        foreach (DictionaryEntry entry in Parameter)
+        {
+            object? value = entry.Value is PSObject wrapped ? wrapped.BaseObject : entry.Value;
+            parameters[Convert.ToString(entry.Key, CultureInfo.InvariantCulture)!] = value switch
+            {
+                bool flag => flag ? "true" : "false",
+                SwitchParameter flag => flag.IsPresent ? "true" : "false",
+                _ => Convert.ToString(value, CultureInfo.InvariantCulture) ?? string.Empty,
+            };
+        }
+    }
+}
+
+/// <summary>Completes gadget names.</summary>
+public sealed class GadgetNameCompleter : IArgumentCompleter
+{
+    internal static readonly string[] KnownGadgets = ["exec"];
+
+    public IEnumerable<CompletionResult> CompleteArgument(string commandName, string parameterName, string wordToComplete, CommandAst commandAst, IDictionary fakeBoundParameters)
+        => KnownGadgets
+            .Where(name => name.StartsWith(wordToComplete, StringComparison.OrdinalIgnoreCase))
+            .Select(name => new CompletionResult(name));
+}

@@ -1,0 +1,155 @@
+using System.Management.Automation;
+using Gadget.Connection;
+using Gadget.Tracing;
+
+namespace Gadget.Commands;
+
+/// <summary>
+/// The parameters every trace cmdlet shares and the loop that runs a trace: the stream is read on
+/// a background task into a bounded queue, and only this (the pipeline) thread writes output.
+/// </summary>
+public abstract class TraceCommand : GadgetCmdlet
+{
+    private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>Stop after this long: seconds (10), a TimeSpan (00:01:00) or 30s/5m/1h.</summary>
+    [Parameter]
+    [DurationTransformation]
+    public TimeSpan Duration { get; set; }
+
+    /// <summary>Stop after this many events.</summary>
+    [Parameter]
+    [ValidateRange(1, long.MaxValue)]
+    public long MaxEvents { get; set; }
+
+    /// <summary>Only this process (checked in the kernel).</summary>
+    [Parameter]
+    [ValidateRange(1, int.MaxValue)]
+    [Alias("ProcessId")]
+    public int Pid { get; set; }
+
+    /// <summary>Only processes with this name (checked in the kernel; the kernel keeps 15 bytes of a name).</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? Comm { get; set; }
+
+    /// <summary>Only processes of this user id (checked in the kernel).</summary>
+    [Parameter]
+    public uint? Uid { get; set; }
+
+    /// <summary>The gadget to run.</summary>
+    private protected abstract string GadgetName { get; }
+
+    /// <summary>Adds the gadget's own parameters.</summary>
+    private protected virtual void AddParameters(IDictionary<string, string> parameters)
+    {
+    }
+
+    /// <summary>The gadget's events this cmdlet writes; others are skipped.</summary>
+    private protected virtual bool Accepts(GadgetEvent gadgetEvent) => true;
+
+    protected override void EndProcessing()
+    {
+        if (!Local)
+        {
+            ThrowClusterUnavailable();
+        }
+
+        TraceOptions options = BuildOptions();
+        using LocalAgentLease agent = ConnectLocal();
+        string node = GetNode(agent.Connection);
+        using TraceSession session = TraceSession.Start(agent.Connection, options, node, PipelineStopToken);
+        Run(session, options);
+    }
+
+    private TraceOptions BuildOptions()
+    {
+        var options = new TraceOptions
+        {
+            Gadget = GadgetName,
+            Duration = MyInvocation.BoundParameters.ContainsKey(nameof(Duration)) ? Duration : null,
+            MaxEvents = MaxEvents > 0 ? (ulong)MaxEvents : null,
+            Pid = Pid > 0 ? Pid : null,
+            Uid = Uid,
+            Comm = Comm,
+        };
+        AddParameters(options.Parameters);
+        return options;
+    }
+
+    private string GetNode(AgentConnection connection)
+    {
+        try
+        {
+            return connection.GetInfoAsync(PipelineStopToken).GetAwaiter().GetResult().Node;
+        }
+        catch (OperationCanceledException)
+        {
+            throw new PipelineStoppedException();
+        }
+        catch (GadgetException exception)
+        {
+            ThrowTerminatingError(GadgetErrors.ToErrorRecord(exception, connection.Target));
+            throw;
+        }
+    }
+
+    private void Run(TraceSession session, TraceOptions options)
+    {
+        long written = 0;
+        ulong lostReported = 0;
+        DateTime? deadline = options.Duration is TimeSpan duration ? DateTime.UtcNow + duration + TimeSpan.FromSeconds(5) : null;
+        while (!PipelineStopToken.IsCancellationRequested)
+        {
+            if (!session.TryTake(out object? item, PollInterval, PipelineStopToken))
+            {
+                if (session.IsCompleted || DateTime.UtcNow > deadline)
+                {
+                    break;
+                }
+
+                continue;
+            }
+
+            switch (item)
+            {
+                case GadgetEvent gadgetEvent when Accepts(gadgetEvent):
+                    WriteObject(gadgetEvent);
+                    if (MaxEvents > 0 && ++written >= MaxEvents)
+                    {
+                        ReportEnd(session);
+                        return;
+                    }
+
+                    break;
+                case TraceStatistics statistics:
+                    if (statistics.Lost > lostReported)
+                    {
+                        WriteWarning(LossMessage(statistics, statistics.Lost - lostReported));
+                        lostReported = statistics.Lost;
+                    }
+
+                    break;
+                case GadgetException exception:
+                    ThrowTerminatingError(GadgetErrors.ToErrorRecord(exception, session));
+                    break;
+            }
+        }
+
+        ReportEnd(session);
+    }
+
+    private void ReportEnd(TraceSession session)
+    {
+        if (session.Statistics is TraceStatistics statistics)
+        {
+            WriteVerbose($"Trace ended: {statistics.Delivered} events delivered, {statistics.Seen} read from the kernel, " +
+                $"{statistics.Lost} lost, {statistics.FilteredAgent} filtered in the agent.");
+        }
+    }
+
+    private static string LossMessage(TraceStatistics statistics, ulong newlyLost) =>
+        $"{newlyLost} events lost{(string.IsNullOrEmpty(statistics.Node) ? string.Empty : " on " + statistics.Node)} " +
+        $"(so far: kernel ring full {statistics.LostKernel}, agent queue full {statistics.LostAgent}). " +
+        "Narrow the trace with filters (-Pid, -Comm, -Uid) or consume the output faster.";
+}
