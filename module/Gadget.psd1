@@ -13,6 +13,7 @@
         'Get-GadgetVersion'
         'Start-GadgetTrace'
         'Trace-GadgetExec'
+        'Trace-GadgetOpen'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

@@ -7,7 +7,7 @@ namespace Gadget.Commands;
 
 /// <summary>Start-GadgetTrace: runs any gadget by name, with its parameters as a hashtable.</summary>
 [Cmdlet(VerbsLifecycle.Start, "GadgetTrace", DefaultParameterSetName = LocalParameterSet)]
-[OutputType(typeof(ExecEvent))]
+[OutputType(typeof(ExecEvent), typeof(OpenEvent))]
 public sealed class StartGadgetTraceCommand : TraceCommand
 {
     /// <summary>The gadget's name (exec, …).</summary>
@@ -46,7 +46,7 @@ public sealed class StartGadgetTraceCommand : TraceCommand
 /// <summary>Completes gadget names.</summary>
 public sealed class GadgetNameCompleter : IArgumentCompleter
 {
-    internal static readonly string[] KnownGadgets = ["exec"];
+    internal static readonly string[] KnownGadgets = ["exec", "open"];
 
     public IEnumerable<CompletionResult> CompleteArgument(string commandName, string parameterName, string wordToComplete, CommandAst commandAst, IDictionary fakeBoundParameters)
         => KnownGadgets
