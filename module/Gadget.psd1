@@ -10,6 +10,7 @@
     CompatiblePSEditions = @('Core')
     FormatsToProcess     = @('Gadget.Format.ps1xml')
     CmdletsToExport      = @(
+        'Get-GadgetContainer'
         'Get-GadgetVersion'
         'Start-GadgetTrace'
         'Trace-GadgetExec'

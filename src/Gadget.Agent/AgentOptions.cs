@@ -22,6 +22,14 @@ internal sealed class AgentOptions
 
     public TraceSettings Trace { get; private set; } = new();
 
+    /// <summary>containerd's API socket (k3s: /run/k3s/containerd/containerd.sock).</summary>
+    public string ContainerdSocket { get; private set; } = "/run/containerd/containerd.sock";
+
+    /// <summary>State roots of runc/crun containers run without containerd.</summary>
+    public IReadOnlyList<string> RuncRoots => _runcRoots.Count > 0 ? _runcRoots : ["/run/runc", "/run/crun"];
+
+    private readonly List<string> _runcRoots = [];
+
     public static string Version { get; } =
         typeof(AgentOptions).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
 
@@ -39,6 +47,8 @@ internal sealed class AgentOptions
           --kernel-btf PATH    kernel BTF to relocate against (default /sys/kernel/btf/vmlinux)
           --ring-bytes N       size of each trace's ring buffer (power of two, default 4 MiB)
           --parent-pid PID     exit when process PID ends
+          --containerd-socket PATH   containerd's socket (default /run/containerd/containerd.sock)
+          --runc-root PATH     a runc/crun state root to watch (repeatable; default /run/runc, /run/crun)
         """;
 
     public static AgentOptions Parse(string[] args)
@@ -56,6 +66,8 @@ internal sealed class AgentOptions
                 case "--kernel-btf": options.Trace = options.Trace with { KernelBtfPath = Value() }; break;
                 case "--ring-bytes": options.Trace = options.Trace with { RingBytes = uint.Parse(Value(), CultureInfo.InvariantCulture) }; break;
                 case "--parent-pid": options.ParentPid = int.Parse(Value(), CultureInfo.InvariantCulture); break;
+                case "--containerd-socket": options.ContainerdSocket = Value(); break;
+                case "--runc-root": options._runcRoots.Add(Value()); break;
                 default: throw new ArgumentException($"Unknown option '{args[i]}'.");
             }
         }

@@ -1,4 +1,5 @@
 using Gadget.Agent;
+using Gadget.Agent.Containers;
 using Gadget.Agent.Gadgets;
 using Gadget.Agent.Runtime;
 using Gadget.Agent.Services;
@@ -40,6 +41,8 @@ builder.WebHost.ConfigureKestrel(kestrel =>
 });
 builder.Services.AddSingleton(options);
 builder.Services.AddSingleton(GadgetCatalog.Default);
+builder.Services.AddSingleton<ContainerCollection>();
+builder.Services.AddHostedService<ContainerWatcher>();
 builder.Services.AddGrpc(grpc => grpc.MaxSendMessageSize = null);
 builder.Services.AddGrpcHealthChecks();
 if (options.ParentPid is int parentPid)

@@ -37,6 +37,34 @@ public abstract class TraceCommand : GadgetCmdlet
     [Parameter]
     public uint? Uid { get; set; }
 
+    /// <summary>Only pods of these namespaces.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string[]? Namespace { get; set; }
+
+    /// <summary>Pods of every namespace (and no host processes).</summary>
+    [Parameter]
+    public SwitchParameter AllNamespaces { get; set; }
+
+    /// <summary>Only this pod.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? Pod { get; set; }
+
+    /// <summary>Only containers of this name.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? Container { get; set; }
+
+    /// <summary>Only pods with all these labels (@{ app = 'web' }).</summary>
+    [Parameter]
+    [ValidateNotNull]
+    public System.Collections.Hashtable? Selector { get; set; }
+
+    /// <summary>Only processes outside any container.</summary>
+    [Parameter]
+    public SwitchParameter HostOnly { get; set; }
+
     /// <summary>The gadget to run.</summary>
     private protected abstract string GadgetName { get; }
 
@@ -72,6 +100,7 @@ public abstract class TraceCommand : GadgetCmdlet
             Pid = Pid > 0 ? Pid : null,
             Uid = Uid,
             Comm = Comm,
+            Containers = ContainerSelectionParameters.Build(this, Namespace, AllNamespaces, Pod, Container, Selector, HostOnly),
         };
         AddParameters(options.Parameters);
         return options;
@@ -129,6 +158,9 @@ public abstract class TraceCommand : GadgetCmdlet
                         lostReported = statistics.Lost;
                     }
 
+                    break;
+                case TraceNotice notice:
+                    WriteWarning(string.IsNullOrEmpty(notice.Node) ? notice.Message : $"{notice.Node}: {notice.Message}");
                     break;
                 case GadgetException exception:
                     ThrowTerminatingError(GadgetErrors.ToErrorRecord(exception, session));

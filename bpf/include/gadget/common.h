@@ -21,8 +21,11 @@ const volatile bool gadget_filter_by_mntns = false;
  * ahead of a storm. 0 keeps libbpf's default (wake when idle). */
 const volatile __u64 gadget_wakeup_bytes = 0;
 
-/* Mount namespaces selected by the container selectors; updated live by
- * the agent while the trace runs. */
+/* The container selection, by mount namespace, kept current by the agent:
+ * 1 selected, 0 known and not selected. A namespace not in the map yet
+ * (a container that has just started) passes to the agent, which holds its
+ * events until it knows the container: its first process is neither lost
+ * nor mislabelled. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 4096);
@@ -62,8 +65,11 @@ static __always_inline bool gadget_should_discard(__u64 pid_tgid, __u64 uid_gid,
 		return true;
 	if (gadget_filter_uid != 0xffffffff && (__u32)uid_gid != gadget_filter_uid)
 		return true;
-	if (gadget_filter_by_mntns && !bpf_map_lookup_elem(&gadget_mntns_filter, &mntns_id))
-		return true;
+	if (gadget_filter_by_mntns) {
+		__u8 *selected = bpf_map_lookup_elem(&gadget_mntns_filter, &mntns_id);
+		if (selected && !*selected)
+			return true;
+	}
 	if (gadget_filter_comm[0]) {
 		for (int i = 0; i < GADGET_COMM_LEN; i++) {
 			if (comm[i] != gadget_filter_comm[i])

@@ -1,5 +1,6 @@
 using System.Text;
 using System.Threading.Channels;
+using Gadget.Agent.Containers;
 using Gadget.Agent.Gadgets;
 using Gadget.Bpf;
 using Gadget.Protocol.V1;
@@ -37,12 +38,16 @@ internal sealed class TraceRun : IRingRecordSink, IDisposable
 {
     public const string RingMap = "gadget_events";
     public const string LostMap = "gadget_lost";
+    public const string MountNsFilterMap = "gadget_mntns_filter";
 
     private readonly BpfObject _bpf;
     private readonly List<BpfLink> _links = [];
     private readonly IRecordDecoder _decoder;
     private readonly Channel<EventBatch> _batches = Channel.CreateUnbounded<EventBatch>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
     private readonly TraceSettings _settings;
+    private readonly ContainerTracker _containers;
+    private readonly HashSet<ulong> _announced = [];
+    private readonly Action<Event, ContainerTracker.Verdict, ContainerRecord?> _release;
     private RingBufferReader? _reader;
     private BpfMap _lostMap;
     private EventBatch _current = new();
@@ -54,13 +59,16 @@ internal sealed class TraceRun : IRingRecordSink, IDisposable
     private long _malformed;
     private ulong _lostKernel;
     private bool _disposed;
+    private bool _readerStopped;
 
-    private TraceRun(GadgetDefinition gadget, BpfObject bpf, IRecordDecoder decoder, TraceSettings settings)
+    private TraceRun(GadgetDefinition gadget, BpfObject bpf, IRecordDecoder decoder, TraceSettings settings, ContainerTracker containers)
     {
         Gadget = gadget;
         _bpf = bpf;
         _decoder = decoder;
         _settings = settings;
+        _containers = containers;
+        _release = Release;
     }
 
     public GadgetDefinition Gadget { get; }
@@ -68,8 +76,13 @@ internal sealed class TraceRun : IRingRecordSink, IDisposable
     /// <summary>Batches ready for the stream.</summary>
     public ChannelReader<EventBatch> Batches => _batches.Reader;
 
+    /// <summary>A notice for the user at the start (the selection matches no container yet), or null.</summary>
+    public string? StartNotice => _containers.MatchesNothingYet
+        ? $"No container matches the selection ({_containers.SelectionText}) yet; the trace keeps watching for one."
+        : null;
+
     /// <summary>Loads, configures and attaches the gadget's programs and starts reading.</summary>
-    public static TraceRun Start(GadgetDefinition gadget, TraceRequest request, TraceSettings settings)
+    public static TraceRun Start(GadgetDefinition gadget, TraceRequest request, TraceSettings settings, ContainerCollection containers)
     {
         GadgetParameters.CheckKnown(request, gadget);
         KernelFilesystems.EnsureMounted();
@@ -78,12 +91,15 @@ internal sealed class TraceRun : IRingRecordSink, IDisposable
         TraceRun? run = null;
         try
         {
+            var selection = new ContainerSelection(request.Selector);
             SetProcessFilter(bpf, request.Filter);
+            bpf.SetConstant("gadget_filter_by_mntns", selection.IsFiltering);
             bpf.SetConstant("gadget_wakeup_bytes", settings.WakeupBytes);
             bpf.SetMaxEntries(RingMap, settings.RingBytes);
             IReadOnlyList<string> programs = gadget.Configure(bpf, request);
-            run = new TraceRun(gadget, bpf, gadget.CreateDecoder(request, clock), settings);
+            run = new TraceRun(gadget, bpf, gadget.CreateDecoder(request, clock), settings, new ContainerTracker(containers, selection));
             bpf.Load();
+            run._containers.Attach(bpf.GetMap(MountNsFilterMap));
             run._lostMap = bpf.GetMap(LostMap);
             run._reader = new RingBufferReader(bpf.GetMap(RingMap), run, settings.PollInterval);
             foreach (string program in programs)
@@ -133,7 +149,19 @@ internal sealed class TraceRun : IRingRecordSink, IDisposable
     /// <summary>Stops reading from the kernel; batches already queued stay readable.</summary>
     public void StopReading()
     {
-        _reader?.Dispose();
+        if (_reader is not null && !_readerStopped)
+        {
+            _reader.Dispose();
+            _readerStopped = true;
+
+            // The poll thread is gone: release what waited for a container scan, then hand it over.
+            _containers.ReleaseHeld(_release, all: true);
+            if (_current.Events.Count > 0)
+            {
+                HandOver();
+            }
+        }
+
         _batches.Writer.TryComplete();
     }
 
@@ -148,6 +176,7 @@ internal sealed class TraceRun : IRingRecordSink, IDisposable
         }
 
         StopReading();
+        _containers.Dispose();
         for (int i = _links.Count - 1; i >= 0; i--)
         {
             _links[i].Dispose();
@@ -177,17 +206,53 @@ internal sealed class TraceRun : IRingRecordSink, IDisposable
             return;
         }
 
-        _current.Events.Add(decoded);
-        _currentBytes += record.Length;
-        if (_current.Events.Count >= _settings.MaxBatchEvents || _currentBytes >= _settings.MaxBatchBytes)
+        switch (_containers.Classify(decoded, out ContainerRecord? container))
         {
-            HandOver();
+            case ContainerTracker.Verdict.Deliver:
+                Add(decoded, container, record.Length);
+                break;
+            case ContainerTracker.Verdict.Filtered:
+                _filteredAgent++;
+                break;
         }
     }
 
     void IRingRecordSink.OnDrained()
     {
+        if (_containers.HeldCount > 0)
+        {
+            _containers.ReleaseHeld(_release);
+        }
+
         if (_current.Events.Count > 0)
+        {
+            HandOver();
+        }
+    }
+
+    private void Release(Event decoded, ContainerTracker.Verdict verdict, ContainerRecord? container)
+    {
+        if (verdict == ContainerTracker.Verdict.Deliver)
+        {
+            Add(decoded, container, 0);
+        }
+        else
+        {
+            _filteredAgent++;
+        }
+    }
+
+    /// <summary>Adds an event to the batch, describing its container first if this stream has not seen it.</summary>
+    private void Add(Event decoded, ContainerRecord? container, int recordBytes)
+    {
+        if (container is not null && _announced.Add(container.MountNsId))
+        {
+            _current.Containers.Add(container.ToInfo());
+        }
+
+        _current.Events.Add(decoded);
+        _currentBytes += recordBytes;
+        if (_current.Events.Count >= _settings.MaxBatchEvents || _currentBytes >= _settings.MaxBatchBytes)
         {
             HandOver();
         }
@@ -202,6 +267,11 @@ internal sealed class TraceRun : IRingRecordSink, IDisposable
         if (Interlocked.Read(ref _queuedEvents) + count > _settings.MaxQueuedEvents || !_batches.Writer.TryWrite(batch))
         {
             Interlocked.Add(ref _lostAgent, count);
+            foreach (ContainerInfo unannounced in batch.Containers)
+            {
+                _announced.Remove(unannounced.MntnsId); // describe it again with its next event
+            }
+
             return;
         }
 

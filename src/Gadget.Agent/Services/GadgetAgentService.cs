@@ -1,3 +1,4 @@
+using Gadget.Agent.Containers;
 using Gadget.Agent.Gadgets;
 using Gadget.Agent.Runtime;
 using Gadget.Protocol.V1;
@@ -8,6 +9,7 @@ namespace Gadget.Agent.Services;
 /// <summary>The gRPC face of the agent.</summary>
 internal sealed class GadgetAgentService(
     GadgetCatalog catalog,
+    ContainerCollection containers,
     AgentOptions options,
     IHostApplicationLifetime lifetime,
     ILogger<GadgetAgentService> logger) : GadgetAgent.GadgetAgentBase
@@ -16,6 +18,9 @@ internal sealed class GadgetAgentService(
     public const uint ProtocolVersion = 1;
 
     private static readonly TimeSpan CountersInterval = TimeSpan.FromSeconds(1);
+
+    /// <summary>How long a request waits for the first container scan of a just-started agent.</summary>
+    private static readonly TimeSpan InitialScanWait = TimeSpan.FromSeconds(3);
 
     public override Task<AgentInfo> GetInfo(GetInfoRequest request, ServerCallContext context)
     {
@@ -39,6 +44,27 @@ internal sealed class GadgetAgentService(
         return Task.FromResult(info);
     }
 
+    public override async Task<ListContainersReply> ListContainers(ListContainersRequest request, ServerCallContext context)
+    {
+        await WaitForInitialScanAsync(context.CancellationToken);
+        var selection = new ContainerSelection(request.Selector);
+        var reply = new ListContainersReply();
+        reply.Containers.Add(containers.All.Where(selection.Matches).OrderBy(c => c.PodNamespace, StringComparer.Ordinal).ThenBy(c => c.PodName, StringComparer.Ordinal).ThenBy(c => c.Name, StringComparer.Ordinal).Select(c => c.ToInfo()));
+        return reply;
+    }
+
+    private async Task WaitForInitialScanAsync(CancellationToken token)
+    {
+        try
+        {
+            await containers.InitialScan.WaitAsync(InitialScanWait, token);
+        }
+        catch (TimeoutException)
+        {
+            // A slow runtime must not block tracing: events wait for their container anyway.
+        }
+    }
+
     public override async Task Trace(TraceRequest request, IServerStreamWriter<TraceReply> responseStream, ServerCallContext context)
     {
         if (!catalog.TryGet(request.Gadget, out GadgetDefinition gadget))
@@ -47,10 +73,11 @@ internal sealed class GadgetAgentService(
                 $"This agent has no gadget '{request.Gadget}'. It has: {string.Join(", ", catalog.All.Select(g => g.Name))}.");
         }
 
+        await WaitForInitialScanAsync(context.CancellationToken);
         TraceRun run;
         try
         {
-            run = TraceRun.Start(gadget, request, options.Trace);
+            run = TraceRun.Start(gadget, request, options.Trace, containers);
         }
         catch (Exception exception)
         {
@@ -65,6 +92,11 @@ internal sealed class GadgetAgentService(
             if (request.DurationMs > 0)
             {
                 stopping.CancelAfter(TimeSpan.FromMilliseconds(request.DurationMs));
+            }
+
+            if (run.StartNotice is string notice)
+            {
+                await responseStream.WriteAsync(new TraceReply { Notice = new Notice { Id = "NoContainerMatches", Message = notice } }, stopping.Token);
             }
 
             ulong delivered = await StreamAsync(run, request.MaxEvents, responseStream, stopping.Token);

@@ -71,5 +71,20 @@ public sealed class AgentConnection : IDisposable
         }
     }
 
+    /// <summary>The containers the agent knows, optionally only those a selection matches.</summary>
+    public async Task<IReadOnlyList<GadgetContainer>> ListContainersAsync(Tracing.ContainerSelection? selection, string node, CancellationToken token)
+    {
+        try
+        {
+            var request = new ListContainersRequest { Selector = selection?.ToSelector() };
+            ListContainersReply reply = await Client.ListContainersAsync(request, cancellationToken: token).ConfigureAwait(false);
+            return [.. reply.Containers.Select(info => new GadgetContainer(info, node))];
+        }
+        catch (RpcException exception)
+        {
+            throw RpcErrors.ToGadgetException(exception, Target);
+        }
+    }
+
     public void Dispose() => _channel.Dispose();
 }

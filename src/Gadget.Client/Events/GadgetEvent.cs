@@ -8,10 +8,21 @@ namespace Gadget;
 /// </summary>
 public abstract class GadgetEvent
 {
+    private static readonly IReadOnlyDictionary<string, string> NoLabels = new Dictionary<string, string>();
+
     private protected GadgetEvent(Event source, EventOrigin origin)
     {
         Timestamp = DateTime.UnixEpoch.AddTicks(source.TimestampUnixNs / 100);
         Node = origin.Node;
+        if (origin.ContainerOf(source.MntnsId) is GadgetContainer container)
+        {
+            Namespace = container.Namespace;
+            Pod = container.Pod;
+            Container = container.Container;
+            ContainerId = container.Id;
+            PodLabels = container.PodLabels;
+        }
+
         Pid = (int)source.Pid;
         Tid = (int)source.Tid;
         Uid = source.Uid;
@@ -36,6 +47,12 @@ public abstract class GadgetEvent
     /// <summary>The container's name; null for a process on the host.</summary>
     public string? Container { get; }
 
+    /// <summary>The runtime's container id; null for a process on the host.</summary>
+    public string? ContainerId { get; }
+
+    /// <summary>The pod's labels; empty for a process on the host.</summary>
+    public IReadOnlyDictionary<string, string> PodLabels { get; } = NoLabels;
+
     /// <summary>The process id (thread group id).</summary>
     public int Pid { get; }
 
@@ -55,5 +72,14 @@ public abstract class GadgetEvent
     public ulong NetNsId { get; }
 }
 
-/// <summary>What the client knows about the agent an event came from.</summary>
-public sealed record EventOrigin(string Node);
+/// <summary>What the client knows about the agent an event came from: its node and its containers.</summary>
+public sealed class EventOrigin(string node)
+{
+    private readonly Dictionary<ulong, GadgetContainer> _containers = [];
+
+    public string Node { get; } = node;
+
+    internal void Learn(GadgetContainer container) => _containers[container.MountNsId] = container;
+
+    internal GadgetContainer? ContainerOf(ulong mountNsId) => _containers.GetValueOrDefault(mountNsId);
+}

@@ -22,6 +22,9 @@ public sealed class TraceOptions
 
     public string? Comm { get; init; }
 
+    /// <summary>Which containers, and whether the host; null for the host and every container.</summary>
+    public ContainerSelection? Containers { get; init; }
+
     /// <summary>Bound of the client's queue, in events. When it is full the stream waits, and the agent counts what it cannot queue.</summary>
     public int QueueCapacity { get; init; } = 64 * 1024;
 
@@ -37,6 +40,11 @@ public sealed class TraceOptions
         if (Uid is uint uid)
         {
             request.Filter.Uid = uid;
+        }
+
+        if (Containers is not null)
+        {
+            request.Selector = Containers.ToSelector();
         }
 
         foreach ((string name, string value) in Parameters)

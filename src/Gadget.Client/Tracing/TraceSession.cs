@@ -36,7 +36,8 @@ public sealed class TraceSession : IDisposable
 
     /// <summary>
     /// Waits up to <paramref name="timeout"/> for the next item: a <see cref="GadgetEvent"/>, a
-    /// <see cref="TraceStatistics"/>, or a <see cref="GadgetException"/> that ends the trace.
+    /// <see cref="TraceStatistics"/>, a <see cref="TraceNotice"/>, or a <see cref="GadgetException"/>
+    /// that ends the trace.
     /// False on timeout, or when the trace has ended and everything was taken (<see cref="IsCompleted"/>).
     /// </summary>
     public bool TryTake(out object? item, TimeSpan timeout, CancellationToken token)
@@ -83,6 +84,11 @@ public sealed class TraceSession : IDisposable
                 TraceReply reply = call.ResponseStream.Current;
                 if (reply.KindCase == TraceReply.KindOneofCase.Batch)
                 {
+                    foreach (ContainerInfo container in reply.Batch.Containers)
+                    {
+                        origin.Learn(new GadgetContainer(container, origin.Node));
+                    }
+
                     foreach (Event wire in reply.Batch.Events)
                     {
                         if (EventFactory.Create(wire, origin) is GadgetEvent typed)
@@ -90,6 +96,10 @@ public sealed class TraceSession : IDisposable
                             _queue.Add(typed, token);
                         }
                     }
+                }
+                else if (reply.KindCase == TraceReply.KindOneofCase.Notice)
+                {
+                    _queue.Add(new TraceNotice(_node, reply.Notice.Id, reply.Notice.Message), token);
                 }
                 else if (reply.KindCase == TraceReply.KindOneofCase.Counters)
                 {

@@ -1,0 +1,62 @@
+namespace Gadget.Agent.Containers;
+
+/// <summary>One running container as the agent knows it.</summary>
+internal sealed record ContainerRecord
+{
+    public required string Id { get; init; }
+
+    /// <summary>The runtime's name for it (containerd id, runc id).</summary>
+    public required string Name { get; init; }
+
+    /// <summary>containerd or runc.</summary>
+    public required string Runtime { get; init; }
+
+    /// <summary>The runtime namespace (containerd's k8s.io, default …); empty for runc.</summary>
+    public string RuntimeNamespace { get; init; } = string.Empty;
+
+    public string Image { get; init; } = string.Empty;
+
+    /// <summary>The container's init process on the host.</summary>
+    public required int Pid { get; init; }
+
+    public required ulong MountNsId { get; init; }
+
+    public ulong NetNsId { get; init; }
+
+    public string CgroupPath { get; init; } = string.Empty;
+
+    /// <summary>Pod fields from the kubelet's labels; empty outside Kubernetes.</summary>
+    public string PodNamespace { get; init; } = string.Empty;
+
+    public string PodName { get; init; } = string.Empty;
+
+    public string PodUid { get; init; } = string.Empty;
+
+    public string ContainerName { get; init; } = string.Empty;
+
+    /// <summary>The pod's labels (the runtime's labels without the kubelet's io.kubernetes.* bookkeeping).</summary>
+    public IReadOnlyDictionary<string, string> PodLabels { get; init; } = new Dictionary<string, string>();
+
+    public const string PodNamespaceLabel = "io.kubernetes.pod.namespace";
+    public const string PodNameLabel = "io.kubernetes.pod.name";
+    public const string PodUidLabel = "io.kubernetes.pod.uid";
+    public const string ContainerNameLabel = "io.kubernetes.container.name";
+
+    /// <summary>Fills the pod fields from kubelet labels on the container (or its sandbox).</summary>
+    public ContainerRecord WithKubernetesLabels(IReadOnlyDictionary<string, string> labels)
+    {
+        var podLabels = labels
+            .Where(label => !label.Key.StartsWith("io.kubernetes.", StringComparison.Ordinal)
+                && !label.Key.StartsWith("io.cri-containerd.", StringComparison.Ordinal)
+                && !label.Key.StartsWith("io.containerd.", StringComparison.Ordinal))
+            .ToDictionary(label => label.Key, label => label.Value, StringComparer.Ordinal);
+        return this with
+        {
+            PodNamespace = labels.GetValueOrDefault(PodNamespaceLabel, string.Empty),
+            PodName = labels.GetValueOrDefault(PodNameLabel, string.Empty),
+            PodUid = labels.GetValueOrDefault(PodUidLabel, string.Empty),
+            ContainerName = labels.GetValueOrDefault(ContainerNameLabel, string.Empty) is { Length: > 0 } name ? name : Name,
+            PodLabels = podLabels,
+        };
+    }
+}

@@ -1,0 +1,174 @@
+using System.Diagnostics;
+using Gadget.Bpf;
+using Gadget.Protocol.V1;
+
+namespace Gadget.Agent.Containers;
+
+/// <summary>
+/// One trace's view of the containers: keeps the kernel's mount namespace selection current,
+/// decides for each event whether it is selected and which container it belongs to, and holds
+/// events from mount namespaces nobody knows yet until a container scan says what they are.
+/// Runs on the trace's poll thread, except <see cref="Resync"/>, which the collection calls.
+/// </summary>
+internal sealed class ContainerTracker : IDisposable
+{
+    /// <summary>How long an event from an unknown mount namespace waits for the container scan.</summary>
+    private static readonly TimeSpan HoldLimit = TimeSpan.FromSeconds(2);
+
+    private readonly ContainerCollection _collection;
+    private readonly ContainerSelection _selection;
+    private readonly Lock _mapGate = new();
+    private readonly Dictionary<ulong, byte> _kernelMap = [];
+    private readonly HashSet<ulong> _hostLike = [ProcessNamespaces.HostMountNs];
+    private readonly Queue<Held> _held = new();
+    private BpfMap? _filterMap;
+
+    public ContainerTracker(ContainerCollection collection, ContainerSelection selection)
+    {
+        _collection = collection;
+        _selection = selection;
+    }
+
+    private readonly record struct Held(Event Event, long Generation, long SinceTicks);
+
+    /// <summary>Starts keeping <paramref name="filterMap"/> current (when the selection filters).</summary>
+    public void Attach(BpfMap filterMap)
+    {
+        if (!_selection.IsFiltering)
+        {
+            return;
+        }
+
+        _filterMap = filterMap;
+        _collection.Changed += Resync;
+        Resync();
+    }
+
+    /// <summary>True when nothing known matches the selection (worth a notice).</summary>
+    public bool MatchesNothingYet => _selection.IsFiltering && !_selection.IncludesHost && !_collection.All.Any(_selection.Matches);
+
+    public string SelectionText => _selection.Describe();
+
+    /// <summary>Events held for an unknown namespace, for the counters.</summary>
+    public int HeldCount => _held.Count;
+
+    public enum Verdict
+    {
+        Deliver,
+        Filtered,
+        Held,
+    }
+
+    /// <summary>Decides one event; <paramref name="container"/> is set for a container's event.</summary>
+    public Verdict Classify(Event decoded, out ContainerRecord? container)
+    {
+        container = null;
+        ulong mountNs = decoded.MntnsId;
+        if (_collection.TryGetByMountNs(mountNs, out ContainerRecord known))
+        {
+            container = known;
+            return _selection.Matches(known) ? Verdict.Deliver : Verdict.Filtered;
+        }
+
+        if (_hostLike.Contains(mountNs))
+        {
+            return _selection.IncludesHost ? Verdict.Deliver : Verdict.Filtered;
+        }
+
+        _held.Enqueue(new Held(decoded, _collection.Generation, Stopwatch.GetTimestamp()));
+        _collection.RequestRefresh();
+        return Verdict.Held;
+    }
+
+    /// <summary>
+    /// Releases held events whose namespace is now known, or that waited long enough that a scan
+    /// has shown they are not in a container. Calls <paramref name="release"/> for each.
+    /// </summary>
+    /// <param name="release">Receives each released event with its verdict and container.</param>
+    /// <param name="all">Release everything now (the trace is ending), unknown namespaces as the host's.</param>
+    public void ReleaseHeld(Action<Event, Verdict, ContainerRecord?> release, bool all = false)
+    {
+        int count = _held.Count;
+        for (int i = 0; i < count; i++)
+        {
+            Held held = _held.Dequeue();
+            ulong mountNs = held.Event.MntnsId;
+            if (_collection.TryGetByMountNs(mountNs, out ContainerRecord known))
+            {
+                release(held.Event, _selection.Matches(known) ? Verdict.Deliver : Verdict.Filtered, known);
+                continue;
+            }
+
+            bool scannedSince = _collection.Generation >= held.Generation + 2;
+            if (all || scannedSince || Stopwatch.GetElapsedTime(held.SinceTicks) > HoldLimit || _hostLike.Contains(mountNs))
+            {
+                // Not a container: a process in a private mount namespace counts as the host's.
+                lock (_mapGate)
+                {
+                    _hostLike.Add(mountNs);
+                }
+
+                SetKernel(mountNs, _selection.IncludesHost);
+                release(held.Event, _selection.IncludesHost ? Verdict.Deliver : Verdict.Filtered, null);
+                continue;
+            }
+
+            _held.Enqueue(held);
+        }
+    }
+
+    /// <summary>Brings the kernel's selection map in line with the known containers.</summary>
+    public void Resync()
+    {
+        if (_filterMap is null)
+        {
+            return;
+        }
+
+        lock (_mapGate)
+        {
+            var wanted = new Dictionary<ulong, byte>();
+            foreach (ulong hostLike in _hostLike.ToArray())
+            {
+                wanted[hostLike] = _selection.IncludesHost ? (byte)1 : (byte)0;
+            }
+
+            foreach (ContainerRecord container in _collection.All)
+            {
+                wanted[container.MountNsId] = _selection.Matches(container) ? (byte)1 : (byte)0;
+            }
+
+            foreach (ulong gone in _kernelMap.Keys.Where(key => !wanted.ContainsKey(key)).ToList())
+            {
+                _filterMap.Value.Delete(gone);
+                _kernelMap.Remove(gone);
+            }
+
+            foreach ((ulong mountNs, byte selected) in wanted)
+            {
+                if (!_kernelMap.TryGetValue(mountNs, out byte current) || current != selected)
+                {
+                    _filterMap.Value.Update(mountNs, selected);
+                    _kernelMap[mountNs] = selected;
+                }
+            }
+        }
+    }
+
+    public void Dispose() => _collection.Changed -= Resync;
+
+    private void SetKernel(ulong mountNs, bool selected)
+    {
+        if (_filterMap is null)
+        {
+            return;
+        }
+
+        lock (_mapGate)
+        {
+            byte value = selected ? (byte)1 : (byte)0;
+            _filterMap.Value.Update(mountNs, value);
+            _kernelMap[mountNs] = value;
+        }
+    }
+}
