@@ -20,7 +20,9 @@ public abstract class GadgetCmdlet : PSCmdlet
         Task<LocalAgentLease> connecting = LocalAgent.ConnectAsync(messages.Enqueue, PipelineStopToken);
         var progress = new ProgressRecord(1, "Gadget", "Connecting to the local agent");
         bool shown = false;
-        while (!connecting.Wait(100, CancellationToken.None))
+        // Wait on the handle, not Task.Wait: a faulted task must reach the catch blocks below as
+        // its own exception (NotRoot, AgentNotFound …), not wrapped in an AggregateException.
+        while (!((IAsyncResult)connecting).AsyncWaitHandle.WaitOne(100))
         {
             while (messages.TryDequeue(out string? message))
             {
