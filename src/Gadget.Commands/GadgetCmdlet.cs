@@ -10,7 +10,11 @@ public abstract class GadgetCmdlet : PSCmdlet
     protected const string LocalParameterSet = "Local";
 
     /// <summary>Talk to the agent on this host (started for the command when none runs and the caller is root).</summary>
-    [Parameter(Mandatory = true, ParameterSetName = LocalParameterSet)]
+    /// <remarks>
+    /// Not mandatory: without it the cmdlets go to the cluster (KubeConfigNotFound until cluster mode
+    /// exists). A mandatory switch would fail binding instead, or prompt for it in an interactive shell.
+    /// </remarks>
+    [Parameter(ParameterSetName = LocalParameterSet)]
     public SwitchParameter Local { get; set; }
 
     /// <summary>Connects to the local agent, showing progress while a private agent starts.</summary>
