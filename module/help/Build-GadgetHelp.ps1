@@ -352,7 +352,7 @@ function Write-CommandHelp {
     foreach ($set in @($Command.ParameterSets | Sort-Object { -not $_.IsDefault })) {
         $Writer.WriteStartElement('command', 'syntaxItem', $CommandNamespace)
         $Writer.WriteElementString('maml', 'name', $MamlNamespace, $Command.Name)
-        $ordered = $set.Parameters | Sort-Object @{ Expression = { if ($_.Position -ge 0) { $_.Position } else { [int]::MaxValue } } }, @{ Expression = { -not $_.Mandatory } }
+        $ordered = $set.Parameters | Sort-Object -Stable @{ Expression = { if ($_.Position -ge 0) { $_.Position } else { [int]::MaxValue } } }, @{ Expression = { -not $_.Mandatory } }
         foreach ($entry in $ordered) {
             Write-Parameter $Writer $parametersByName[$entry.Name] $entry $Doc.Parameters[$entry.Name] -InSyntax
         }
