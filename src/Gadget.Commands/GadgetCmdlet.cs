@@ -10,7 +10,11 @@ public abstract class GadgetCmdlet : PSCmdlet
     protected const string LocalParameterSet = "Local";
 
     /// <summary>Talk to the agent on this host (started for the command when none runs and the caller is root).</summary>
-    [Parameter(Mandatory = true, ParameterSetName = LocalParameterSet)]
+    /// <remarks>
+    /// Not mandatory: without it the cmdlets go to the cluster (KubeConfigNotFound until cluster mode
+    /// exists). A mandatory switch would fail binding instead, or prompt for it in an interactive shell.
+    /// </remarks>
+    [Parameter(ParameterSetName = LocalParameterSet)]
     public SwitchParameter Local { get; set; }
 
     /// <summary>Connects to the local agent, showing progress while a private agent starts.</summary>
@@ -20,7 +24,9 @@ public abstract class GadgetCmdlet : PSCmdlet
         Task<LocalAgentLease> connecting = LocalAgent.ConnectAsync(messages.Enqueue, PipelineStopToken);
         var progress = new ProgressRecord(1, "Gadget", "Connecting to the local agent");
         bool shown = false;
-        while (!connecting.Wait(100, CancellationToken.None))
+        // Wait on the handle, not Task.Wait: a faulted task must reach the catch blocks below as
+        // its own exception (NotRoot, AgentNotFound …), not wrapped in an AggregateException.
+        while (!((IAsyncResult)connecting).AsyncWaitHandle.WaitOne(100))
         {
             while (messages.TryDequeue(out string? message))
             {

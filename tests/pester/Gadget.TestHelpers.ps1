@@ -1,0 +1,146 @@
+# Helpers shared by the Pester suites: dot-source in BeforeAll.
+# They start real agents, cause real process activity and look at the kernel through bpftool.
+
+function Test-KernelTracing {
+    # True where traces can run: Linux, root, kernel BTF. On CI (CI=true) kernel tests always run.
+    $env:CI -eq 'true' -or ($IsLinux -and [Environment]::IsPrivilegedProcess -and (Test-Path /sys/kernel/btf/vmlinux))
+}
+
+function New-TestDirectory {
+    # A private directory under /tmp (short paths: a unix socket path must stay under 108 bytes).
+    param([string] $Prefix = 'gadget-pester')
+    $path = Join-Path ([IO.Path]::GetTempPath()) "$Prefix-$([Guid]::NewGuid().ToString('N').Substring(0, 12))"
+    New-Item $path -ItemType Directory -Force | Select-Object -ExpandProperty FullName
+}
+
+function Wait-Condition {
+    # Polls $Condition until it returns $true or $Timeout passes; returns the last result.
+    param([scriptblock] $Condition, [timespan] $Timeout = '00:00:10', [int] $IntervalMilliseconds = 50)
+    $watch = [Diagnostics.Stopwatch]::StartNew()
+    do {
+        if (& $Condition) { return $true }
+        Start-Sleep -Milliseconds $IntervalMilliseconds
+    } while ($watch.Elapsed -lt $Timeout)
+    [bool](& $Condition)
+}
+
+function Test-UnixSocket {
+    param([string] $Path)
+    if (-not (Test-Path $Path)) { return $false }
+    $socket = [Net.Sockets.Socket]::new([Net.Sockets.AddressFamily]::Unix, [Net.Sockets.SocketType]::Stream, [Net.Sockets.ProtocolType]::Unspecified)
+    try {
+        $socket.Connect([Net.Sockets.UnixDomainSocketEndPoint]::new($Path))
+        $true
+    }
+    catch { $false }
+    finally { $socket.Dispose() }
+}
+
+function Start-TestAgent {
+    # Starts <module>/agent/gadget-agent on a socket of its own and waits until it accepts.
+    param([Parameter(Mandatory)][string] $ModulePath, [string[]] $ExtraArguments = @())
+    $directory = New-TestDirectory 'gadget-agent'
+    $socket = Join-Path $directory 'agent.sock'
+    $arguments = @('--socket', $socket) + $ExtraArguments
+    $process = Start-Process -FilePath (Join-Path $ModulePath 'agent/gadget-agent') -ArgumentList $arguments -PassThru `
+        -RedirectStandardOutput (Join-Path $directory 'stdout.log') -RedirectStandardError (Join-Path $directory 'stderr.log')
+    $agent = [pscustomobject]@{ Process = $process; Socket = $socket; Directory = $directory }
+    if (-not (Wait-Condition { $process.HasExited -or (Test-UnixSocket $socket) } -Timeout '00:00:30') -or $process.HasExited) {
+        $log = Get-Content (Join-Path $directory 'stderr.log') -Raw -ErrorAction Ignore
+        Stop-TestAgent $agent
+        throw "gadget-agent did not start on $socket. $log"
+    }
+    $agent
+}
+
+function Stop-TestAgent {
+    # SIGTERM lets the agent detach its programs; SIGKILL if it does not stop within 10 s.
+    param($Agent)
+    if (-not $Agent) { return }
+    $process = $Agent.Process
+    if (-not $process.HasExited) {
+        & /bin/kill -TERM $process.Id
+        if (-not $process.WaitForExit(10000)) {
+            $process.Kill()
+            $process.WaitForExit()
+        }
+    }
+    Remove-Item $Agent.Directory -Recurse -Force -ErrorAction Ignore
+}
+
+function Get-ExecProgramCount {
+    # The exec gadget's BPF programs (gadget_exec, and gadget_execve_e… with -IncludeFailed) that
+    # `bpftool prog show` lists, counting only those one process holds (through /proc/<pid>/fdinfo),
+    # so other agents on the machine cannot disturb the count.
+    param([Parameter(Mandatory)][int] $ProcessId, [string] $Name = 'gadget_exec*')
+    $json = & bpftool prog show --json
+    if ($LASTEXITCODE -ne 0) { throw "bpftool prog show failed ($LASTEXITCODE)." }
+    $ids = @(($json | ConvertFrom-Json) | Where-Object name -like $Name | ForEach-Object id)
+    if ($ids.Count -eq 0) { return 0 }
+    $held = foreach ($info in Get-ChildItem "/proc/$ProcessId/fdinfo" -ErrorAction Ignore) {
+        $match = Select-String -LiteralPath $info.FullName -Pattern '^prog_id:\s+(\d+)' -ErrorAction Ignore
+        if ($match) { [int]$match.Matches[0].Groups[1].Value }
+    }
+    @($held | Sort-Object -Unique | Where-Object { $_ -in $ids }).Count
+}
+
+function Get-PrivateAgentProcess {
+    # Agents started by this PowerShell for a command (gadget-agent … --parent-pid $PID).
+    param([int] $ParentId = $PID)
+    foreach ($entry in Get-ChildItem /proc -Directory -ErrorAction Ignore | Where-Object Name -match '^\d+$') {
+        $commandLine = (Get-Content -LiteralPath "$($entry.FullName)/cmdline" -Raw -ErrorAction Ignore)
+        if (-not $commandLine) { continue }
+        $arguments = $commandLine.TrimEnd([char]0).Split([char]0)
+        $index = [Array]::IndexOf($arguments, '--parent-pid')
+        if ($index -ge 0 -and $index + 1 -lt $arguments.Count -and $arguments[$index + 1] -eq "$ParentId" -and
+            ($arguments | Where-Object { $_ -like '*gadget-agent*' })) {
+            [int]$entry.Name
+        }
+    }
+}
+
+function Start-ExecActivity {
+    # Runs `<Path> <Marker>` every $IntervalMilliseconds from this PowerShell (so Ppid is $PID) until
+    # stopped; Receive-Job returns the pids it started.
+    param(
+        [Parameter(Mandatory)][string] $Marker,
+        [string] $Path = '/bin/true',
+        [int] $IntervalMilliseconds = 100,
+        [timespan] $For = '00:02:00'
+    )
+    Start-ThreadJob -ScriptBlock {
+        param($Path, $Marker, $IntervalMilliseconds, $For)
+        $watch = [Diagnostics.Stopwatch]::StartNew()
+        while ($watch.Elapsed -lt $For) {
+            $start = [Diagnostics.ProcessStartInfo]::new($Path)
+            $start.ArgumentList.Add($Marker)
+            $start.RedirectStandardOutput = $true
+            $process = [Diagnostics.Process]::Start($start)
+            $null = $process.StandardOutput.ReadToEnd()
+            $process.WaitForExit()
+            $process.Id
+            $process.Dispose()
+            Start-Sleep -Milliseconds $IntervalMilliseconds
+        }
+    } -ArgumentList $Path, $Marker, $IntervalMilliseconds, $For
+}
+
+function Stop-ExecActivity {
+    # Stops the activity and returns the pids it started.
+    param($Job)
+    if (-not $Job) { return }
+    $Job | Stop-Job
+    $Job | Receive-Job -Wait -AutoRemoveJob -ErrorAction Ignore
+}
+
+function New-Marker {
+    "gadget-pester-$([Guid]::NewGuid().ToString('N').Substring(0, 16))"
+}
+
+function Invoke-Measured {
+    # Runs $ScriptBlock and returns its output and how long it took.
+    param([scriptblock] $ScriptBlock)
+    $watch = [Diagnostics.Stopwatch]::StartNew()
+    $output = @(& $ScriptBlock)
+    [pscustomobject]@{ Output = $output; Elapsed = $watch.Elapsed }
+}
