@@ -10,7 +10,7 @@ namespace Gadget.Commands;
 [OutputType(typeof(ExecEvent), typeof(OpenEvent))]
 public sealed class StartGadgetTraceCommand : TraceCommand
 {
-    /// <summary>The gadget's name (exec, …).</summary>
+    /// <summary>The gadget's name (exec; flood, a synthetic source for benchmarks, …).</summary>
     [Parameter(Mandatory = true, Position = 0)]
     [ValidateNotNullOrEmpty]
     [ArgumentCompleter(typeof(GadgetNameCompleter))]
@@ -46,7 +46,7 @@ public sealed class StartGadgetTraceCommand : TraceCommand
 /// <summary>Completes gadget names.</summary>
 public sealed class GadgetNameCompleter : IArgumentCompleter
 {
-    internal static readonly string[] KnownGadgets = ["exec", "open"];
+    internal static readonly string[] KnownGadgets = ["exec", "open", "flood"];
 
     public IEnumerable<CompletionResult> CompleteArgument(string commandName, string parameterName, string wordToComplete, CommandAst commandAst, IDictionary fakeBoundParameters)
         => KnownGadgets

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Gadget.Protocol.V1;
 
 namespace Gadget.Agent.Gadgets;
@@ -17,6 +18,18 @@ internal static class GadgetParameters
         return bool.TryParse(text, out bool value)
             ? value
             : throw new GadgetRequestException(InvalidParameterId, $"Parameter '{name}' must be true or false, not '{text}'.");
+    }
+
+    public static int Int(TraceRequest request, string name, int defaultValue, int minimum, int maximum)
+    {
+        if (!request.Parameters.TryGetValue(name, out string? text) || string.IsNullOrEmpty(text))
+        {
+            return defaultValue;
+        }
+
+        return int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out int value) && value >= minimum && value <= maximum
+            ? value
+            : throw new GadgetRequestException(InvalidParameterId, $"Parameter '{name}' must be a whole number from {minimum} to {maximum}, not '{text}'.");
     }
 
     /// <summary>Refuses names the gadget does not know, so a typo is never silently ignored.</summary>

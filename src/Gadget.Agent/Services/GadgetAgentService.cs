@@ -96,10 +96,13 @@ internal sealed class GadgetAgentService(
 
             if (run.StartNotice is string notice)
             {
-                await responseStream.WriteAsync(new TraceReply { Notice = new Notice { Id = "NoContainerMatches", Message = notice } }, stopping.Token);
+                await responseStream.WriteAsync(new TraceReply { Notice = new Notice { Id = "NoContainerMatches", Message = notice } }, context.CancellationToken);
             }
 
-            ulong delivered = await StreamAsync(run, request.MaxEvents, responseStream, stopping.Token);
+            // Writes stop only when the client goes away: a duration that ends while the stream waits
+            // on a slow client must not cancel the write in flight (that resets the stream and the
+            // client loses the final counters); the trace ends after that write instead.
+            ulong delivered = await StreamAsync(run, request.MaxEvents, responseStream, stopping.Token, context.CancellationToken);
             if (!context.CancellationToken.IsCancellationRequested)
             {
                 // Duration or budget spent: drain what the kernel already produced, then report.
@@ -114,7 +117,7 @@ internal sealed class GadgetAgentService(
     }
 
     /// <summary>Writes batches and periodic counters until cancelled or the budget is spent.</summary>
-    private static async Task<ulong> StreamAsync(TraceRun run, ulong maxEvents, IServerStreamWriter<TraceReply> stream, CancellationToken token)
+    private static async Task<ulong> StreamAsync(TraceRun run, ulong maxEvents, IServerStreamWriter<TraceReply> stream, CancellationToken token, CancellationToken writeToken)
     {
         ulong delivered = 0;
         DateTime nextCounters = DateTime.UtcNow + CountersInterval;
@@ -138,7 +141,7 @@ internal sealed class GadgetAgentService(
             while (!token.IsCancellationRequested && run.Batches.TryRead(out EventBatch? batch))
             {
                 run.MarkDequeued(batch);
-                delivered += await WriteBatchAsync(batch, maxEvents, delivered, stream, token);
+                delivered += await WriteBatchAsync(batch, maxEvents, delivered, stream, writeToken);
                 if (maxEvents > 0 && delivered >= maxEvents)
                 {
                     return delivered;
@@ -147,7 +150,7 @@ internal sealed class GadgetAgentService(
 
             if (DateTime.UtcNow >= nextCounters && !token.IsCancellationRequested)
             {
-                await stream.WriteAsync(new TraceReply { Counters = run.Counters(delivered) }, token);
+                await stream.WriteAsync(new TraceReply { Counters = run.Counters(delivered) }, writeToken);
                 nextCounters = DateTime.UtcNow + CountersInterval;
             }
         }

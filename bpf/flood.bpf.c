@@ -1,0 +1,103 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* flood: a synthetic event source for benchmarks and diagnostics.
+ *
+ * Each getppid() of a selected process writes flood_records_per_call
+ * records into the ring, so a tiny workload can offer more events per
+ * second than any real hook produces and the delivery path (ring, agent,
+ * stream, cmdlet) can be measured on its own. Records are exec_events
+ * (bpf/exec.h): filename "flood", args "flood <sequence>", where the
+ * sequence numbers the records of the trace from 0, so a reader can tell
+ * exactly which records it missed.
+ *
+ * It hooks a syscall tracepoint, which slows every syscall on the host a
+ * little while it runs: use it with a pid filter, for a short time. */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include "include/gadget/common.h"
+#include "exec.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+#define FLOOD_MAX_RECORDS_PER_CALL 65536
+#define FLOOD_ARGS_SIZE 32
+
+/* Records written per getppid() call; set by the agent before load. */
+const volatile __u32 flood_records_per_call = 1;
+
+/* Next sequence number. Calls of one thread are numbered without gaps;
+ * concurrent callers on several CPUs would need an atomic fetch-add. */
+__u64 flood_next_sequence = 0;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct exec_event);
+} flood_scratch SEC(".maps");
+
+static const char flood_format[] = "%llu";
+
+struct flood_loop {
+	__u64 first_sequence;
+};
+
+static long flood_emit(__u32 index, void *data)
+{
+	struct flood_loop *loop = data;
+	__u32 zero = 0;
+	struct exec_event *event = bpf_map_lookup_elem(&flood_scratch, &zero);
+	if (!event)
+		return 1;
+
+	__u64 sequence = loop->first_sequence + index;
+	/* args: "flood\0<sequence>\0" */
+	long n = bpf_snprintf(&event->args[6], FLOOD_ARGS_SIZE - 6, flood_format, &sequence, sizeof(sequence));
+	if (n <= 0)
+		return 1;
+	if (n > FLOOD_ARGS_SIZE - 6)
+		n = FLOOD_ARGS_SIZE - 6;
+	event->args_size = 6 + n;
+	event->timestamp_ns = bpf_ktime_get_boot_ns();
+	gadget_output(event, offsetof(struct exec_event, args) + FLOOD_ARGS_SIZE);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_getppid")
+int gadget_flood(struct trace_event_raw_sys_enter *ctx)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u64 uid_gid = bpf_get_current_uid_gid();
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	__u64 mntns_id = gadget_task_mntns(task);
+	char comm[GADGET_COMM_LEN];
+	__u32 zero = 0;
+
+	bpf_get_current_comm(comm, sizeof(comm));
+	if (gadget_should_discard(pid_tgid, uid_gid, mntns_id, comm))
+		return 0;
+
+	struct exec_event *event = bpf_map_lookup_elem(&flood_scratch, &zero);
+	if (!event)
+		return 0;
+
+	/* Everything but the sequence and timestamp is the same for all records of a call. */
+	gadget_process_fill(&event->proc, task, pid_tgid, uid_gid);
+	__builtin_memcpy(event->proc.comm, comm, sizeof(comm));
+	event->error = 0;
+	event->flags = 0;
+	event->__pad = 0;
+	__builtin_memset(event->filename, 0, 8);
+	__builtin_memcpy(event->filename, "flood", 6);
+	__builtin_memset(event->args, 0, FLOOD_ARGS_SIZE);
+	__builtin_memcpy(event->args, "flood", 6);
+
+	__u32 count = flood_records_per_call;
+	if (count > FLOOD_MAX_RECORDS_PER_CALL)
+		count = FLOOD_MAX_RECORDS_PER_CALL;
+	struct flood_loop loop = { .first_sequence = flood_next_sequence };
+	flood_next_sequence = loop.first_sequence + count;
+	bpf_loop(count, flood_emit, &loop, 0);
+	return 0;
+}

@@ -1,0 +1,67 @@
+using System.Runtime.InteropServices;
+using System.Text;
+using Gadget.Bpf;
+using Gadget.Protocol.V1;
+
+namespace Gadget.Agent.Gadgets;
+
+/// <summary>Mirror of <c>struct exec_event</c> (bpf/exec.h) up to, not including, the args buffer.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct ExecRecordHeader
+{
+    public const int FilenameSize = 256;
+    public const int ArgsSize = 4096;
+    public const uint ArgsTruncated = 1;
+
+    public ulong TimestampNs;
+    public ProcessRecord Proc;
+    public int Error;
+    public uint Flags;
+    public uint ArgsSizeUsed;
+    public uint Pad;
+    public fixed byte Filename[FilenameSize];
+}
+
+/// <summary>
+/// Decodes <c>struct exec_event</c> records into exec events. Shared by every gadget that writes
+/// exec_events (exec, flood).
+/// </summary>
+internal sealed unsafe class ExecDecoder(BootClock clock) : IRecordDecoder
+{
+    public Event? Decode(ReadOnlySpan<byte> record)
+    {
+        ref readonly ExecRecordHeader header = ref RecordReader.Header<ExecRecordHeader>(record);
+        ReadOnlySpan<byte> args = record[sizeof(ExecRecordHeader)..];
+        if (header.ArgsSizeUsed < args.Length)
+        {
+            args = args[..(int)header.ArgsSizeUsed];
+        }
+
+        var payload = new ExecPayload
+        {
+            Error = header.Error,
+            ArgsTruncated = (header.Flags & ExecRecordHeader.ArgsTruncated) != 0,
+        };
+        fixed (byte* filename = header.Filename)
+        {
+            payload.ExePath = RecordReader.CString(new ReadOnlySpan<byte>(filename, ExecRecordHeader.FilenameSize));
+        }
+
+        AddArgs(payload.Args, args);
+        Event e = RecordReader.NewEvent(header.Proc, header.TimestampNs, clock);
+        e.Exec = payload;
+        return e;
+    }
+
+    /// <summary>argv arrives as NUL-separated strings; a trailing NUL closes the last one.</summary>
+    private static void AddArgs(Google.Protobuf.Collections.RepeatedField<string> target, ReadOnlySpan<byte> args)
+    {
+        while (!args.IsEmpty)
+        {
+            int end = args.IndexOf((byte)0);
+            ReadOnlySpan<byte> arg = end < 0 ? args : args[..end];
+            target.Add(Encoding.UTF8.GetString(arg));
+            args = end < 0 ? [] : args[(end + 1)..];
+        }
+    }
+}
