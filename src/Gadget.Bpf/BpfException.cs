@@ -42,11 +42,15 @@ public sealed class BpfException : Exception
     /// <paramref name="what"/> says what was being done ("load exec", "attach gadget_exec").
     /// </summary>
     internal static BpfException FromErrno(string errorId, int errno, string what, string? libbpfLog = null)
+        => FromErrno(errorId, errno, what, libbpfLog, Environment.IsPrivilegedProcess);
+
+    /// <summary>As above, for a caller that is (or is not) <paramref name="privileged"/>.</summary>
+    internal static BpfException FromErrno(string errorId, int errno, string what, string? libbpfLog, bool privileged)
     {
         errno = Math.Abs(errno);
         string cause = errno switch
         {
-            EPERM or EACCES when errorId != BpfErrorId.LoadFailed || !Environment.IsPrivilegedProcess =>
+            EPERM or EACCES when errorId != BpfErrorId.LoadFailed || !privileged =>
                 "permission denied: loading BPF programs needs root, or the capabilities CAP_BPF, " +
                 "CAP_PERFMON and CAP_SYS_ADMIN; run as root (sudo) or grant those capabilities",
             EPERM or EACCES =>
@@ -57,7 +61,7 @@ public sealed class BpfException : Exception
             E2BIG => "too large for this kernel",
             _ => $"errno {errno}",
         };
-        if (errno is EPERM or EACCES && !Environment.IsPrivilegedProcess)
+        if (errno is EPERM or EACCES && !privileged)
         {
             errorId = BpfErrorId.PermissionDenied;
         }
