@@ -41,6 +41,19 @@ public sealed class BpfExceptionTests
     }
 
     [Theory]
+    [InlineData(BpfErrorId.AttachFailed)]
+    [InlineData(BpfErrorId.MapFailed)]
+    public void PermissionFailureOfRootNamesWhatElseRefusesIt(string errorId)
+    {
+        BpfException exception = BpfException.FromErrno(errorId, -EPERM, "attach program 'gadget_fentry'", libbpfLog: null, privileged: true);
+
+        Assert.Equal(errorId, exception.ErrorId);
+        Assert.Contains("although running as root", exception.Message, StringComparison.Ordinal);
+        Assert.Contains("lockdown", exception.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("run as root (sudo)", exception.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
     [InlineData(-ENOENT, "not found")]
     [InlineData(ENOTSUP, "not supported by this kernel")]
     [InlineData(-EINVAL, "invalid argument")]
