@@ -43,12 +43,14 @@ public sealed class StructLayoutTests
             string fieldName = mirror.FieldFor(member.Name);
             Assert.True(fields.TryGetValue(fieldName, out FieldInfo? field),
                 $"{mirror.Type.Name} has no field {fieldName} for {mirror.CStruct}.{member.Name}.");
-            Assert.Equal(member.Offset, (int)Marshal.OffsetOf(mirror.Type, field.Name));
-            Assert.Equal(member.Size, Marshal.SizeOf(field.FieldType));
+            // Compared as tuples so that a failure names the member.
+            Assert.Equal(
+                (member.Name, member.Offset, member.Size),
+                (member.Name, (int)Marshal.OffsetOf(mirror.Type, field.Name), Marshal.SizeOf(field.FieldType)));
             matched.Add(fieldName);
         }
 
-        // A C# field with no C counterpart would shift nothing today but lies about the layout.
+        // Every C# field mirrors a C member: an extra one would read bytes the kernel never wrote.
         Assert.Equal(fields.Keys.Order(), matched.Order());
 
         int managedSize = ManagedSize(mirror.Type);
@@ -61,7 +63,7 @@ public sealed class StructLayoutTests
     {
         // The decoder slices args at sizeof(ExecRecordHeader); say so explicitly for the one tail we have.
         BtfStruct compiled = ReadStruct(new StructMirror(new ExecGadget(), "exec_event", typeof(ExecRecordHeader)));
-        Assert.Equal(sizeof(ExecRecordHeader), compiled["args"].Offset);
+        Assert.Equal(compiled["args"].Offset, sizeof(ExecRecordHeader));
         Assert.Equal(ExecRecordHeader.ArgsSize, compiled["args"].Size);
         Assert.Equal(ExecRecordHeader.FilenameSize, compiled["filename"].Size);
     }
