@@ -42,22 +42,30 @@ public sealed class BpfException : Exception
     /// <paramref name="what"/> says what was being done ("load exec", "attach gadget_exec").
     /// </summary>
     internal static BpfException FromErrno(string errorId, int errno, string what, string? libbpfLog = null)
+        => FromErrno(errorId, errno, what, libbpfLog, Environment.IsPrivilegedProcess);
+
+    /// <summary>As above, for a caller that is (or is not) <paramref name="privileged"/>.</summary>
+    internal static BpfException FromErrno(string errorId, int errno, string what, string? libbpfLog, bool privileged)
     {
         errno = Math.Abs(errno);
         string cause = errno switch
         {
-            EPERM or EACCES when errorId != BpfErrorId.LoadFailed || !Environment.IsPrivilegedProcess =>
+            EPERM or EACCES when !privileged =>
                 "permission denied: loading BPF programs needs root, or the capabilities CAP_BPF, " +
                 "CAP_PERFMON and CAP_SYS_ADMIN; run as root (sudo) or grant those capabilities",
-            EPERM or EACCES =>
+            EPERM or EACCES when errorId == BpfErrorId.LoadFailed =>
                 "the kernel refused the program (the verifier log below says why)",
+            // Root was refused: telling it to run as root would send it in circles.
+            EPERM or EACCES =>
+                "permission denied although running as root: the process may lack CAP_BPF, CAP_PERFMON or " +
+                "CAP_SYS_ADMIN (a restricted container), or kernel lockdown or a security module forbids this hook",
             ENOENT => "not found (a tracepoint, map or kernel type this gadget needs is missing on this kernel)",
             ENOTSUP => "not supported by this kernel",
             EINVAL => "invalid argument (the kernel rejected the program or a map definition)",
             E2BIG => "too large for this kernel",
             _ => $"errno {errno}",
         };
-        if (errno is EPERM or EACCES && !Environment.IsPrivilegedProcess)
+        if (errno is EPERM or EACCES && !privileged)
         {
             errorId = BpfErrorId.PermissionDenied;
         }

@@ -1,0 +1,177 @@
+using System.Diagnostics;
+using Gadget.Agent.Gadgets;
+using Gadget.Agent.Runtime;
+using Gadget.Protocol.V1;
+using Xunit;
+
+namespace Gadget.Tests.Kernel;
+
+/// <summary>The exec gadget loaded into the real kernel, watching real processes started here.</summary>
+[Collection(KernelTests.Name)]
+public sealed class ExecTraceTests
+{
+    private static readonly TimeSpan EventTimeout = TimeSpan.FromSeconds(5);
+
+    [KernelFact]
+    public async Task ReportsASuccessfulExecWithItsProcess()
+    {
+        using TraceRun run = Start(new TraceRequest { Gadget = "exec" });
+        string marker = HostProcess.NewMarker();
+        DateTime before = DateTime.UtcNow;
+
+        int pid = HostProcess.Run("/bin/true", marker);
+        List<Event> events = await ReadAllAsync(run, e => HasArg(e, marker));
+
+        Event exec = Assert.Single(events, e => HasArg(e, marker));
+        Assert.Equal((uint)pid, exec.Pid);
+        Assert.Equal((uint)pid, exec.Tid);
+        Assert.Equal((uint)Environment.ProcessId, exec.Ppid);
+        Assert.Equal(0u, exec.Uid);
+        Assert.Equal(0u, exec.Gid);
+        Assert.Equal("true", exec.Comm);
+        Assert.Equal("/bin/true", exec.Exec.ExePath);
+        Assert.Equal(["/bin/true", marker], exec.Exec.Args);
+        Assert.Equal(0, exec.Exec.Error);
+        Assert.False(exec.Exec.ArgsTruncated);
+        Assert.Equal(SelfNamespace("mnt"), exec.MntnsId);
+        Assert.Equal(SelfNamespace("net"), exec.NetnsId);
+        DateTime stamped = DateTime.UnixEpoch.AddTicks(exec.TimestampUnixNs / 100);
+        Assert.InRange(stamped, before.AddMilliseconds(-50), DateTime.UtcNow);
+    }
+
+    [KernelFact]
+    public async Task ReportsAFailedExecOnlyWhenAsked()
+    {
+        string missing = $"/nonexistent-{Guid.NewGuid():N}";
+
+        using (TraceRun run = Start(new TraceRequest { Gadget = "exec", Parameters = { [ExecGadget.IncludeFailedParameter] = "true" } }))
+        {
+            HostProcess.Run("/bin/sh", "-c", missing);
+            List<Event> events = await ReadAllAsync(run, e => e.Exec.ExePath == missing);
+
+            Event failed = Assert.Single(events, e => e.Exec.ExePath == missing);
+            Assert.Equal(2, failed.Exec.Error); // ENOENT
+            Assert.Equal([missing], failed.Exec.Args);
+            Assert.Equal("sh", failed.Comm);
+        }
+
+        using (TraceRun run = Start(new TraceRequest { Gadget = "exec" }))
+        {
+            // Without the parameter the failure is not reported; the exec after it proves the ring was read past it.
+            HostProcess.Run("/bin/sh", "-c", missing);
+            string marker = HostProcess.NewMarker();
+            HostProcess.Run("/bin/true", marker);
+            List<Event> events = await ReadAllAsync(run, e => HasArg(e, marker));
+
+            Assert.Contains(events, e => HasArg(e, marker));
+            Assert.DoesNotContain(events, e => e.Exec.ExePath == missing);
+        }
+    }
+
+    [KernelFact]
+    public async Task CommFilterRunsInTheKernel()
+    {
+        using TraceRun run = Start(new TraceRequest { Gadget = "exec", Filter = new ProcessFilter { Comm = "true" } });
+        string marker = HostProcess.NewMarker();
+
+        using Process echo = HostProcess.Start("/bin/echo", marker);
+        using Process truth = HostProcess.Start("/bin/true", marker);
+        HostProcess.WaitForExit(echo);
+        HostProcess.WaitForExit(truth);
+        Assert.Equal(marker, echo.StandardOutput.ReadToEnd().Trim()); // the echo did run
+        List<Event> events = await ReadAllAsync(run, e => HasArg(e, marker));
+
+        Event exec = Assert.Single(events, e => HasArg(e, marker));
+        Assert.Equal((uint)truth.Id, exec.Pid);
+        Assert.All(events, e => Assert.Equal("true", e.Comm));
+        // The agent read only what the kernel let through: nothing was dropped after the ring.
+        TraceCounters counters = run.Counters((ulong)events.Count);
+        Assert.Equal((ulong)events.Count, counters.Seen);
+        Assert.Equal(0ul, counters.FilteredAgent);
+        Assert.Equal(0ul, counters.LostKernel + counters.LostAgent + counters.Malformed);
+    }
+
+    [KernelFact]
+    public async Task PidFilterRunsInTheKernel()
+    {
+        string marker = HostProcess.NewMarker();
+        // The shell waits for a line, then runs a child (another pid) and replaces itself (same pid).
+        using Process shell = HostProcess.Start("/bin/sh", "-c", $"read line; /bin/echo {marker}; exec /bin/true {marker}");
+        using TraceRun run = Start(new TraceRequest { Gadget = "exec", Filter = new ProcessFilter { Pid = (uint)shell.Id } });
+
+        shell.StandardInput.WriteLine("go");
+        shell.StandardInput.Close();
+        HostProcess.WaitForExit(shell);
+        List<Event> events = await ReadAllAsync(run, e => HasArg(e, marker) && e.Comm == "true");
+
+        Event exec = Assert.Single(events);
+        Assert.Equal((uint)shell.Id, exec.Pid);
+        Assert.Equal(["/bin/true", marker], exec.Exec.Args);
+        Assert.Equal(1ul, run.Counters(delivered: 1).Seen);
+    }
+
+    [KernelFact]
+    public void DisposingTheRunUnloadsItsPrograms()
+    {
+        int ours;
+        using (TraceRun run = Start(new TraceRequest { Gadget = "exec" }))
+        {
+            HashSet<int> loaded = LoadedPrograms.Named("gadget_exec");
+            loaded.IntersectWith(LoadedPrograms.HeldByThisProcess());
+            ours = Assert.Single(loaded);
+        }
+
+        // The kernel frees a program once its last reference goes; allow it a moment.
+        Assert.True(
+            Eventually.True(() => !LoadedPrograms.Named("gadget_exec").Contains(ours), EventTimeout),
+            $"Program {ours} (gadget_exec) is still loaded after the run was disposed.");
+        Assert.Empty(LoadedPrograms.HeldByThisProcess());
+    }
+
+    private static TraceRun Start(TraceRequest request) => TraceRun.Start(new ExecGadget(), request, new TraceSettings());
+
+    /// <summary>
+    /// Reads until an event matches <paramref name="awaited"/> (at most <see cref="EventTimeout"/>),
+    /// then stops the run and takes everything it had read: the complete record of what it saw.
+    /// </summary>
+    private static async Task<List<Event>> ReadAllAsync(TraceRun run, Func<Event, bool> awaited)
+    {
+        var events = new List<Event>();
+        using (var timeout = new CancellationTokenSource(EventTimeout))
+        {
+            try
+            {
+                while (!events.Any(awaited) && await run.Batches.WaitToReadAsync(timeout.Token))
+                {
+                    Take(run, events);
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                // Timed out: the assertions say what is missing.
+            }
+        }
+
+        run.StopReading();
+        Take(run, events);
+        return events;
+    }
+
+    private static void Take(TraceRun run, List<Event> events)
+    {
+        while (run.Batches.TryRead(out EventBatch? batch))
+        {
+            run.MarkDequeued(batch);
+            events.AddRange(batch.Events);
+        }
+    }
+
+    private static bool HasArg(Event e, string marker) => e.Exec.Args.Contains(marker);
+
+    private static ulong SelfNamespace(string kind)
+    {
+        // The link reads "mnt:[4026531841]".
+        string link = new FileInfo($"/proc/self/ns/{kind}").LinkTarget!;
+        return ulong.Parse(link[(link.IndexOf('[', StringComparison.Ordinal) + 1)..^1], System.Globalization.CultureInfo.InvariantCulture);
+    }
+}
