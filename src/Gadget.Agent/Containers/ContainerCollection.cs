@@ -15,7 +15,7 @@ internal sealed class ContainerCollection
     private readonly Channel<bool> _refreshRequests = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     private volatile FrozenDictionary<ulong, ContainerRecord> _byMountNs = FrozenDictionary<ulong, ContainerRecord>.Empty;
     private readonly TaskCompletionSource _initialScan = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private int _expectedSources = 1;
+    private int _expectedSources;
     private long _generation;
 
     /// <summary>Completes once every source has reported its first scan.</summary>
@@ -23,6 +23,9 @@ internal sealed class ContainerCollection
 
     /// <summary>How many sources will report; <see cref="InitialScan"/> waits for all of them.</summary>
     public void ExpectSources(int count) => _expectedSources = count;
+
+    /// <summary>False for a collection no source feeds (a bare trace): every namespace is then the host's.</summary>
+    public bool HasSources => _expectedSources > 0;
 
     /// <summary>Raised (on a source's thread) after the set of containers changed.</summary>
     public event Action? Changed;

@@ -70,7 +70,7 @@ internal sealed class ContainerTracker : IDisposable
             return _selection.Matches(known) ? Verdict.Deliver : Verdict.Filtered;
         }
 
-        if (_hostLike.Contains(mountNs))
+        if (_hostLike.Contains(mountNs) || !_collection.HasSources)
         {
             return _selection.IncludesHost ? Verdict.Deliver : Verdict.Filtered;
         }

@@ -23,6 +23,7 @@ public sealed class StructLayoutTests
     [
         new(new ExecGadget(), "gadget_process", typeof(ProcessRecord)),
         new(new ExecGadget(), "exec_event", typeof(ExecRecordHeader), Tail: "args", Renamed: new() { ["args_size"] = nameof(ExecRecordHeader.ArgsSizeUsed) }),
+        new(new OpenGadget(), "open_event", typeof(OpenRecordHeader), Tail: "dir", Renamed: new() { ["dir_size"] = nameof(OpenRecordHeader.DirSizeUsed) }),
     ];
 
     public static TheoryData<string> MirroredStructs => [.. Mirrors.Select(m => m.CStruct)];

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Gadget.Tests.Kernel;
 using Gadget.Tracing;
+using TraceOptions = Gadget.Tracing.TraceOptions;
 using Xunit;
 
 namespace Gadget.Tests.Containers;

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Gadget.Agent.Containers;
 using Gadget.Agent.Gadgets;
 using Gadget.Agent.Runtime;
 using Gadget.Protocol.V1;
@@ -128,7 +129,7 @@ public sealed class ExecTraceTests
         Assert.Empty(LoadedPrograms.HeldByThisProcess());
     }
 
-    private static TraceRun Start(TraceRequest request) => TraceRun.Start(new ExecGadget(), request, new TraceSettings());
+    private static TraceRun Start(TraceRequest request) => TraceRun.Start(new ExecGadget(), request, new TraceSettings(), new ContainerCollection());
 
     /// <summary>
     /// Reads until an event matches <paramref name="awaited"/> (at most <see cref="EventTimeout"/>),

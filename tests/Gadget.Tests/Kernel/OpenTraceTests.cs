@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Gadget.Tracing;
+using TraceOptions = Gadget.Tracing.TraceOptions;
 using Xunit;
 
 namespace Gadget.Tests.Kernel;
