@@ -12,11 +12,11 @@ internal sealed class ContainerCollection
 {
     private readonly Dictionary<string, IReadOnlyList<ContainerRecord>> _bySource = new(StringComparer.Ordinal);
     private readonly Lock _gate = new();
-    private readonly Channel<bool> _refreshRequests = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+    private readonly Dictionary<string, Channel<bool>> _refreshRequests = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, long> _scanStarted = new(StringComparer.Ordinal);
     private volatile FrozenDictionary<ulong, ContainerRecord> _byMountNs = FrozenDictionary<ulong, ContainerRecord>.Empty;
     private readonly TaskCompletionSource _initialScan = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _expectedSources;
-    private long _generation;
 
     /// <summary>Completes once every source has reported its first scan.</summary>
     public Task InitialScan => _initialScan.Task;
@@ -30,22 +30,69 @@ internal sealed class ContainerCollection
     /// <summary>Raised (on a source's thread) after the set of containers changed.</summary>
     public event Action? Changed;
 
-    /// <summary>Counts completed scans; a mount namespace still unknown after a newer scan is not a container.</summary>
-    public long Generation => Interlocked.Read(ref _generation);
+    /// <summary>
+    /// True when every source has completed a scan that started after <paramref name="timestamp"/>
+    /// (a <see cref="System.Diagnostics.Stopwatch"/> timestamp): a mount namespace seen before
+    /// then and still unknown is not a container's.
+    /// </summary>
+    public bool ScannedSince(long timestamp)
+    {
+        lock (_gate)
+        {
+            return _scanStarted.Count >= _expectedSources && _scanStarted.Values.All(started => started > timestamp);
+        }
+    }
 
     public IReadOnlyCollection<ContainerRecord> All => _byMountNs.Values;
 
     public bool TryGetByMountNs(ulong mountNsId, out ContainerRecord container)
         => _byMountNs.TryGetValue(mountNsId, out container!);
 
-    /// <summary>Asks the sources to scan now (an event came from a mount namespace nobody knows yet).</summary>
-    public void RequestRefresh() => _refreshRequests.Writer.TryWrite(true);
+    /// <summary>Asks every source to scan now (an event came from a mount namespace nobody knows yet).</summary>
+    public void RequestRefresh()
+    {
+        lock (_gate)
+        {
+            foreach (Channel<bool> requests in _refreshRequests.Values)
+            {
+                requests.Writer.TryWrite(true);
+            }
+        }
+    }
 
-    /// <summary>Completes when a refresh was requested; sources wait on it between scans.</summary>
-    public ValueTask<bool> WaitForRefreshRequestAsync(CancellationToken token) => _refreshRequests.Reader.ReadAsync(token);
+    /// <summary>
+    /// Completes when a refresh was requested; each source waits on it between scans. Waiting
+    /// does not consume the request (a waiter abandoned for a timer must not swallow the next
+    /// one): a source clears its requests with <see cref="TakeRefreshRequests"/> when it scans.
+    /// </summary>
+    public Task WaitForRefreshRequestAsync(string source, CancellationToken token)
+        => RefreshRequests(source).Reader.WaitToReadAsync(token).AsTask();
 
-    /// <summary>A source's complete current list.</summary>
-    public void Replace(string source, IReadOnlyList<ContainerRecord> containers)
+    /// <summary>Clears a source's pending refresh requests: the scan it starts now answers them.</summary>
+    public void TakeRefreshRequests(string source)
+    {
+        ChannelReader<bool> reader = RefreshRequests(source).Reader;
+        while (reader.TryRead(out _))
+        {
+        }
+    }
+
+    private Channel<bool> RefreshRequests(string source)
+    {
+        lock (_gate)
+        {
+            if (!_refreshRequests.TryGetValue(source, out Channel<bool>? requests))
+            {
+                requests = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+                _refreshRequests[source] = requests;
+            }
+
+            return requests;
+        }
+    }
+
+    /// <summary>A source's complete current list, from a scan that started at <paramref name="scanStarted"/>.</summary>
+    public void Replace(string source, IReadOnlyList<ContainerRecord> containers, long scanStarted)
     {
         bool changed;
         lock (_gate)
@@ -53,6 +100,7 @@ internal sealed class ContainerCollection
             _bySource.TryGetValue(source, out IReadOnlyList<ContainerRecord>? previous);
             changed = previous is null ? containers.Count > 0 : !previous.SequenceEqual(containers, RecordComparer.Instance);
             _bySource[source] = containers;
+            _scanStarted[source] = scanStarted;
             if (changed)
             {
                 var byMountNs = new Dictionary<ulong, ContainerRecord>();
@@ -65,7 +113,6 @@ internal sealed class ContainerCollection
                 _byMountNs = byMountNs.ToFrozenDictionary();
             }
 
-            Interlocked.Increment(ref _generation);
             if (_bySource.Count >= _expectedSources)
             {
                 _initialScan.TrySetResult();

@@ -29,7 +29,7 @@ internal sealed class ContainerTracker : IDisposable
         _selection = selection;
     }
 
-    private readonly record struct Held(Event Event, long Generation, long SinceTicks);
+    private readonly record struct Held(Event Event, long SinceTicks);
 
     /// <summary>Starts keeping <paramref name="filterMap"/> current (when the selection filters).</summary>
     public void Attach(BpfMap filterMap)
@@ -75,7 +75,7 @@ internal sealed class ContainerTracker : IDisposable
             return _selection.IncludesHost ? Verdict.Deliver : Verdict.Filtered;
         }
 
-        _held.Enqueue(new Held(decoded, _collection.Generation, Stopwatch.GetTimestamp()));
+        _held.Enqueue(new Held(decoded, Stopwatch.GetTimestamp()));
         _collection.RequestRefresh();
         return Verdict.Held;
     }
@@ -99,8 +99,7 @@ internal sealed class ContainerTracker : IDisposable
                 continue;
             }
 
-            bool scannedSince = _collection.Generation >= held.Generation + 2;
-            if (all || scannedSince || Stopwatch.GetElapsedTime(held.SinceTicks) > HoldLimit || _hostLike.Contains(mountNs))
+            if (all || _collection.ScannedSince(held.SinceTicks) || Stopwatch.GetElapsedTime(held.SinceTicks) > HoldLimit || _hostLike.Contains(mountNs))
             {
                 // Not a container: a process in a private mount namespace counts as the host's.
                 lock (_mapGate)

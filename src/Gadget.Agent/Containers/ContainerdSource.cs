@@ -21,7 +21,7 @@ internal sealed class ContainerdSource(ContainerCollection collection, string so
         {
             if (!File.Exists(socketPath))
             {
-                collection.Replace(Name, []);
+                collection.Replace(Name, [], System.Diagnostics.Stopwatch.GetTimestamp());
                 await WaitAsync(Resync, token).ConfigureAwait(false);
                 continue;
             }
@@ -64,7 +64,7 @@ internal sealed class ContainerdSource(ContainerCollection collection, string so
             while (!token.IsCancellationRequested)
             {
                 await ScanAsync(invoker, token).ConfigureAwait(false);
-                Task refresh = collection.WaitForRefreshRequestAsync(token).AsTask();
+                Task refresh = collection.WaitForRefreshRequestAsync(Name, token);
                 Task completed = await Task.WhenAny(scanNow.WaitAsync(token), refresh, eventPump, Task.Delay(Resync, token)).ConfigureAwait(false);
                 if (completed == eventPump)
                 {
@@ -81,6 +81,8 @@ internal sealed class ContainerdSource(ContainerCollection collection, string so
 
     private async Task ScanAsync(CallInvoker invoker, CancellationToken token)
     {
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
+        collection.TakeRefreshRequests(Name);
         var found = new List<ContainerRecord>();
         ListNamespacesResponse namespaces = await invoker.AsyncUnaryCall(ContainerdApi.ListNamespaces, null, new CallOptions(cancellationToken: token), new ListNamespacesRequest());
         foreach (Namespace ns in namespaces.Namespaces)
@@ -137,7 +139,7 @@ internal sealed class ContainerdSource(ContainerCollection collection, string so
             }
         }
 
-        collection.Replace(Name, found);
+        collection.Replace(Name, found, started);
     }
 
     private GrpcChannel Connect()
@@ -162,12 +164,14 @@ internal sealed class ContainerdSource(ContainerCollection collection, string so
         return GrpcChannel.ForAddress("http://containerd", new GrpcChannelOptions { HttpHandler = handler });
     }
 
+    /// <summary>Waits without containerd; a refresh request ends the wait (and is answered by the next attempt).</summary>
     private async Task WaitAsync(TimeSpan delay, CancellationToken token)
     {
         try
         {
-            Task refresh = collection.WaitForRefreshRequestAsync(token).AsTask();
+            Task refresh = collection.WaitForRefreshRequestAsync(Name, token);
             await Task.WhenAny(Task.Delay(delay, token), refresh).ConfigureAwait(false);
+            collection.TakeRefreshRequests(Name);
         }
         catch (OperationCanceledException)
         {

@@ -18,7 +18,9 @@ internal sealed class RuncSource(ContainerCollection collection, IReadOnlyList<s
         {
             try
             {
-                collection.Replace(Name, Scan());
+                long started = System.Diagnostics.Stopwatch.GetTimestamp();
+                collection.TakeRefreshRequests(Name);
+                collection.Replace(Name, Scan(), started);
             }
             catch (Exception exception) when (exception is IOException or UnauthorizedAccessException or JsonException)
             {
@@ -27,7 +29,7 @@ internal sealed class RuncSource(ContainerCollection collection, IReadOnlyList<s
 
             try
             {
-                Task refresh = collection.WaitForRefreshRequestAsync(token).AsTask();
+                Task refresh = collection.WaitForRefreshRequestAsync(Name, token);
                 await Task.WhenAny(Task.Delay(ScanInterval, token), refresh).ConfigureAwait(false);
             }
             catch (OperationCanceledException)

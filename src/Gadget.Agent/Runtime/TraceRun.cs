@@ -206,6 +206,12 @@ internal sealed class TraceRun : IRingRecordSink, IDisposable
             return;
         }
 
+        if (_containers.HeldCount > 0)
+        {
+            // Release what the container scan has answered first, so events keep their order.
+            _containers.ReleaseHeld(_release);
+        }
+
         switch (_containers.Classify(decoded, out ContainerRecord? container))
         {
             case ContainerTracker.Verdict.Deliver:

@@ -94,6 +94,9 @@ internal sealed class GadgetAgentService(
                 stopping.CancelAfter(TimeSpan.FromMilliseconds(request.DurationMs));
             }
 
+            // The programs are attached: say so at once, so a client can start its workload knowing
+            // that nothing it does from now on is missed.
+            await responseStream.WriteAsync(new TraceReply { Counters = run.Counters(0) }, context.CancellationToken);
             if (run.StartNotice is string notice)
             {
                 await responseStream.WriteAsync(new TraceReply { Notice = new Notice { Id = "NoContainerMatches", Message = notice } }, context.CancellationToken);

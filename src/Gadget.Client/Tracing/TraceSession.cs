@@ -27,6 +27,14 @@ public sealed class TraceSession : IDisposable
         _reader = Task.Run(() => ReadAsync(connection, options.ToRequest(), new EventOrigin(node)), CancellationToken.None);
     }
 
+    private readonly TaskCompletionSource _attached = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>
+    /// Completes when the agent has attached the programs (its first message), or the stream
+    /// ended without that; from then on nothing the traced processes do is missed.
+    /// </summary>
+    public Task Attached => _attached.Task;
+
     /// <summary>The latest counters the agent sent.</summary>
     public TraceStatistics? Statistics { get; private set; }
 
@@ -82,6 +90,7 @@ public sealed class TraceSession : IDisposable
             while (await call.ResponseStream.MoveNext(token).ConfigureAwait(false))
             {
                 TraceReply reply = call.ResponseStream.Current;
+                _attached.TrySetResult();
                 if (reply.KindCase == TraceReply.KindOneofCase.Batch)
                 {
                     foreach (ContainerInfo container in reply.Batch.Containers)
@@ -128,6 +137,7 @@ public sealed class TraceSession : IDisposable
         }
         finally
         {
+            _attached.TrySetResult();
             _queue.CompleteAdding();
         }
     }

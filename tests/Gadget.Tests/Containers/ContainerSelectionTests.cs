@@ -111,7 +111,7 @@ public sealed class ContainerSelectionTests : IClassFixture<ContainerRuntimeFixt
         };
         using var timeout = new CancellationTokenSource(Timeout);
         using var session = TraceSession.Start(agent.Connection, options, "node-a", timeout.Token);
-        await Task.Delay(1500); // the trace is attached
+        await session.Attached.WaitAsync(timeout.Token);
         string id = _runtime.Run("late-ns", "late-app", "late-app", $"echo {marker}; sleep 30");
 
         var events = new List<ExecEvent>();
@@ -139,22 +139,22 @@ public sealed class ContainerSelectionTests : IClassFixture<ContainerRuntimeFixt
         using AgentProcess agent = await AgentProcess.StartAsync();
         string marker = $"host-{Guid.NewGuid():N}";
         var options = new TraceOptions { Gadget = "exec", Duration = TimeSpan.FromSeconds(2), Containers = ContainerSelection.HostOnly };
-        Task<(List<ExecEvent>, TraceStatistics)> collecting = CollectAsync(agent, options);
-        await Task.Delay(1000);
-        HostProcess.Run("/bin/true", marker);
 
-        (List<ExecEvent> events, _) = await collecting;
+        (List<ExecEvent> events, _) = await CollectAsync(agent, options, whileTracing: () => HostProcess.Run("/bin/true", marker));
 
         Assert.Contains(events, e => e.Args.Contains(marker) && e.Pod is null && e.Namespace is null);
         Assert.DoesNotContain(events, e => e.Pod is not null || e.Args.Contains("mine-marker"));
         _runtime.Remove(mine);
     }
 
-    private static async Task<(List<ExecEvent> Events, TraceStatistics Statistics)> CollectAsync(AgentProcess agent, TraceOptions options)
+    /// <summary>Runs a trace to its end; <paramref name="whileTracing"/> runs once the programs are attached.</summary>
+    private static async Task<(List<ExecEvent> Events, TraceStatistics Statistics)> CollectAsync(AgentProcess agent, TraceOptions options, Action? whileTracing = null)
     {
         using var timeout = new CancellationTokenSource(Timeout);
         using var session = TraceSession.Start(agent.Connection, options, "node-a", timeout.Token);
         var events = new List<ExecEvent>();
+        await session.Attached.WaitAsync(timeout.Token);
+        whileTracing?.Invoke();
         await Task.Run(() =>
         {
             while (!session.IsCompleted)

@@ -147,7 +147,7 @@ public sealed class OpenTraceTests : IDisposable
             }
         });
 
-        await Task.Delay(1000); // the programs are attached well before this
+        await session.Attached.WaitAsync(timeout.Token);
         using (Process shell = Process.Start(new ProcessStartInfo(_shell) { ArgumentList = { "-c", script } })!)
         {
             await shell.WaitForExitAsync(timeout.Token);
