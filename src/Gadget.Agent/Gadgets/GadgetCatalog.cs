@@ -8,7 +8,7 @@ internal sealed class GadgetCatalog
     public GadgetCatalog(IEnumerable<GadgetDefinition> gadgets)
         => _gadgets = gadgets.ToDictionary(g => g.Name, StringComparer.OrdinalIgnoreCase);
 
-    public static GadgetCatalog Default { get; } = new([new ExecGadget()]);
+    public static GadgetCatalog Default { get; } = new([new ExecGadget(), new Dns.DnsGadget()]);
 
     public IEnumerable<GadgetDefinition> All => _gadgets.Values.OrderBy(g => g.Name, StringComparer.Ordinal);
 

@@ -52,6 +52,7 @@ internal sealed class TraceRun : IRingRecordSink, IDisposable
     private long _lostAgent;
     private long _filteredAgent;
     private long _malformed;
+    private long _synthesized;
     private ulong _lostKernel;
     private bool _disposed;
 
@@ -81,14 +82,15 @@ internal sealed class TraceRun : IRingRecordSink, IDisposable
             SetProcessFilter(bpf, request.Filter);
             bpf.SetConstant("gadget_wakeup_bytes", settings.WakeupBytes);
             bpf.SetMaxEntries(RingMap, settings.RingBytes);
-            IReadOnlyList<string> programs = gadget.Configure(bpf, request);
+            IReadOnlyList<ProgramAttachment> programs = gadget.Configure(bpf, request);
             run = new TraceRun(gadget, bpf, gadget.CreateDecoder(request, clock), settings);
             bpf.Load();
+            (run._decoder as IObjectAwareDecoder)?.OnLoaded(bpf);
             run._lostMap = bpf.GetMap(LostMap);
             run._reader = new RingBufferReader(bpf.GetMap(RingMap), run, settings.PollInterval);
-            foreach (string program in programs)
+            foreach (ProgramAttachment program in programs)
             {
-                run._links.Add(bpf.Attach(program));
+                run._links.Add(program.Attach(bpf));
             }
 
             run._reader.Start();
@@ -123,9 +125,10 @@ internal sealed class TraceRun : IRingRecordSink, IDisposable
             Seen = (ulong)Volatile.Read(ref _seen),
             Delivered = delivered,
             LostKernel = _lostKernel,
-            LostAgent = (ulong)Interlocked.Read(ref _lostAgent),
+            LostAgent = (ulong)(Interlocked.Read(ref _lostAgent) + ((_decoder as ITimedRecordDecoder)?.Dropped ?? 0)),
             FilteredAgent = (ulong)Volatile.Read(ref _filteredAgent),
             Malformed = (ulong)(Volatile.Read(ref _malformed) + (_reader?.CallbackFailures ?? 0)),
+            Synthesized = (ulong)Volatile.Read(ref _synthesized),
             Final = final,
         };
     }
@@ -187,6 +190,13 @@ internal sealed class TraceRun : IRingRecordSink, IDisposable
 
     void IRingRecordSink.OnDrained()
     {
+        if (_decoder is ITimedRecordDecoder timed)
+        {
+            int before = _current.Events.Count;
+            timed.Tick(BootClock.BootNanoseconds(), _current.Events);
+            _synthesized += _current.Events.Count - before;
+        }
+
         if (_current.Events.Count > 0)
         {
             HandOver();
