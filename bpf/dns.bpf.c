@@ -218,6 +218,7 @@ static __always_inline struct dns_event *dns_begin(struct __sk_buff *skb, __u8 p
 	event->dns_id = 0;
 	event->data_len = 0;
 	event->__pad = 0;
+	event->__pad2 = 0;
 	return event;
 }
 

@@ -39,6 +39,7 @@ struct dns_event {
 	__u16 __pad;
 	__u32 msg_len;  /* length of the DNS message in the packet */
 	__u32 data_len; /* bytes of it in data (at most DNS_MAX_DATA) */
+	__u32 __pad2;   /* data starts 8-byte aligned, where the C# mirror's size ends */
 	__u8 data[DNS_MAX_DATA];
 };
 

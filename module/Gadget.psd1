@@ -12,6 +12,7 @@
     CmdletsToExport      = @(
         'Get-GadgetVersion'
         'Start-GadgetTrace'
+        'Trace-GadgetDns'
         'Trace-GadgetExec'
     )
     FunctionsToExport    = @()

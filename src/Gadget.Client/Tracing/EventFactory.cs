@@ -8,6 +8,7 @@ internal static class EventFactory
     public static GadgetEvent? Create(Event source, EventOrigin origin) => source.PayloadCase switch
     {
         Event.PayloadOneofCase.Exec => new ExecEvent(source, origin),
+        Event.PayloadOneofCase.Dns => new DnsEvent(source, origin),
         _ => null, // A newer agent's gadget this client does not know: skipped, not fatal.
     };
 }

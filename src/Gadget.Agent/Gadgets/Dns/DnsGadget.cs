@@ -32,6 +32,7 @@ internal unsafe struct DnsRecordHeader
     public ushort Pad;
     public uint MessageLength;
     public uint DataLength;
+    public uint Pad2;
 }
 
 /// <summary>Mirror of <c>struct dns_query_key</c> (bpf/dns.h).</summary>
