@@ -22,7 +22,7 @@ public sealed class DnsEvent : GadgetEvent
         Name = dns.Name;
         Rcode = (DnsResponseCode)dns.Rcode;
         NumAnswers = (int)dns.NumAnswers;
-        Addresses = [.. dns.Addresses.Where(a => a.Length is 4 or 16).Select(a => new IPAddress(a.Span))];
+        Addresses = new IPAddressList([.. dns.Addresses.Where(a => a.Length is 4 or 16).Select(a => new IPAddress(a.Span))]);
         Protocol = (IpProtocol)dns.Protocol;
         Src = Endpoint(dns.SrcAddr, dns.SrcPort);
         Dst = Endpoint(dns.DstAddr, dns.DstPort);
@@ -55,8 +55,8 @@ public sealed class DnsEvent : GadgetEvent
     /// <summary>The number of answer records (the header's ANCOUNT).</summary>
     public int NumAnswers { get; }
 
-    /// <summary>The A and AAAA answers.</summary>
-    public IPAddress[] Addresses { get; }
+    /// <summary>The A and AAAA answers (a list of IPAddress that prints as "a, b").</summary>
+    public IPAddressList Addresses { get; }
 
     /// <summary>The server: the destination of a query, the source of a response.</summary>
     public IPAddress Nameserver { get; }
