@@ -60,6 +60,40 @@ public sealed class DnsParserFuzzTests
         Assert.True(failed > Iterations / 10, $"only {failed} failed");
     }
 
+    [Fact]
+    public void DecoderOnDamagedRecordsOnlyEverReportsMalformed()
+    {
+        var random = new Random(Seed + 1);
+        var decoder = new DnsDecoder(Gadget.Bpf.BootClock.Now(), [new NamePattern("*.test")], TimeSpan.FromSeconds(1));
+        byte[][] seeds = SeedMessages();
+        byte[] buffer = new byte[1024];
+        var due = new List<Gadget.Protocol.V1.Event>();
+        int decoded = 0, malformed = 0;
+        for (int i = 0; i < 200_000; i++)
+        {
+            int length = i % 2 == 0 ? RandomHeaderAndTail(random, buffer) : Mutate(random, seeds[random.Next(seeds.Length)], buffer);
+            byte[] record = DnsDecoderTests.Record(buffer[..Math.Max(length, 2)], outgoing: random.Next(2) == 0, cookie: (ulong)random.Next(4), bootNs: (ulong)i * 1000);
+            if (random.Next(50) == 0)
+            {
+                record = record[..random.Next(record.Length)]; // a record cut short
+            }
+
+            try
+            {
+                _ = decoder.Decode(record);
+                decoded++;
+            }
+            catch (Gadget.Agent.Gadgets.MalformedRecordException)
+            {
+                malformed++;
+            }
+
+            decoder.Tick((ulong)i * 1000, due);
+        }
+
+        Assert.True(decoded > 10_000 && malformed > 10_000, $"{decoded} decoded, {malformed} malformed");
+    }
+
     private static byte[][] SeedMessages() =>
     [
         DnsWire.Query(1, "known.test", DnsWire.TypeA),

@@ -33,9 +33,9 @@ internal sealed class DnsCapture : IDisposable
         });
     }
 
-    public static DnsCapture Start(TimeSpan responseTimeout, IDictionary<string, string>? parameters = null)
+    public static DnsCapture Start(TimeSpan responseTimeout, IDictionary<string, string>? parameters = null, ProcessFilter? filter = null)
     {
-        var request = new TraceRequest { Gadget = "dns" };
+        var request = new TraceRequest { Gadget = "dns", Filter = filter };
         request.Parameters[DnsGadget.ResponseTimeoutParameter] = ((long)responseTimeout.TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture);
         foreach ((string name, string value) in parameters ?? new Dictionary<string, string>())
         {
@@ -120,11 +120,11 @@ internal static class Processes
     }
 
     /// <summary>Starts dnsmasq in the foreground with the test zone and waits until it answers.</summary>
-    public static Process StartDnsmasq(IPAddress[] listen, string? netns = null)
+    public static Process StartDnsmasq(IPAddress[] listen, string? netns = null, int port = 53)
     {
         string[] arguments =
         [
-            "--no-daemon", "--conf-file=/dev/null", "--port=53", "--bind-interfaces", "--no-resolv", "--no-hosts",
+            "--no-daemon", "--conf-file=/dev/null", $"--port={port}", "--bind-interfaces", "--no-resolv", "--no-hosts",
             $"--pid-file=/tmp/gadget-dns-test-{Guid.NewGuid():N}.pid",
             "--listen-address=" + string.Join(',', listen.Select(a => a.ToString())),
             "--address=/known.test/127.1.2.3", "--address=/known.test/fd00::1:2:3", "--address=/nx.test/",
@@ -135,7 +135,7 @@ internal static class Processes
         var clock = Stopwatch.StartNew();
         while (clock.Elapsed < TimeSpan.FromSeconds(10))
         {
-            string[] dig = ["dig", $"@{listen[0]}", "+short", "+tries=1", "+timeout=1", "known.test"];
+            string[] dig = ["dig", $"@{listen[0]}", "-p", $"{port}", "+short", "+tries=1", "+timeout=1", "known.test"];
             (_, int exitCode, string output) = netns is null ? Run(dig[0], dig[1..]) : Run("ip", ["netns", "exec", netns, .. dig]);
             if (exitCode == 0 && output.Contains("127.1.2.3", StringComparison.Ordinal))
             {
