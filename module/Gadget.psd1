@@ -13,6 +13,7 @@
         'Get-GadgetContainer'
         'Get-GadgetVersion'
         'Start-GadgetTrace'
+        'Trace-GadgetDns'
         'Trace-GadgetExec'
         'Trace-GadgetOpen'
     )

@@ -29,6 +29,23 @@ public readonly unsafe struct BpfMap
         }
     }
 
+    /// <summary>Reads an entry; false when it is not there.</summary>
+    public bool TryLookup<TKey, TValue>(TKey key, out TValue value)
+        where TKey : unmanaged
+        where TValue : unmanaged
+    {
+        TValue result;
+        if (Interop.Libbpf.bpf_map_lookup_elem(Fd, &key, &result) == 0)
+        {
+            value = result;
+            return true;
+        }
+
+        int errno = Marshal.GetLastPInvokeError();
+        value = default;
+        return errno == ENOENT ? false : throw BpfException.FromErrno(BpfErrorId.MapFailed, errno, $"read map '{Name}'");
+    }
+
     /// <summary>Removes an entry; false when it was not there.</summary>
     public bool Delete<TKey>(TKey key) where TKey : unmanaged
     {

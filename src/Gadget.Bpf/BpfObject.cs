@@ -152,6 +152,43 @@ public sealed unsafe class BpfObject : IDisposable
         return new BpfLink(new BpfLinkHandle(link), program);
     }
 
+    /// <summary>
+    /// Attaches a loaded cgroup program (cgroup_skb, cgroup/sock …) to a cgroup v2 directory, through a
+    /// BPF link: it runs for every socket in that cgroup and below, beside other programs there.
+    /// </summary>
+    public BpfLink AttachCgroup(string program, string cgroupPath)
+    {
+        if (!_loaded)
+        {
+            throw new InvalidOperationException("Load the object before attaching its programs.");
+        }
+
+        using FileDescriptorHandle cgroup = OpenCgroup(cgroupPath);
+        using LibbpfLog.CaptureScope capture = LibbpfLog.Capture();
+        nint link = Interop.Libbpf.bpf_program__attach_cgroup(FindProgram(program), cgroup.Fd);
+        if (link == 0)
+        {
+            throw BpfException.FromErrno(BpfErrorId.AttachFailed, Marshal.GetLastPInvokeError(), $"attach program '{program}' to cgroup '{cgroupPath}'", LibbpfLog.Text);
+        }
+
+        // The link holds its own reference to the cgroup; the directory descriptor can go.
+        return new BpfLink(new BpfLinkHandle(link), program);
+    }
+
+    private static FileDescriptorHandle OpenCgroup(string cgroupPath)
+    {
+        byte[] path = NullTerminated(cgroupPath);
+        int fd;
+        fixed (byte* pathPtr = path)
+        {
+            fd = Interop.Libc.open(pathPtr, Interop.Libc.O_RDONLY | Interop.Libc.O_CLOEXEC);
+        }
+
+        return fd >= 0
+            ? new FileDescriptorHandle(fd)
+            : throw BpfException.FromErrno(BpfErrorId.AttachFailed, Marshal.GetLastPInvokeError(), $"open cgroup '{cgroupPath}'");
+    }
+
     /// <summary>A map of the loaded object.</summary>
     public BpfMap GetMap(string name)
     {

@@ -18,6 +18,36 @@ public static partial class KernelFilesystems
         MountIfMissing(BpffsPath, "bpf", probe: null);
     }
 
+    /// <summary>
+    /// The root of the cgroup v2 hierarchy, where a cgroup program sees every socket of the host.
+    /// Hosts in unified mode mount it at /sys/fs/cgroup, hybrid ones at /sys/fs/cgroup/unified;
+    /// where none is mounted, one is mounted under /run/gadget.
+    /// </summary>
+    public static string Cgroup2Root()
+    {
+        foreach (string line in File.ReadLines("/proc/self/mountinfo"))
+        {
+            // "36 25 0:30 / /sys/fs/cgroup rw,... shared:9 - cgroup2 cgroup2 rw": the type follows " - ".
+            int separator = line.IndexOf(" - ", StringComparison.Ordinal);
+            string[] fields = line.Split(' ');
+            if (separator > 0 && fields.Length > 4 && line[(separator + 3)..].StartsWith("cgroup2 ", StringComparison.Ordinal) && fields[3] == "/")
+            {
+                return fields[4].Replace("\\040", " ", StringComparison.Ordinal);
+            }
+        }
+
+        const string fallback = "/run/gadget/cgroup2";
+        Directory.CreateDirectory(fallback);
+        if (mount("none", fallback, "cgroup2", 0, 0) != 0)
+        {
+            throw new BpfException(BpfErrorId.AttachFailed,
+                $"No cgroup v2 hierarchy is mounted and mounting one at '{fallback}' failed (errno {Marshal.GetLastPInvokeError()}). " +
+                "Mount it (mount -t cgroup2 none /sys/fs/cgroup/unified) or run the agent as root.", Marshal.GetLastPInvokeError());
+        }
+
+        return fallback;
+    }
+
     private static void MountIfMissing(string target, string type, string? probe)
     {
         bool mounted = probe is not null
@@ -29,6 +59,6 @@ public static partial class KernelFilesystems
         }
     }
 
-    [LibraryImport(Interop.LibcName, StringMarshalling = StringMarshalling.Utf8)]
+    [LibraryImport(Interop.LibcName, StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     private static partial int mount(string source, string target, string filesystemtype, ulong mountflags, nint data);
 }

@@ -46,7 +46,7 @@ public sealed class StartGadgetTraceCommand : TraceCommand
 /// <summary>Completes gadget names.</summary>
 public sealed class GadgetNameCompleter : IArgumentCompleter
 {
-    internal static readonly string[] KnownGadgets = ["exec", "open", "flood"];
+    internal static readonly string[] KnownGadgets = ["dns", "exec", "open", "flood"];
 
     public IEnumerable<CompletionResult> CompleteArgument(string commandName, string parameterName, string wordToComplete, CommandAst commandAst, IDictionary fakeBoundParameters)
         => KnownGadgets

@@ -17,7 +17,7 @@ internal sealed class ExecGadget : GadgetDefinition
         [IncludeFailedParameter] = "true: also report execs that failed (adds syscall tracepoints on execve/execveat).",
     };
 
-    public override IReadOnlyList<string> Configure(BpfObject bpf, TraceRequest request)
+    public override IReadOnlyList<ProgramAttachment> Configure(BpfObject bpf, TraceRequest request)
     {
         bool includeFailed = GadgetParameters.Bool(request, IncludeFailedParameter);
         string[] failurePrograms = ["gadget_execve_enter", "gadget_execveat_enter", "gadget_execve_exit", "gadget_execveat_exit"];

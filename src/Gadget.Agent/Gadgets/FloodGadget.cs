@@ -24,7 +24,7 @@ internal sealed class FloodGadget : GadgetDefinition
         [RecordsPerCallParameter] = $"events emitted per getppid() call, 1 to {MaxRecordsPerCall} (default 1).",
     };
 
-    public override IReadOnlyList<string> Configure(BpfObject bpf, TraceRequest request)
+    public override IReadOnlyList<ProgramAttachment> Configure(BpfObject bpf, TraceRequest request)
     {
         int recordsPerCall = GadgetParameters.Int(request, RecordsPerCallParameter, 1, 1, MaxRecordsPerCall);
         bpf.SetConstant("flood_records_per_call", (uint)recordsPerCall);

@@ -8,7 +8,7 @@ internal sealed class GadgetCatalog
     public GadgetCatalog(IEnumerable<GadgetDefinition> gadgets)
         => _gadgets = gadgets.ToDictionary(g => g.Name, StringComparer.OrdinalIgnoreCase);
 
-    public static GadgetCatalog Default { get; } = new([new ExecGadget(), new OpenGadget(), new FloodGadget()]);
+    public static GadgetCatalog Default { get; } = new([new ExecGadget(), new OpenGadget(), new Dns.DnsGadget(), new FloodGadget()]);
 
     public IEnumerable<GadgetDefinition> All => _gadgets.Values.OrderBy(g => g.Name, StringComparer.Ordinal);
 

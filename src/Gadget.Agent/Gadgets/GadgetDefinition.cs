@@ -21,8 +21,12 @@ internal abstract class GadgetDefinition
     /// <summary>Gadget-specific request parameters by name, with a line of help each.</summary>
     public virtual IReadOnlyDictionary<string, string> Parameters { get; } = new Dictionary<string, string>();
 
-    /// <summary>Sets constants and chooses programs before load; throws <see cref="GadgetRequestException"/> on bad input.</summary>
-    public abstract IReadOnlyList<string> Configure(BpfObject bpf, TraceRequest request);
+    /// <summary>
+    /// Sets constants and chooses programs before load, and says how each chosen program attaches
+    /// (a program name alone: to the hook its section names). Throws
+    /// <see cref="GadgetRequestException"/> on bad input.
+    /// </summary>
+    public abstract IReadOnlyList<ProgramAttachment> Configure(BpfObject bpf, TraceRequest request);
 
     /// <summary>Makes the decoder for one trace.</summary>
     public abstract IRecordDecoder CreateDecoder(TraceRequest request, BootClock clock);
@@ -36,6 +40,26 @@ internal interface IRecordDecoder
     /// kernel drops it. Throws <see cref="MalformedRecordException"/> for a record it cannot read.
     /// </summary>
     Event? Decode(ReadOnlySpan<byte> record);
+}
+
+/// <summary>
+/// A decoder that also makes events of its own as time passes, such as a DNS query that got no
+/// response in time. Runs on the ring's poll thread, after every drain.
+/// </summary>
+internal interface ITimedRecordDecoder : IRecordDecoder
+{
+    /// <summary>Adds to <paramref name="due"/> the events that are due at <paramref name="nowBootNs"/> (CLOCK_BOOTTIME).</summary>
+    void Tick(ulong nowBootNs, ICollection<Event> due);
+
+    /// <summary>Events it could not make because a bound was reached (counted as lost in the agent).</summary>
+    long Dropped { get; }
+}
+
+/// <summary>A decoder that needs the loaded object (to read its maps).</summary>
+internal interface IObjectAwareDecoder
+{
+    /// <summary>Called once the object is loaded, before any record arrives.</summary>
+    void OnLoaded(BpfObject bpf);
 }
 
 /// <summary>A request the gadget cannot run as asked; the message says what to change.</summary>

@@ -44,7 +44,7 @@ internal sealed class OpenGadget : GadgetDefinition
         [FailedParameter] = "true: only opens that failed.",
     };
 
-    public override IReadOnlyList<string> Configure(BpfObject bpf, TraceRequest request)
+    public override IReadOnlyList<ProgramAttachment> Configure(BpfObject bpf, TraceRequest request)
     {
         if (GadgetParameters.Bool(request, FailedParameter))
         {

@@ -47,6 +47,7 @@ internal sealed class TraceRun : IRingRecordSink, IDisposable
     private readonly TraceSettings _settings;
     private readonly ContainerTracker _containers;
     private readonly HashSet<ulong> _announced = [];
+    private readonly List<Event> _synthesizedScratch = [];
     private readonly Action<Event, ContainerTracker.Verdict, ContainerRecord?> _release;
     private RingBufferReader? _reader;
     private BpfMap _lostMap;
@@ -57,6 +58,7 @@ internal sealed class TraceRun : IRingRecordSink, IDisposable
     private long _lostAgent;
     private long _filteredAgent;
     private long _malformed;
+    private long _synthesized;
     private ulong _lostKernel;
     private bool _disposed;
     private bool _readerStopped;
@@ -96,15 +98,16 @@ internal sealed class TraceRun : IRingRecordSink, IDisposable
             bpf.SetConstant("gadget_filter_by_mntns", selection.IsFiltering);
             bpf.SetConstant("gadget_wakeup_bytes", settings.WakeupBytes);
             bpf.SetMaxEntries(RingMap, settings.RingBytes);
-            IReadOnlyList<string> programs = gadget.Configure(bpf, request);
+            IReadOnlyList<ProgramAttachment> programs = gadget.Configure(bpf, request);
             run = new TraceRun(gadget, bpf, gadget.CreateDecoder(request, clock), settings, new ContainerTracker(containers, selection));
             bpf.Load();
+            (run._decoder as IObjectAwareDecoder)?.OnLoaded(bpf);
             run._containers.Attach(bpf.GetMap(MountNsFilterMap));
             run._lostMap = bpf.GetMap(LostMap);
             run._reader = new RingBufferReader(bpf.GetMap(RingMap), run, settings.PollInterval);
-            foreach (string program in programs)
+            foreach (ProgramAttachment program in programs)
             {
-                run._links.Add(bpf.Attach(program));
+                run._links.Add(program.Attach(bpf));
             }
 
             run._reader.Start();
@@ -139,9 +142,10 @@ internal sealed class TraceRun : IRingRecordSink, IDisposable
             Seen = (ulong)Volatile.Read(ref _seen),
             Delivered = delivered,
             LostKernel = _lostKernel,
-            LostAgent = (ulong)Interlocked.Read(ref _lostAgent),
+            LostAgent = (ulong)(Interlocked.Read(ref _lostAgent) + ((_decoder as ITimedRecordDecoder)?.Dropped ?? 0)),
             FilteredAgent = (ulong)Volatile.Read(ref _filteredAgent),
             Malformed = (ulong)(Volatile.Read(ref _malformed) + (_reader?.CallbackFailures ?? 0)),
+            Synthesized = (ulong)Volatile.Read(ref _synthesized),
             Final = final,
         };
     }
@@ -228,6 +232,26 @@ internal sealed class TraceRun : IRingRecordSink, IDisposable
         if (_containers.HeldCount > 0)
         {
             _containers.ReleaseHeld(_release);
+        }
+
+        if (_decoder is ITimedRecordDecoder timed)
+        {
+            // Events the decoder makes itself (an unanswered query) are selected and labelled like the rest.
+            _synthesizedScratch.Clear();
+            timed.Tick(BootClock.BootNanoseconds(), _synthesizedScratch);
+            _synthesized += _synthesizedScratch.Count;
+            foreach (Event synthesized in _synthesizedScratch)
+            {
+                switch (_containers.Classify(synthesized, out ContainerRecord? container))
+                {
+                    case ContainerTracker.Verdict.Deliver:
+                        Add(synthesized, container, 0);
+                        break;
+                    case ContainerTracker.Verdict.Filtered:
+                        _filteredAgent++;
+                        break;
+                }
+            }
         }
 
         if (_current.Events.Count > 0)

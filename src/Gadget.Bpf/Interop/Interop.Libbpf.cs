@@ -55,6 +55,9 @@ internal static unsafe partial class Interop
         [LibraryImport(LibbpfName, SetLastError = true)]
         internal static partial nint bpf_program__attach(nint prog);
 
+        [LibraryImport(LibbpfName, SetLastError = true)]
+        internal static partial nint bpf_program__attach_cgroup(nint prog, int cgroup_fd);
+
         [LibraryImport(LibbpfName)]
         internal static partial int bpf_link__destroy(nint link);
 
@@ -159,6 +162,15 @@ internal static unsafe partial class Interop
 
         [LibraryImport(LibcName)]
         internal static partial int clock_gettime(int clockid, timespec* tp);
+
+        internal const int O_RDONLY = 0;
+        internal const int O_CLOEXEC = 0x80000; // same value on x86-64 and arm64
+
+        [LibraryImport(LibcName, SetLastError = true)]
+        internal static partial int open(byte* pathname, int flags);
+
+        [LibraryImport(LibcName)]
+        internal static partial int close(int fd);
 
         // va_list is passed as a pointer on x86-64 and arm64 Linux, which is how libbpf hands it over.
         [LibraryImport(LibcName)]

@@ -39,3 +39,15 @@ internal sealed class RingBufferHandle : SafeHandleZeroOrMinusOneIsInvalid
         return true;
     }
 }
+
+/// <summary>Owns a file descriptor opened through libc (a cgroup directory to attach to).</summary>
+internal sealed class FileDescriptorHandle : SafeHandleMinusOneIsInvalid
+{
+    public FileDescriptorHandle() : base(ownsHandle: true) { }
+
+    internal FileDescriptorHandle(int fd) : base(ownsHandle: true) => SetHandle(fd);
+
+    public int Fd => (int)handle;
+
+    protected override bool ReleaseHandle() => Interop.Libc.close((int)handle) == 0;
+}

@@ -9,6 +9,7 @@ internal static class EventFactory
     {
         Event.PayloadOneofCase.Exec => new ExecEvent(source, origin),
         Event.PayloadOneofCase.Open => new OpenEvent(source, origin),
+        Event.PayloadOneofCase.Dns => new DnsEvent(source, origin),
         _ => null, // A newer agent's gadget this client does not know: skipped, not fatal.
     };
 }

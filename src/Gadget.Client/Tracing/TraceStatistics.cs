@@ -18,6 +18,7 @@ public sealed class TraceStatistics
         LostClient = lostClient;
         FilteredAgent = counters.FilteredAgent;
         Malformed = counters.Malformed;
+        Synthesized = counters.Synthesized;
         Final = counters.Final;
     }
 
@@ -43,6 +44,9 @@ public sealed class TraceStatistics
 
     /// <summary>Records the agent could not decode.</summary>
     public ulong Malformed { get; }
+
+    /// <summary>Events the agent made itself (a DNS query that got no response); counted in Delivered, not in Seen.</summary>
+    public ulong Synthesized { get; }
 
     /// <summary>All events lost anywhere on the way.</summary>
     public ulong Lost => LostKernel + LostAgent + LostClient;
