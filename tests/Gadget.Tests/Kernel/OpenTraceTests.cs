@@ -67,11 +67,11 @@ public sealed class OpenTraceTests : IDisposable
     {
         string subdirectory = Directory.CreateDirectory(Path.Combine(_directory, "sub", "dir")).FullName;
         File.WriteAllText(Path.Combine(subdirectory, "rel.txt"), "x");
-        List<OpenEvent> events = await TraceWhileAsync(new TraceOptions { Gadget = "open", Comm = Comm }, $"cd {subdirectory} && read line < rel.txt && read line < ../dir/./rel.txt");
+        List<OpenEvent> events = await TraceWhileAsync(new TraceOptions { Gadget = "open", Comm = Comm }, $"cd {subdirectory}; read line < rel.txt; read line < ../dir/./rel.txt; true");
 
-        OpenEvent relative = Assert.Single(events, e => e.Path == "rel.txt");
+        AssertOne(events, e => e.Path == "rel.txt", out OpenEvent relative);
         Assert.Equal(Path.Combine(subdirectory, "rel.txt"), relative.FullPath);
-        OpenEvent dotted = Assert.Single(events, e => e.Path == "../dir/./rel.txt");
+        AssertOne(events, e => e.Path == "../dir/./rel.txt", out OpenEvent dotted);
         Assert.Equal(Path.Combine(subdirectory, "rel.txt"), dotted.FullPath);
     }
 
@@ -111,6 +111,13 @@ public sealed class OpenTraceTests : IDisposable
         OpenEvent failed = Assert.Single(events);
         Assert.Equal(missing, failed.Path);
         Assert.Equal(Errno.ENOENT, failed.Error);
+    }
+
+    private static void AssertOne(List<OpenEvent> events, Func<OpenEvent, bool> match, out OpenEvent found)
+    {
+        List<OpenEvent> matching = [.. events.Where(match)];
+        Assert.True(matching.Count == 1, $"{matching.Count} matching events among: {string.Join("; ", events.Select(e => $"{e.Path} -> {e.FullPath}"))}");
+        found = matching[0];
     }
 
     private async Task<List<OpenEvent>> TraceWhileAsync(TraceOptions options, string script)
