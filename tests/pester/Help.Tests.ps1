@@ -74,7 +74,7 @@ Describe '<Name>' -ForEach $CmdletNames {
     }
 
     It 'shows the syntax of the code' {
-        $syntax = (Get-Help $Name).syntax | Out-String -Width 300
+        $syntax = (Get-Help $Name).syntax | Out-String -Width 1000
         foreach ($parameter in $Command.Parameters.Values | Where-Object Name -notin $Common) {
             $syntax | Should -Match "-$($parameter.Name)\b"
         }
