@@ -46,9 +46,12 @@ $DebianPackages = [ordered]@{
     'bind9-dnsutils' = '/usr/bin/dig'
     'busybox-static' = '/bin/busybox'
     'iproute2'       = '/usr/sbin/ip'
+    'containerd'     = '/usr/bin/containerd'
+    'runc'           = '/usr/sbin/runc'
 }
 $BenchPackages = [ordered]@{
     'libbpf-tools' = '/usr/sbin/execsnoop'
+    'dnsperf'      = '/usr/bin/dnsperf'
     'bpftrace'     = '/usr/bin/bpftrace'
     'stress-ng'    = '/usr/bin/stress-ng'
 }

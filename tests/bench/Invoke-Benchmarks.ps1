@@ -18,6 +18,19 @@
                           is events counted ÷ records generated; loss is what the trace reports
                           (its Warnings and its closing verbose summary).
 
+    Open storm (G1, G2)   A C workload opens and closes a file for OpenSeconds and counts its opens:
+                          untraced, traced by Trace-GadgetOpen -Local -Pid <it> | Measure-Object and
+                          by libbpf-tools opensnoop -p <it> (G1: throughput ratio and completeness),
+                          and under a Trace-GadgetOpen whose -Path matches nothing (G2: slowdown).
+    Unselected namespace  The same storm while Trace-GadgetOpen -Local -Namespace <none of its> runs:
+                          the workload's mount namespace is marked unselected in the kernel's map
+                          (the check a non-selected container's processes get); goal: slowdown < 10 %.
+    DNS (G9)              dnsperf asks a dnsmasq on 127.0.81.1 at DnsRates queries/s for DnsSeconds,
+                          traced by Trace-GadgetDns -Local -Comm dnsperf | Measure-Object: each
+                          exchange is a query and a response; completeness is events ÷ (queries sent +
+                          responses received). Latency: the median of the kernel-measured latency at
+                          1,000 queries/s against dnsperf's own average.
+
     Every scenario runs Runs times, interleaved (the order rotates each round), and the table shows
     medians. One agent is started for the whole run; the cmdlets run in one warm runspace. The table
     is also written as markdown to OutDir/results.md. Timing never goes into tests: this is a report.
@@ -49,7 +62,19 @@ param(
     [ValidateNotNullOrEmpty()]
     [int[]] $FloodRates = @(50000, 250000, 500000, 1000000),
 
-    [string] $ExecsnoopPath = '/usr/sbin/execsnoop'
+    [string] $ExecsnoopPath = '/usr/sbin/execsnoop',
+
+    [ValidateRange(1, 60)]
+    [int] $OpenSeconds = 3,
+
+    [string] $OpensnoopPath = '/usr/sbin/opensnoop',
+
+    # Offered DNS query rates, queries per second.
+    [ValidateNotNullOrEmpty()]
+    [int[]] $DnsRates = @(10000, 25000, 50000),
+
+    [ValidateRange(1, 60)]
+    [int] $DnsSeconds = 4
 )
 
 $ErrorActionPreference = 'Stop'
@@ -60,7 +85,7 @@ if (-not $OutDir) { $OutDir = Join-Path (Split-Path $ModulePath -Parent) 'bench'
 New-Item $OutDir -ItemType Directory -Force | Out-Null
 $OutDir = (Resolve-Path $OutDir).Path
 if ([Environment]::UserName -ne 'root') { throw 'The benchmarks load BPF programs: run them as root.' }
-foreach ($tool in 'cc', $ExecsnoopPath) {
+foreach ($tool in 'cc', $ExecsnoopPath, $OpensnoopPath, 'dnsperf', 'dnsmasq') {
     if (-not (Get-Command $tool -ErrorAction Ignore)) { throw "'$tool' is missing (build.ps1 -Task Bench installs it)." }
 }
 
@@ -194,12 +219,14 @@ function Complete-ClientTrace {
 #region setup
 
 Write-Host "Compiling the workloads into $OutDir"
-foreach ($name in 'exec-loop', 'getppid-loop') {
+foreach ($name in 'exec-loop', 'getppid-loop', 'open-loop') {
     & cc -O2 -Wall -Werror -o (Join-Path $OutDir $name) (Join-Path $PSScriptRoot "workloads/$name.c")
     if ($LASTEXITCODE -ne 0) { throw "cc failed on $name.c" }
 }
 $ExecLoop = Join-Path $OutDir 'exec-loop'
 $GetppidLoop = Join-Path $OutDir 'getppid-loop'
+$OpenLoop = Join-Path $OutDir 'open-loop'
+$OpenTarget = '/etc/hostname'
 # The storm execs /bin/true through a link with a unique name: its comm then picks out exactly
 # the workload's execs, for the kernel filter (-Comm) and for execsnoop's output alike.
 $StormComm = 'gbt-' + [Guid]::NewGuid().ToString('N').Substring(0, 8)
@@ -293,11 +320,106 @@ function Invoke-Flood {
     }
 }
 
+
+function Invoke-OpenStorm {
+    # One open storm; $Trace names the tracer: none, ours, opensnoop, nomatch or unselected.
+    param([string] $Trace)
+    $workload = Start-Workload $OpenLoop @("$OpenSeconds", $OpenTarget)
+    $cap = 4 * $OpenSeconds + 10
+    $pending = $null
+    $snoop = $null
+    $output = Join-Path $OutDir 'opensnoop.out'
+    if ($Trace -ne 'none' -and $Trace -ne 'opensnoop') {
+        if (-not (Wait-Condition { (Get-BpfLinkCount $Agent.Id) -eq 0 } 10)) { throw 'A previous trace is still attached in the agent.' }
+        $script = switch ($Trace) {
+            'ours' { 'param($TargetPid, $Seconds) Trace-GadgetOpen -Local -Pid $TargetPid -Duration $Seconds -Verbose | Measure-Object | ForEach-Object Count' }
+            'nomatch' { 'param($TargetPid, $Seconds) Trace-GadgetOpen -Local -Path /nonexistent/gadget-bench -Duration $Seconds -Verbose | Measure-Object | ForEach-Object Count' }
+            'unselected' { 'param($TargetPid, $Seconds) Trace-GadgetOpen -Local -Namespace gadget-bench-none -Duration $Seconds -Verbose -WarningAction SilentlyContinue | Measure-Object | ForEach-Object Count' }
+        }
+        $pending = Start-ClientTrace $script @{ TargetPid = $workload.Id; Seconds = $OpenSeconds + 3 }
+        if (-not (Wait-Condition { (Get-BpfLinkCount $Agent.Id) -ge 8 } 20)) { throw 'Trace-GadgetOpen did not attach within 20 s.' }
+    }
+    elseif ($Trace -eq 'opensnoop') {
+        $start = [Diagnostics.ProcessStartInfo]::new('/bin/sh')
+        foreach ($argument in '-c', "exec $OpensnoopPath -p $($workload.Id) > '$output' 2>/dev/null") { $start.ArgumentList.Add($argument) }
+        $start.UseShellExecute = $false
+        $snoop = [Diagnostics.Process]::Start($start)
+        if (-not (Wait-Condition { (Get-BpfLinkCount $snoop.Id) -ge 4 } 20)) { $snoop.Kill(); throw 'opensnoop did not attach within 20 s.' }
+    }
+
+    $report = Complete-Workload $workload $cap
+    $captured = [double]::NaN
+    $lost = 0
+    if ($pending) {
+        $trace = Complete-ClientTrace $pending $cap
+        $captured = $trace.Events
+        $lost = $trace.Lost
+    }
+    if ($snoop) {
+        Start-Sleep -Milliseconds 500   # let it print the last events
+        Send-Signal $snoop.Id INT
+        if (-not $snoop.WaitForExit(10000)) { $snoop.Kill() }
+        # PID COMM FD ERR PATH
+        $captured = @(Get-Content $output | Where-Object { $_ -match " $([regex]::Escape($OpenTarget))$" }).Count
+    }
+    [pscustomobject]@{ Trace = $Trace; Rate = $report.opens / ($report.ns / 1e9); Opens = $report.opens; Captured = $captured; Lost = $lost }
+}
+
+function Start-BenchDnsmasq {
+    # A dnsmasq on 127.0.81.1 that answers every name under bench.test from its own configuration.
+    $log = Join-Path $OutDir 'dnsmasq.log'
+    $arguments = @('--no-daemon', '--conf-file=/dev/null', '--port=53', '--bind-interfaces', '--listen-address=127.0.81.1',
+        '--no-resolv', '--no-hosts', '--cache-size=10000', '--address=/bench.test/127.1.2.3', '--dns-forward-max=10000')
+    $process = Start-Process dnsmasq -ArgumentList $arguments -PassThru -RedirectStandardError $log
+    if (-not (Wait-Condition { (& dig '@127.0.81.1' +short +tries=1 +timeout=1 a.bench.test) -contains '127.1.2.3' } 10)) {
+        $process.Kill()
+        throw "dnsmasq did not start: $(Get-Content $log -Raw)"
+    }
+    $process
+}
+
+function Invoke-Dns {
+    # dnsperf at $Rate queries/s; traced by ours unless $Trace is none. Returns dnsperf's counts and ours.
+    param([int] $Rate, [string] $Trace = 'ours', [int] $Seconds = $DnsSeconds)
+    $pending = $null
+    if ($Trace -ne 'none') {
+        if (-not (Wait-Condition { (Get-BpfLinkCount $Agent.Id) -eq 0 } 10)) { throw 'A previous trace is still attached in the agent.' }
+        $script = if ($Trace -eq 'latency') {
+            'param($Seconds) Trace-GadgetDns -Local -Comm dnsperf -Qr Response -Duration $Seconds | ForEach-Object { $_.Latency.TotalMilliseconds }'
+        }
+        else {
+            'param($Seconds) Trace-GadgetDns -Local -Comm dnsperf -Duration $Seconds -Verbose | Measure-Object | ForEach-Object Count'
+        }
+        $pending = Start-ClientTrace $script @{ Seconds = $Seconds + 4 }
+        if (-not (Wait-Condition { (Get-BpfLinkCount $Agent.Id) -ge 2 } 20)) { throw 'Trace-GadgetDns did not attach within 20 s.' }
+    }
+    $perf = & dnsperf -s 127.0.81.1 -p 53 -d $DnsQueries -l $Seconds -Q $Rate -c 1 -q 1000 2>&1 | Out-String
+    $sent = if ($perf -match 'Queries sent:\s+(\d+)') { [double]$Matches[1] } else { throw "dnsperf printed no summary: $perf" }
+    $completed = if ($perf -match 'Queries completed:\s+(\d+)') { [double]$Matches[1] } else { 0 }
+    $average = if ($perf -match 'Average Latency \(s\):\s+([\d.]+)') { [double]$Matches[1] * 1000 } else { [double]::NaN }
+    $result = [pscustomobject]@{ Rate = $Rate; Sent = $sent; Completed = $completed; PeerLatencyMs = $average; Events = [double]::NaN; Lost = 0; LatencyMs = [double]::NaN }
+    if ($pending) {
+        if ($Trace -eq 'latency') {
+            $latencies = @($Client.EndInvoke($pending) | ForEach-Object { [double]$_ })
+            $result.LatencyMs = Get-Median $latencies
+        }
+        else {
+            $trace = Complete-ClientTrace $pending ($Seconds + 20)
+            $result.Events = $trace.Events
+            $result.Lost = $trace.Lost
+        }
+    }
+    $result
+}
+
 #endregion
 
 #region run
 
-$results = @{ Baseline = @(); Ours = @(); Execsnoop = @(); Flood = @() }
+$results = @{ Baseline = @(); Ours = @(); Execsnoop = @(); Flood = @(); Open = @(); Dns = @(); DnsLatency = @() }
+$DnsQueries = Join-Path $OutDir 'dns-queries.txt'
+Set-Content $DnsQueries -Value (0..999 | ForEach-Object { "q$_.bench.test A" })
+$Dnsmasq = Start-BenchDnsmasq
 try {
     Write-Host 'Warm-up: one untimed baseline storm and one short flood.'
     $warm = Invoke-ExecBaseline
@@ -316,6 +438,21 @@ try {
             $results[$scenario.Name] += $result
             Write-Host ('  exec storm {0,-9} run {1}: {2,7:N0} execs/s, captured {3}/{4}, lost {5}' -f $scenario.Name, ($round + 1), $result.Rate, $result.Captured, $result.Execs, $result.Lost)
         }
+        $openTraces = @('none', 'ours', 'opensnoop', 'nomatch', 'unselected')
+        for ($i = 0; $i -lt $openTraces.Count; $i++) {
+            $result = Invoke-OpenStorm $openTraces[($i + $round) % $openTraces.Count]
+            $results.Open += $result
+            Write-Host ('  open storm {0,-10} run {1}: {2,9:N0} opens/s, captured {3}/{4}, lost {5}' -f $result.Trace, ($round + 1), $result.Rate, $result.Captured, $result.Opens, $result.Lost)
+        }
+        foreach ($rate in $DnsRates) {
+            $result = Invoke-Dns $rate
+            $results.Dns += $result
+            Write-Host ('  dns {0,7:N0}/s run {1}: {2:N0} sent, {3:N0} answered, {4:N0} events, lost {5}' -f $rate, ($round + 1), $result.Sent, $result.Completed, $result.Events, $result.Lost)
+        }
+        $latency = Invoke-Dns 1000 'latency' 3
+        $results.DnsLatency += $latency
+        Write-Host ('  dns latency run {0}: ours median {1:N3} ms, dnsperf average {2:N3} ms' -f ($round + 1), $latency.LatencyMs, $latency.PeerLatencyMs)
+
         $rates = @($FloodRates)
         if ($round % 2) { [array]::Reverse($rates) }
         foreach ($rate in $rates) {
@@ -326,6 +463,7 @@ try {
     }
 }
 finally {
+    if ($Dnsmasq -and -not $Dnsmasq.HasExited) { $Dnsmasq.Kill() }
     $Client.Dispose()
     Send-Signal $Agent.Id TERM
     if (-not $Agent.WaitForExit(10000)) { $Agent.Kill() }
@@ -370,6 +508,39 @@ foreach ($rate in ($FloodRates | Sort-Object)) {
     Add-Row ('Flood {0:N0}/s offered: counted, lost' -f $rate) ('{0}, {1:N0} lost' -f (Format-Percent $complete), $lost) '' '' '100 %, 0 lost' $(if ($clean) { 'pass' } else { 'FAIL' })
 }
 Add-Row 'G4 delivery ceiling with zero loss (kernel → cmdlet → Measure-Object)' (Format-Rate $ceiling) '' '' '≥ 500,000/s' $(if ($ceiling -ge 500000) { 'pass' } else { 'FAIL' })
+
+$open = @{}
+foreach ($trace in 'none', 'ours', 'opensnoop', 'nomatch', 'unselected') {
+    $set = @($results.Open | Where-Object Trace -eq $trace)
+    $open[$trace] = [pscustomobject]@{
+        Rate     = Get-Median $set.Rate
+        Complete = Get-Median ($set | ForEach-Object { $_.Captured / $_.Opens })
+        Lost     = Get-Median $set.Lost
+    }
+}
+$openRatio = $open.ours.Rate / $open.opensnoop.Rate
+$oursOpenComplete = $open.ours.Complete
+Add-Row 'Open storm: baseline, no tracer' (Format-Rate $open.none.Rate) '' '' '' ''
+Add-Row 'G1 open storm: workload opens/s traced (peer: opensnoop)' (Format-Rate $open.ours.Rate) (Format-Rate $open.opensnoop.Rate) (Format-Ratio $openRatio) '≥ 1.5 × peer' $(if ($openRatio -ge 1.5) { 'pass' } else { 'FAIL' })
+Add-Row 'G1 open storm: captured (lost and counted)' ('{0} ({1:N0} counted lost)' -f (Format-Percent $oursOpenComplete), $open.ours.Lost) (Format-Percent $open.opensnoop.Complete) '' '100 % or all loss counted' $(if ($oursOpenComplete -ge 1 -or $open.ours.Lost -gt 0) { 'pass' } else { 'FAIL' })
+$noMatchSlowdown = 1 - $open.nomatch.Rate / $open.none.Rate
+Add-Row 'G2 open storm under a -Path that matches nothing: slowdown' (Format-Percent $noMatchSlowdown) '' '' '≤ 10 %' $(if ($noMatchSlowdown -le 0.10) { 'pass' } else { 'FAIL' })
+$unselectedSlowdown = 1 - $open.unselected.Rate / $open.none.Rate
+Add-Row 'Open storm outside the selected namespace: slowdown' (Format-Percent $unselectedSlowdown) '' '' '< 10 %' $(if ($unselectedSlowdown -lt 0.10) { 'pass' } else { 'FAIL' })
+
+$dnsCeiling = 0
+foreach ($rate in ($DnsRates | Sort-Object)) {
+    $set = @($results.Dns | Where-Object Rate -eq $rate)
+    $complete = Get-Median ($set | ForEach-Object { $_.Events / ($_.Sent + $_.Completed) })
+    $lost = Get-Median $set.Lost
+    $clean = $lost -eq 0 -and $complete -ge 1
+    if ($clean -and $rate -gt $dnsCeiling) { $dnsCeiling = $rate }
+    Add-Row ('DNS {0:N0} queries/s: packets captured, lost' -f $rate) ('{0}, {1:N0} lost' -f (Format-Percent $complete), $lost) '' '' '100 %, 0 lost' $(if ($clean) { 'pass' } else { 'FAIL' })
+}
+Add-Row 'G9 DNS: highest query rate captured with zero loss (2 packets per query)' ('{0:N0}/s' -f $dnsCeiling) '' '' '≥ 50,000 packets/s' $(if (2 * $dnsCeiling -ge 50000) { 'pass' } else { 'FAIL' })
+$oursLatency = Get-Median $results.DnsLatency.LatencyMs
+$peerLatency = Get-Median $results.DnsLatency.PeerLatencyMs
+Add-Row 'G9 DNS latency: kernel-measured median (peer: dnsperf average)' ('{0:N3} ms' -f $oursLatency) ('{0:N3} ms' -f $peerLatency) '' 'within 0.5 ms' $(if ([Math]::Abs($oursLatency - $peerLatency) -le 0.5) { 'pass' } else { 'FAIL' })
 
 $rows | Format-Table -AutoSize -Wrap | Out-String -Width 200 | Write-Host
 
