@@ -344,16 +344,16 @@ function Invoke-OpenStorm {
         foreach ($argument in '-c', "exec $OpensnoopPath -p $($workload.Id) > '$output' 2>/dev/null") { $start.ArgumentList.Add($argument) }
         $start.UseShellExecute = $false
         $snoop = [Diagnostics.Process]::Start($start)
-        if (-not (Wait-Condition { (Get-BpfLinkCount $snoop.Id) -ge 4 } 20)) { $snoop.Kill(); throw 'opensnoop did not attach within 20 s.' }
+        if (-not (Wait-Condition { (Get-BpfLinkCount $snoop.Id) -ge 2 } 20)) { $snoop.Kill(); throw 'opensnoop did not attach within 20 s.' }
     }
 
     $report = Complete-Workload $workload $cap
     $captured = [double]::NaN
     $lost = 0
     if ($pending) {
-        $trace = Complete-ClientTrace $pending $cap
-        $captured = $trace.Events
-        $lost = $trace.Lost
+        $traced = Complete-ClientTrace $pending $cap
+        $captured = $traced.Events
+        $lost = $traced.Lost
     }
     if ($snoop) {
         Start-Sleep -Milliseconds 500   # let it print the last events
@@ -388,7 +388,8 @@ function Invoke-Dns {
             'param($Seconds) Trace-GadgetDns -Local -Comm dnsperf -Qr Response -Duration $Seconds | ForEach-Object { $_.Latency.TotalMilliseconds }'
         }
         else {
-            'param($Seconds) Trace-GadgetDns -Local -Comm dnsperf -Duration $Seconds -Verbose | Measure-Object | ForEach-Object Count'
+            # A response timeout past the trace's end: only real packets are counted, no NoResponse events.
+            'param($Seconds) Trace-GadgetDns -Local -Comm dnsperf -ResponseTimeout 10m -Duration $Seconds -Verbose | Measure-Object | ForEach-Object Count'
         }
         $pending = Start-ClientTrace $script @{ Seconds = $Seconds + 4 }
         if (-not (Wait-Condition { (Get-BpfLinkCount $Agent.Id) -ge 2 } 20)) { throw 'Trace-GadgetDns did not attach within 20 s.' }
@@ -404,9 +405,9 @@ function Invoke-Dns {
             $result.LatencyMs = Get-Median $latencies
         }
         else {
-            $trace = Complete-ClientTrace $pending ($Seconds + 20)
-            $result.Events = $trace.Events
-            $result.Lost = $trace.Lost
+            $traced = Complete-ClientTrace $pending ($Seconds + 20)
+            $result.Events = $traced.Events
+            $result.Lost = $traced.Lost
         }
     }
     $result
