@@ -93,13 +93,17 @@ internal sealed class ContainerTracker : IDisposable
         {
             Held held = _held.Dequeue();
             ulong mountNs = held.Event.MntnsId;
+
+            // Ask whether a scan answered before looking the namespace up: a scan that completes
+            // between the two would otherwise read as "scanned, and not a container".
+            bool answered = all || _collection.ScannedSince(held.SinceTicks) || Stopwatch.GetElapsedTime(held.SinceTicks) > HoldLimit;
             if (_collection.TryGetByMountNs(mountNs, out ContainerRecord known))
             {
                 release(held.Event, _selection.Matches(known) ? Verdict.Deliver : Verdict.Filtered, known);
                 continue;
             }
 
-            if (all || _collection.ScannedSince(held.SinceTicks) || Stopwatch.GetElapsedTime(held.SinceTicks) > HoldLimit || _hostLike.Contains(mountNs))
+            if (answered || _hostLike.Contains(mountNs))
             {
                 // Not a container: a process in a private mount namespace counts as the host's.
                 lock (_mapGate)

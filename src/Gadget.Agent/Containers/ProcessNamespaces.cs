@@ -63,6 +63,11 @@ internal static partial class ProcessNamespaces
         }
     }
 
-    /// <summary>The host's own mount namespace (init's): events from it are "on the host".</summary>
-    public static ulong HostMountNs { get; } = Inode(1, "mnt");
+    /// <summary>
+    /// The host's own mount namespace (init's): events from it are "on the host". Where init's
+    /// namespaces cannot be read (init in an ancestor user namespace, or no CAP_SYS_PTRACE), the
+    /// agent's own is the host's: it then runs on the host, not in a pod, which has hostPID and
+    /// CAP_SYS_PTRACE.
+    /// </summary>
+    public static ulong HostMountNs { get; } = Inode(1, "mnt") is > 0 and var init ? init : Inode(Environment.ProcessId, "mnt");
 }
