@@ -12,10 +12,12 @@
     CmdletsToExport      = @(
         'Get-GadgetContainer'
         'Get-GadgetVersion'
+        'Install-Gadget'
         'Start-GadgetTrace'
         'Trace-GadgetDns'
         'Trace-GadgetExec'
         'Trace-GadgetOpen'
+        'Uninstall-Gadget'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

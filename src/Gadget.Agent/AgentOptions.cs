@@ -49,6 +49,7 @@ internal sealed class AgentOptions
           --parent-pid PID     exit when process PID ends
           --containerd-socket PATH   containerd's socket (default /run/containerd/containerd.sock)
           --runc-root PATH     a runc/crun state root to watch (repeatable; default /run/runc, /run/crun)
+          --probe PORT         check the agent on 127.0.0.1:PORT (gRPC health) and exit 0 when it serves
         """;
 
     public static AgentOptions Parse(string[] args)

@@ -5,6 +5,11 @@ using Gadget.Agent.Runtime;
 using Gadget.Agent.Services;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 
+if (args is ["--probe", string probePort])
+{
+    return await HealthProbe.RunAsync(probePort);
+}
+
 AgentOptions options;
 try
 {

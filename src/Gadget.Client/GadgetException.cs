@@ -51,4 +51,14 @@ public static class GadgetErrorId
     public const string AgentStreamBroken = "AgentStreamBroken";
     public const string UnknownGadget = "UnknownGadget";
     public const string KubeConfigNotFound = "KubeConfigNotFound";
+    public const string KubeConfigInvalid = "KubeConfigInvalid";
+    public const string KubeUnauthorized = "KubeUnauthorized";
+    public const string KubeForbidden = "KubeForbidden";
+    public const string KubeNotFound = "KubeNotFound";
+    public const string KubeRequestFailed = "KubeRequestFailed";
+    public const string GadgetNotInstalled = "GadgetNotInstalled";
+    public const string GadgetInstalledElsewhere = "GadgetInstalledElsewhere";
+    public const string AgentNotReady = "AgentNotReady";
+    public const string AgentsNotReadyInTime = "AgentsNotReadyInTime";
+    public const string NodeFailed = "NodeFailed";
 }

@@ -1,21 +1,88 @@
 using System.Collections.Concurrent;
 using System.Management.Automation;
 using Gadget.Connection;
+using Gadget.Kubernetes;
 
 namespace Gadget.Commands;
 
 /// <summary>What every Gadget cmdlet shares: where the agents are, and how failures become ErrorRecords.</summary>
-public abstract class GadgetCmdlet : PSCmdlet
+public abstract class GadgetCmdlet : ClusterCmdlet
 {
     protected const string LocalParameterSet = "Local";
 
     /// <summary>Talk to the agent on this host (started for the command when none runs and the caller is root).</summary>
     /// <remarks>
-    /// Not mandatory: without it the cmdlets go to the cluster (KubeConfigNotFound until cluster mode
-    /// exists). A mandatory switch would fail binding instead, or prompt for it in an interactive shell.
+    /// Not mandatory: without it the cmdlets go to the cluster of the kubeconfig. A mandatory switch
+    /// would fail binding instead, or prompt for it in an interactive shell.
     /// </remarks>
     [Parameter(ParameterSetName = LocalParameterSet)]
     public SwitchParameter Local { get; set; }
+
+    /// <summary>
+    /// Finds the agent pods of the cluster (only those on <paramref name="nodes"/> when given) and
+    /// connects to the ready ones. A node whose agent is missing or not ready is a non-terminating
+    /// error; no usable agent at all terminates the command.
+    /// </summary>
+    private protected ClusterAgents ConnectCluster(string[]? nodes)
+    {
+        KubeCluster cluster = OpenCluster();
+        try
+        {
+            string? ns = Await(cluster.FindInstallNamespaceAsync(PipelineStopToken), cluster.Server);
+            if (ns is null)
+            {
+                ThrowTerminatingError(GadgetErrors.ToErrorRecord(new GadgetException(GadgetErrorId.GadgetNotInstalled, GadgetErrorKind.NotFound,
+                    $"Gadget is not installed in the cluster at {cluster.Server}.")
+                {
+                    RecommendedAction = "Run Install-Gadget, or add -Local to trace this host.",
+                }, cluster.Server));
+            }
+
+            IReadOnlyList<AgentPod> pods = Await(cluster.FindAgentsAsync(ns!, nodes, PipelineStopToken), ns);
+            foreach (string node in nodes ?? [])
+            {
+                if (!pods.Any(p => string.Equals(p.Node, node, StringComparison.OrdinalIgnoreCase)))
+                {
+                    WriteError(GadgetErrors.ToErrorRecord(new GadgetException(GadgetErrorId.AgentNotFound, GadgetErrorKind.NotFound,
+                        $"Node {node}: no Gadget agent runs there (namespace {ns}).")
+                    {
+                        RecommendedAction = "Check the node's name (Get-GadgetVersion lists the nodes with an agent), its taints and the DaemonSet's node selector.",
+                    }, node));
+                }
+            }
+
+            var ready = new List<(AgentPod, AgentConnection)>();
+            foreach (AgentPod pod in pods)
+            {
+                if (pod.Ready)
+                {
+                    ready.Add((pod, cluster.Connect(pod)));
+                    continue;
+                }
+
+                WriteError(GadgetErrors.ToErrorRecord(new GadgetException(GadgetErrorId.AgentNotReady, GadgetErrorKind.Connection,
+                    $"Node {pod.Node}: the agent pod {pod.Namespace}/{pod.Name} is not ready: {pod.NotReadyReason}."), pod.Node));
+            }
+
+            if (ready.Count == 0)
+            {
+                ThrowTerminatingError(GadgetErrors.ToErrorRecord(new GadgetException(GadgetErrorId.AgentNotReady, GadgetErrorKind.Connection,
+                    pods.Count == 0
+                        ? $"No Gadget agent runs{(nodes is { Length: > 0 } ? " on " + string.Join(", ", nodes) : string.Empty)} (namespace {ns})."
+                        : $"None of the {pods.Count} Gadget agents is ready (namespace {ns}).")
+                {
+                    RecommendedAction = "Install-Gadget -Wait shows the agents' state and why they are not ready.",
+                }, ns));
+            }
+
+            return new ClusterAgents(cluster, ready);
+        }
+        catch
+        {
+            cluster.Dispose();
+            throw;
+        }
+    }
 
     /// <summary>Connects to the local agent, showing progress while a private agent starts.</summary>
     private protected LocalAgentLease ConnectLocal()
@@ -56,21 +123,23 @@ public abstract class GadgetCmdlet : PSCmdlet
             throw; // not reached: ThrowTerminatingError always throws
         }
     }
+}
 
-    /// <summary>Without -Local the cmdlets reach a cluster through the kubeconfig.</summary>
-    private protected void ThrowClusterUnavailable()
+/// <summary>The agents of a cluster a command talks to, connected through port-forwards.</summary>
+internal sealed class ClusterAgents(KubeCluster cluster, IReadOnlyList<(AgentPod Pod, AgentConnection Connection)> agents) : IDisposable
+{
+    public KubeCluster Cluster { get; } = cluster;
+
+    public IReadOnlyList<(AgentPod Pod, AgentConnection Connection)> Agents { get; } = agents;
+
+    public void Dispose()
     {
-        string path = Environment.GetEnvironmentVariable("KUBECONFIG") is { Length: > 0 } variable
-            ? variable
-            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".kube", "config");
-        var exception = new GadgetException(GadgetErrorId.KubeConfigNotFound, GadgetErrorKind.NotSupported,
-            File.Exists(path)
-                ? $"This version of Gadget traces only this host; cluster mode is not available yet (kubeconfig: {path})."
-                : $"No kubeconfig was found at {path}, so there is no cluster to trace.")
+        foreach ((_, AgentConnection connection) in Agents)
         {
-            RecommendedAction = "Add -Local to trace this host.",
-        };
-        ThrowTerminatingError(GadgetErrors.ToErrorRecord(exception, target: path));
+            connection.Dispose();
+        }
+
+        Cluster.Dispose();
     }
 }
 

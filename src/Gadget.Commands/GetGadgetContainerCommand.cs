@@ -30,14 +30,54 @@ public sealed class GetGadgetContainerCommand : GadgetCmdlet
     [ValidateNotNull]
     public Hashtable? Selector { get; set; }
 
+    /// <summary>Only the agents of these nodes (cluster mode).</summary>
+    [Parameter(ParameterSetName = ClusterParameterSet)]
+    [ValidateNotNullOrEmpty]
+    public string[]? Node { get; set; }
+
+    /// <summary>Every node's containers; a node that fails is a non-terminating error.</summary>
+    private void ListInCluster(ContainerSelection? selection)
+    {
+        using ClusterAgents cluster = ConnectCluster(Node);
+        var listings = cluster.Agents
+            .Select(a => (a.Pod.Node, Task: a.Connection.ListContainersAsync(selection, a.Pod.Node, PipelineStopToken)))
+            .ToList();
+        int failed = 0;
+        foreach ((string node, Task<IReadOnlyList<GadgetContainer>> listing) in listings)
+        {
+            try
+            {
+                foreach (GadgetContainer container in listing.GetAwaiter().GetResult())
+                {
+                    WriteObject(container);
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                throw new PipelineStoppedException();
+            }
+            catch (GadgetException exception) when (++failed < listings.Count)
+            {
+                ErrorRecord record = GadgetErrors.ToErrorRecord(exception, node);
+                record.ErrorDetails = new ErrorDetails($"Node {node}: {exception.Message}");
+                WriteError(record);
+            }
+            catch (GadgetException exception)
+            {
+                ThrowTerminatingError(GadgetErrors.ToErrorRecord(exception, node));
+            }
+        }
+    }
+
     protected override void EndProcessing()
     {
+        ContainerSelection? selection = ContainerSelectionParameters.Build(this, Namespace, allNamespaces: false, Pod, Container, Selector, hostOnly: false);
         if (!Local)
         {
-            ThrowClusterUnavailable();
+            ListInCluster(selection);
+            return;
         }
 
-        ContainerSelection? selection = ContainerSelectionParameters.Build(this, Namespace, allNamespaces: false, Pod, Container, Selector, hostOnly: false);
         using LocalAgentLease agent = ConnectLocal();
         try
         {

@@ -13,11 +13,65 @@ public sealed class GetGadgetVersionCommand : GadgetCmdlet
     internal static string ClientVersion { get; } =
         typeof(GetGadgetVersionCommand).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
 
+    /// <summary>Only the agents of these nodes (cluster mode).</summary>
+    [Parameter(ParameterSetName = ClusterParameterSet)]
+    [ValidateNotNullOrEmpty]
+    public string[]? Node { get; set; }
+
+    internal const string NotInstalled = "not installed";
+
+    /// <summary>The client's version, and each node's agent version, or "not installed".</summary>
+    private void GetInCluster()
+    {
+        using Kubernetes.KubeCluster cluster = OpenCluster();
+        string? ns = Await(cluster.FindInstallNamespaceAsync(PipelineStopToken), cluster.Server);
+        IReadOnlyList<Kubernetes.AgentPod> pods = ns is null ? [] : Await(cluster.FindAgentsAsync(ns, Node, PipelineStopToken), ns);
+        if (pods.Count == 0)
+        {
+            WriteObject(new GadgetVersion(ClientVersion, string.Empty, NotInstalled, 0, string.Empty, [], cluster.Server));
+            return;
+        }
+
+        var queries = pods.Select(pod => (Pod: pod, Task: QueryAsync(cluster, pod))).ToList();
+        foreach ((Kubernetes.AgentPod pod, Task<GadgetVersion> query) in queries)
+        {
+            try
+            {
+                WriteObject(query.GetAwaiter().GetResult());
+            }
+            catch (OperationCanceledException)
+            {
+                throw new PipelineStoppedException();
+            }
+            catch (GadgetException exception)
+            {
+                ErrorRecord record = GadgetErrors.ToErrorRecord(exception, pod.Node);
+                record.ErrorDetails = new ErrorDetails($"Node {pod.Node}: {exception.Message}");
+                WriteError(record);
+            }
+        }
+    }
+
+    private async Task<GadgetVersion> QueryAsync(Kubernetes.KubeCluster cluster, Kubernetes.AgentPod pod)
+    {
+        if (!pod.Ready)
+        {
+            throw new GadgetException(GadgetErrorId.AgentNotReady, GadgetErrorKind.Connection,
+                $"the agent pod {pod.Namespace}/{pod.Name} is not ready: {pod.NotReadyReason}.");
+        }
+
+        using AgentConnection connection = cluster.Connect(pod);
+        AgentInfo info = await connection.GetInfoAsync(PipelineStopToken).ConfigureAwait(false);
+        return new GadgetVersion(ClientVersion, string.IsNullOrEmpty(info.Node) ? pod.Node : info.Node, info.Version, info.ProtocolVersion,
+            info.Kernel, [.. info.Gadgets.Select(g => g.Name)], $"pod {pod.Namespace}/{pod.Name}");
+    }
+
     protected override void EndProcessing()
     {
         if (!Local)
         {
-            ThrowClusterUnavailable();
+            GetInCluster();
+            return;
         }
 
         using LocalAgentLease agent = ConnectLocal();
@@ -48,6 +102,7 @@ public sealed class GetGadgetVersionCommand : GadgetCmdlet
 }
 
 /// <summary>The client's version and one agent's.</summary>
+/// <remarks>In a cluster where Gadget is not installed, one object whose AgentVersion is "not installed".</remarks>
 public sealed class GadgetVersion(string clientVersion, string node, string agentVersion, uint protocolVersion, string kernel, string[] gadgets, string agent)
 {
     public string ClientVersion { get; } = clientVersion;

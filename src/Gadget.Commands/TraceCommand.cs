@@ -65,6 +65,11 @@ public abstract class TraceCommand : GadgetCmdlet
     [Parameter]
     public SwitchParameter HostOnly { get; set; }
 
+    /// <summary>Only the agents of these nodes (cluster mode).</summary>
+    [Parameter(ParameterSetName = ClusterParameterSet)]
+    [ValidateNotNullOrEmpty]
+    public string[]? Node { get; set; }
+
     /// <summary>The gadget to run.</summary>
     private protected abstract string GadgetName { get; }
 
@@ -80,18 +85,38 @@ public abstract class TraceCommand : GadgetCmdlet
     {
         if (!Local)
         {
-            ThrowClusterUnavailable();
+            RunInCluster();
+            return;
         }
 
-        TraceOptions options = BuildOptions();
+        TraceOptions options = BuildOptions(defaultNamespace: null);
         using LocalAgentLease agent = ConnectLocal();
         string node = GetNode(agent.Connection);
         using TraceSession session = TraceSession.Start(agent.Connection, options, node, PipelineStopToken);
         Run(session, options);
     }
 
-    private TraceOptions BuildOptions()
+    /// <summary>The same trace on every node's agent, merged into this pipeline as events arrive.</summary>
+    private void RunInCluster()
     {
+        using ClusterAgents cluster = ConnectCluster(Node);
+        TraceOptions options = BuildOptions(cluster.Cluster.ContextNamespace);
+        using ClusterTrace trace = ClusterTrace.Start([.. cluster.Agents.Select(a => (a.Pod.Node, a.Connection))], options, PipelineStopToken);
+        Run(trace, options);
+    }
+
+    /// <summary>
+    /// The options of this invocation. In a cluster, container selectors without -Namespace or
+    /// -AllNamespaces mean the kubeconfig context's namespace, as for kubectl.
+    /// </summary>
+    private TraceOptions BuildOptions(string? defaultNamespace)
+    {
+        string[]? namespaces = Namespace;
+        if (defaultNamespace is not null && !HostOnly && !AllNamespaces && namespaces is not { Length: > 0 })
+        {
+            namespaces = [defaultNamespace];
+        }
+
         var options = new TraceOptions
         {
             Gadget = GadgetName,
@@ -100,7 +125,7 @@ public abstract class TraceCommand : GadgetCmdlet
             Pid = Pid > 0 ? Pid : null,
             Uid = Uid,
             Comm = Comm,
-            Containers = ContainerSelectionParameters.Build(this, Namespace, AllNamespaces, Pod, Container, Selector, HostOnly),
+            Containers = ContainerSelectionParameters.Build(this, namespaces, AllNamespaces, Pod, Container, Selector, HostOnly),
         };
         AddParameters(options.Parameters);
         return options;
@@ -123,7 +148,7 @@ public abstract class TraceCommand : GadgetCmdlet
         }
     }
 
-    private void Run(TraceSession session, TraceOptions options)
+    private void Run(ITraceSource session, TraceOptions options)
     {
         long written = 0;
         ulong lostReported = 0;
@@ -159,6 +184,9 @@ public abstract class TraceCommand : GadgetCmdlet
                     }
 
                     break;
+                case NodeFailure failure:
+                    WriteError(NodeError(failure));
+                    break;
                 case TraceNotice notice:
                     WriteWarning(string.IsNullOrEmpty(notice.Node) ? notice.Message : $"{notice.Node}: {notice.Message}");
                     break;
@@ -171,11 +199,21 @@ public abstract class TraceCommand : GadgetCmdlet
         ReportEnd(session);
     }
 
-    private void ReportEnd(TraceSession session)
+    private static ErrorRecord NodeError(NodeFailure failure)
     {
-        if (session.Statistics is TraceStatistics statistics)
+        ErrorRecord record = GadgetErrors.ToErrorRecord(failure.Exception, failure.Node);
+        string message = failure.Exception.Message.Contains(failure.Node, StringComparison.Ordinal)
+            ? failure.Exception.Message
+            : $"Node {failure.Node}: {failure.Exception.Message}";
+        record.ErrorDetails = new ErrorDetails(message) { RecommendedAction = failure.Exception.RecommendedAction };
+        return record;
+    }
+
+    private void ReportEnd(ITraceSource session)
+    {
+        foreach (TraceStatistics statistics in session.Statistics)
         {
-            WriteVerbose($"Trace ended: {statistics.Delivered} events delivered, {statistics.Seen} read from the kernel, " +
+            WriteVerbose($"Trace ended{(string.IsNullOrEmpty(statistics.Node) ? string.Empty : " on " + statistics.Node)}: {statistics.Delivered} events delivered, {statistics.Seen} read from the kernel, " +
                 $"{statistics.Lost} lost, {statistics.FilteredAgent} filtered in the agent.");
         }
     }

@@ -10,6 +10,15 @@ internal static class RpcErrors
 
     public static GadgetException ToGadgetException(RpcException exception, string target)
     {
+        // A failure of the transport itself (a port-forward refused with 403, say) keeps its own id.
+        for (Exception? inner = exception.Status.DebugException; inner is not null; inner = inner.InnerException)
+        {
+            if (inner is GadgetException transport)
+            {
+                return transport;
+            }
+        }
+
         string? errorId = exception.Trailers.GetValue(ErrorIdTrailer);
         GadgetErrorKind kind = exception.StatusCode switch
         {

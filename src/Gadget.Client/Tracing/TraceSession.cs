@@ -12,7 +12,7 @@ namespace Gadget.Tracing;
 /// control pushes back to the agent, and the agent counts what it cannot queue. Nothing is
 /// dropped silently.
 /// </summary>
-public sealed class TraceSession : IDisposable
+public sealed class TraceSession : ITraceSource
 {
     private readonly BlockingCollection<object> _queue;
     private readonly CancellationTokenSource _cancel;
@@ -37,6 +37,8 @@ public sealed class TraceSession : IDisposable
 
     /// <summary>The latest counters the agent sent.</summary>
     public TraceStatistics? Statistics { get; private set; }
+
+    IEnumerable<TraceStatistics> ITraceSource.Statistics => Statistics is null ? [] : [Statistics];
 
     /// <summary>Starts the trace. Failures to start arrive as the first item (a <see cref="GadgetException"/>).</summary>
     public static TraceSession Start(AgentConnection connection, TraceOptions options, string node, CancellationToken token)

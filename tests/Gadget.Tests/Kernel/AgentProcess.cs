@@ -18,14 +18,30 @@ internal sealed class AgentProcess : IDisposable
     private readonly Process _process;
     private readonly StringBuilder _output = new();
 
-    private AgentProcess(Process process, string socketPath)
+    private AgentProcess(Process process, string socketPath, int port = 0)
     {
         _process = process;
         SocketPath = socketPath;
-        Connection = AgentConnection.ForUnixSocket(socketPath);
+        Port = port;
+        Connection = port == 0
+            ? AgentConnection.ForUnixSocket(socketPath)
+            : AgentConnection.ForStream($"127.0.0.1:{port}", async token =>
+            {
+                var tcp = new TcpClient();
+                await tcp.ConnectAsync(System.Net.IPAddress.Loopback, port, token);
+                return tcp.GetStream();
+            });
     }
 
     public string SocketPath { get; }
+
+    /// <summary>The TCP port on 127.0.0.1 of an agent started with <see cref="StartOnPortAsync"/>, else 0.</summary>
+    public int Port { get; }
+
+    public int ProcessId => _process.Id;
+
+    /// <summary>Kills the agent at once (SIGKILL), as a node that dies would.</summary>
+    public void Kill() => _process.Kill();
 
     public AgentConnection Connection { get; }
 
@@ -49,7 +65,19 @@ internal sealed class AgentProcess : IDisposable
                 typeof(AgentProcess).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "GadgetAgentDirectory").Value!,
                 "gadget-agent");
 
-    public static async Task<AgentProcess> StartAsync(params string[] extraArguments)
+    /// <summary>An agent serving only on 127.0.0.1 (as in a pod: --no-socket --listen-port), named <paramref name="node"/>.</summary>
+    public static Task<AgentProcess> StartOnPortAsync(string node)
+    {
+        using var probe = new TcpListener(System.Net.IPAddress.Loopback, 0);
+        probe.Start();
+        int port = ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
+        probe.Stop();
+        return StartAsync(port, "--no-socket", "--listen-port", port.ToString(CultureInfo.InvariantCulture), "--node", node);
+    }
+
+    public static Task<AgentProcess> StartAsync(params string[] extraArguments) => StartAsync(0, extraArguments);
+
+    private static async Task<AgentProcess> StartAsync(int port, params string[] extraArguments)
     {
         string socketPath = $"/tmp/gadget-test-{Guid.NewGuid():N}.sock";
         var start = new ProcessStartInfo(ExecutablePath)
@@ -64,7 +92,7 @@ internal sealed class AgentProcess : IDisposable
             start.ArgumentList.Add(argument);
         }
 
-        var agent = new AgentProcess(Process.Start(start) ?? throw new InvalidOperationException($"Could not start {ExecutablePath}."), socketPath);
+        var agent = new AgentProcess(Process.Start(start) ?? throw new InvalidOperationException($"Could not start {ExecutablePath}."), socketPath, port);
         agent._process.OutputDataReceived += agent.Collect;
         agent._process.ErrorDataReceived += agent.Collect;
         agent._process.BeginOutputReadLine();
@@ -90,7 +118,11 @@ internal sealed class AgentProcess : IDisposable
     public int Stop()
     {
         Connection.Dispose();
-        LocalAgent.Stop(_process);
+        if (!_process.HasExited)
+        {
+            LocalAgent.Stop(_process);
+        }
+
         return _process.ExitCode;
     }
 
@@ -102,6 +134,20 @@ internal sealed class AgentProcess : IDisposable
 
     private async Task<bool> AcceptsAsync()
     {
+        if (Port != 0)
+        {
+            using var tcp = new TcpClient();
+            try
+            {
+                await tcp.ConnectAsync(System.Net.IPAddress.Loopback, Port);
+                return true;
+            }
+            catch (SocketException)
+            {
+                return false;
+            }
+        }
+
         using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         try
         {
