@@ -6,14 +6,18 @@ using Gadget.KubeStub;
 //   --agent NODE=PORT         an agent pod on NODE, forwarded to 127.0.0.1:PORT (repeatable)
 //   --node NAME               a node without an agent pod (repeatable)
 //   --agent-namespace NS      the namespace of the agent pods (default gadget)
+//   --pending-agent NODE=WHY  an agent pod on NODE that is not ready, waiting for WHY (ImagePullBackOff)
 //   --deny "VERB RESOURCE"    refuse these requests with 403 (repeatable), e.g. "create pods/portforward"
-// Runs until its standard input closes or it is terminated.
+//   --parent-pid PID          exit when process PID ends
+// Prints its URL, then runs until it is terminated or its parent ends.
 string? kubeconfig = null;
 string contextNamespace = "default";
 string agentNamespace = "gadget";
 var agents = new List<(string Node, int Port)>();
 var nodes = new List<string>();
 var denied = new List<string>();
+var pending = new List<(string Node, string Reason)>();
+int? parentPid = null;
 for (int i = 0; i < args.Length; i++)
 {
     string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");
@@ -27,6 +31,11 @@ for (int i = 0; i < args.Length; i++)
             agents.Add((parts[0], int.Parse(parts[1], CultureInfo.InvariantCulture)));
             break;
         case "--node": nodes.Add(Value()); break;
+        case "--pending-agent":
+            string[] waiting = Value().Split('=', 2);
+            pending.Add((waiting[0], waiting[1]));
+            break;
+        case "--parent-pid": parentPid = int.Parse(Value(), CultureInfo.InvariantCulture); break;
         case "--deny": denied.Add(Value()); break;
         default: Console.Error.WriteLine($"Unknown option '{args[i]}'."); return 2;
     }
@@ -41,6 +50,11 @@ foreach (string node in nodes)
 foreach ((string node, int port) in agents)
 {
     stub.AddAgentPod(agentNamespace, node, port);
+}
+
+foreach ((string node, string reason) in pending)
+{
+    stub.AddAgentPod(agentNamespace, node, 0, ready: false, waitingReason: reason);
 }
 
 foreach (string rule in denied)
@@ -58,6 +72,21 @@ Console.WriteLine(stub.Url);
 using var stop = new CancellationTokenSource();
 AppDomain.CurrentDomain.ProcessExit += (_, _) => stop.Cancel();
 Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Cancel(); };
-Task stdinClosed = Task.Run(() => Console.In.ReadToEnd());
-await Task.WhenAny(stdinClosed, Task.Delay(Timeout.Infinite, stop.Token).ContinueWith(_ => { }, TaskScheduler.Default));
+while (!stop.IsCancellationRequested)
+{
+    if (parentPid is int parent && !Directory.Exists($"/proc/{parent}"))
+    {
+        break;
+    }
+
+    try
+    {
+        await Task.Delay(500, stop.Token);
+    }
+    catch (OperationCanceledException)
+    {
+        break;
+    }
+}
+
 return 0;

@@ -81,12 +81,14 @@ public sealed class KubeCluster : IDisposable
 
             string? variable = Environment.GetEnvironmentVariable("KUBECONFIG");
             string home = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".kube", "config");
-            bool hasFile = variable is { Length: > 0 }
-                ? variable.Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries).Any(File.Exists)
-                : File.Exists(home);
-            if (hasFile)
+            // Read $env:KUBECONFIG now: KubernetesClient reads it once per process. Of a list of
+            // files (kubectl merges them), the first that exists is used.
+            string? file = variable is { Length: > 0 }
+                ? variable.Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries).FirstOrDefault(File.Exists)
+                : File.Exists(home) ? home : null;
+            if (file is not null)
             {
-                return KubernetesClientConfiguration.BuildConfigFromConfigFile(currentContext: source.Context);
+                return KubernetesClientConfiguration.BuildConfigFromConfigFile(file, source.Context);
             }
 
             if (KubernetesClientConfiguration.IsInCluster())
