@@ -77,16 +77,28 @@ internal sealed class AgentProcess : IDisposable
 
     public static Task<AgentProcess> StartAsync(params string[] extraArguments) => StartAsync(0, extraArguments);
 
-    private static async Task<AgentProcess> StartAsync(int port, params string[] extraArguments)
+    /// <summary>
+    /// An agent that runs as root with only these capabilities (names as in a pod spec: BPF,
+    /// PERFMON …), through setpriv, as a container whose securityContext drops ALL and adds them.
+    /// </summary>
+    public static Task<AgentProcess> StartWithCapabilitiesAsync(IEnumerable<string> capabilities)
+    {
+        string set = "-all," + string.Join(',', capabilities.Select(c => "+" + c.ToLowerInvariant()));
+        return StartAsync(0, ["setpriv", "--bounding-set", set, "--inh-caps", set, "--ambient-caps", set, "--"], []);
+    }
+
+    private static Task<AgentProcess> StartAsync(int port, params string[] extraArguments) => StartAsync(port, [], extraArguments);
+
+    private static async Task<AgentProcess> StartAsync(int port, string[] wrapper, params string[] extraArguments)
     {
         string socketPath = $"/tmp/gadget-test-{Guid.NewGuid():N}.sock";
-        var start = new ProcessStartInfo(ExecutablePath)
+        var start = new ProcessStartInfo(wrapper.Length > 0 ? wrapper[0] : ExecutablePath)
         {
             UseShellExecute = false,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
-        string[] arguments = ["--socket", socketPath, "--parent-pid", Environment.ProcessId.ToString(CultureInfo.InvariantCulture), .. extraArguments];
+        string[] arguments = [.. wrapper.Skip(1), .. wrapper.Length > 0 ? [ExecutablePath] : Array.Empty<string>(), "--socket", socketPath, "--parent-pid", Environment.ProcessId.ToString(CultureInfo.InvariantCulture), .. extraArguments];
         foreach (string argument in arguments)
         {
             start.ArgumentList.Add(argument);
