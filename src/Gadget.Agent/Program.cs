@@ -4,6 +4,7 @@ using Gadget.Agent.Gadgets;
 using Gadget.Agent.Runtime;
 using Gadget.Agent.Services;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 if (args is ["--probe", string probePort])
 {
@@ -49,7 +50,9 @@ builder.Services.AddSingleton(GadgetCatalog.Default);
 builder.Services.AddSingleton<ContainerCollection>();
 builder.Services.AddHostedService<ContainerWatcher>();
 builder.Services.AddGrpc(grpc => grpc.MaxSendMessageSize = null);
-builder.Services.AddGrpcHealthChecks();
+// The health service reports the registered checks; with none it answers Unknown, which fails
+// the DaemonSet's probes. Serving on the port is what the probes need to know.
+builder.Services.AddGrpcHealthChecks().AddCheck("serving", () => HealthCheckResult.Healthy());
 if (options.ParentPid is int parentPid)
 {
     builder.Services.AddHostedService(services => new ParentWatcher(parentPid, services.GetRequiredService<IHostApplicationLifetime>()));
