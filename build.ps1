@@ -6,7 +6,10 @@
 .DESCRIPTION
     Build  installs missing Debian packages, compiles the BPF objects and the solution, and stages
            the module in out/Gadget (manifest, format file, help, assemblies, agent).
-    Test   Build, then the xunit suites and the Pester suites (in a fresh pwsh), and prints one
+    Image  The agent image, from scratch (no base image): the self-contained agent, libbpf and
+           their shared libraries, as an OCI archive in out/image/gadget-agent.oci.tar
+           (deploy/Build-AgentImage.ps1; recipe in deploy/Containerfile).
+    Test   Build and Image, then the xunit suites and the Pester suites (in a fresh pwsh), and prints one
            closing line "N passed, N failed" with the totals of all of them.
     Demo   Build, then a local exec trace for a few seconds, printed as a table.
     Bench  Build, then the benchmarks (tests/bench), printed as one table.
@@ -17,7 +20,7 @@
 #>
 [CmdletBinding()]
 param(
-    [ValidateSet('Build', 'Test', 'Demo', 'Bench', 'Clean')]
+    [ValidateSet('Build', 'Image', 'Test', 'Demo', 'Bench', 'Clean')]
     [string] $Task = 'Build',
 
     [ValidateSet('Debug', 'Release')]
@@ -107,8 +110,15 @@ function Invoke-Build {
     Write-Host "Module staged in $ModuleOut"
 }
 
+function Invoke-Image {
+    Install-DebianPackages $DebianPackages
+    & (Join-Path $Root 'deploy/Build-AgentImage.ps1') -OutputPath (Join-Path $Out 'image') -Configuration $Configuration
+}
+
 function Invoke-Test {
     Invoke-Build
+    # The kernel tests run this image under containerd.
+    Invoke-Image
     $results = Join-Path $Out 'test-results'
     New-Item $results -ItemType Directory -Force | Out-Null
 
@@ -181,6 +191,7 @@ function Invoke-Clean {
 
 switch ($Task) {
     'Build' { Invoke-Build }
+    'Image' { Invoke-Image }
     'Test' { Invoke-Test }
     'Demo' { Invoke-Demo }
     'Bench' { Invoke-Bench }
