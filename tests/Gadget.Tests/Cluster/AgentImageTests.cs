@@ -1,8 +1,10 @@
 using System.Diagnostics;
+using System.Formats.Tar;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
+using System.Text.Json.Nodes;
 using Gadget.Connection;
 using Gadget.Kubernetes;
 using Gadget.Protocol.V1;
@@ -41,6 +43,15 @@ public sealed partial class AgentImageTests
     public async Task TheImageTracesExecsWithTheDaemonSetsCapabilitiesAndMounts()
     {
         string archive = ImageArchive();
+        IReadOnlyList<string> files = LayerFiles(archive);
+        Assert.Contains("gadget/gadget-agent", files);
+        Assert.Contains("usr/lib/x86_64-linux-gnu/libbpf.so.1", files);
+        // The agent, shared libraries and root's passwd entry: no shell, no package manager.
+        Assert.All(files, f => Assert.True(
+            f.StartsWith("gadget/", StringComparison.Ordinal) || f == "etc/passwd"
+                || f.StartsWith("usr/lib", StringComparison.Ordinal) && f.Contains(".so", StringComparison.Ordinal),
+            $"{f} is in the image."));
+
         V1DaemonSet daemonSet = GadgetManifests.Build(new InstallOptions()).OfType<V1DaemonSet>().Single();
         V1PodSpec pod = daemonSet.Spec.Template.Spec;
         V1Container container = pod.Containers.Single();
@@ -149,6 +160,51 @@ public sealed partial class AgentImageTests
         string archive = Path.Combine(directory ?? ".", "out", "image", "gadget-agent.oci.tar");
         Assert.True(File.Exists(archive), $"{archive} is missing: build it with ./build.ps1 -Task Image.");
         return archive;
+    }
+
+    /// <summary>The regular files of the image's only layer (index.json → manifest → layer).</summary>
+    private static List<string> LayerFiles(string archive)
+    {
+        var small = new Dictionary<string, byte[]>(StringComparer.Ordinal);
+        ForEachEntry(archive, entry =>
+        {
+            if (entry.DataStream is { Length: < 1 << 20 } data)
+            {
+                var copy = new MemoryStream();
+                data.CopyTo(copy);
+                small[entry.Name] = copy.ToArray();
+            }
+        });
+
+        string Blob(JsonNode descriptor) => "blobs/sha256/" + ((string)descriptor["digest"]!)["sha256:".Length..];
+        JsonNode index = JsonNode.Parse(small["index.json"])!;
+        JsonNode manifest = JsonNode.Parse(small[Blob(Assert.Single(index["manifests"]!.AsArray())!)])!;
+        string layer = Blob(Assert.Single(manifest["layers"]!.AsArray())!);
+        var files = new List<string>();
+        ForEachEntry(archive, entry =>
+        {
+            if (entry.Name == layer)
+            {
+                using var reader = new TarReader(entry.DataStream!);
+                while (reader.GetNextEntry() is TarEntry file)
+                {
+                    if (file.EntryType is TarEntryType.RegularFile or TarEntryType.V7RegularFile)
+                    {
+                        files.Add(file.Name.TrimStart('.', '/'));
+                    }
+                }
+            }
+        });
+        return files;
+    }
+
+    private static void ForEachEntry(string archive, Action<TarEntry> action)
+    {
+        using var reader = new TarReader(File.OpenRead(archive));
+        while (reader.GetNextEntry() is TarEntry entry)
+        {
+            action(entry);
+        }
     }
 
     /// <summary>The DaemonSet's image, fully qualified as containerd names it on import.</summary>
