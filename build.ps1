@@ -139,6 +139,20 @@ function Invoke-Test {
         $pesterFailed = [int]$counts.Failed
     }
 
+    # Name the failures again at the end: a log is often read from its tail.
+    if (Test-Path $trx) {
+        $ns = @{ t = 'http://microsoft.com/schemas/VisualStudio/TeamTest/2010' }
+        foreach ($result in Select-Xml -Path $trx -Namespace $ns -XPath '//t:UnitTestResult[@outcome!="Passed" and @outcome!="NotExecuted"]') {
+            $message = "$($result.Node.Output.ErrorInfo.Message)".Trim() -split "`n" | Select-Object -First 1
+            Write-Host "xunit failed: $($result.Node.testName): $message"
+        }
+    }
+    $junit = Join-Path $results 'pester.junit.xml'
+    if ((Test-Path $junit) -and $pesterFailed -gt 0) {
+        foreach ($case in Select-Xml -Path $junit -XPath '//testcase[failure or error]') {
+            Write-Host "Pester failed: $($case.Node.name)"
+        }
+    }
     Write-Host "xunit: $xunitPassed passed, $xunitFailed failed; Pester: $pesterPassed passed, $pesterFailed failed"
     $passed = $xunitPassed + $pesterPassed
     $failed = $xunitFailed + $pesterFailed
