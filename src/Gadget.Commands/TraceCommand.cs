@@ -12,6 +12,11 @@ public abstract class TraceCommand : GadgetCmdlet
 {
     private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(200);
 
+    private ulong _lostReported;
+
+    /// <summary>How long the end of a trace waits for the agent's final counters.</summary>
+    private static readonly TimeSpan FinalCountersWait = TimeSpan.FromSeconds(2);
+
     /// <summary>Stop after this long: seconds (10), a TimeSpan (00:01:00) or 30s/5m/1h.</summary>
     [Parameter]
     [DurationTransformation]
@@ -64,6 +69,10 @@ public abstract class TraceCommand : GadgetCmdlet
     /// <summary>Only processes outside any container.</summary>
     [Parameter]
     public SwitchParameter HostOnly { get; set; }
+
+    /// <summary>Write the trace's final counters (a Gadget.Tracing.TraceStatistics) after its events.</summary>
+    [Parameter]
+    public SwitchParameter Statistics { get; set; }
 
     /// <summary>The gadget to run.</summary>
     private protected abstract string GadgetName { get; }
@@ -126,7 +135,6 @@ public abstract class TraceCommand : GadgetCmdlet
     private void Run(TraceSession session, TraceOptions options)
     {
         long written = 0;
-        ulong lostReported = 0;
         DateTime? deadline = options.Duration is TimeSpan duration ? DateTime.UtcNow + duration + TimeSpan.FromSeconds(5) : null;
         while (!PipelineStopToken.IsCancellationRequested)
         {
@@ -146,18 +154,15 @@ public abstract class TraceCommand : GadgetCmdlet
                     WriteObject(gadgetEvent);
                     if (MaxEvents > 0 && ++written >= MaxEvents)
                     {
+                        // The agent stops at the same count and sends its final counters after the events.
+                        WaitForFinalCounters(session);
                         ReportEnd(session);
                         return;
                     }
 
                     break;
                 case TraceStatistics statistics:
-                    if (statistics.Lost > lostReported)
-                    {
-                        WriteWarning(LossMessage(statistics, statistics.Lost - lostReported));
-                        lostReported = statistics.Lost;
-                    }
-
+                    WarnOfLoss(statistics);
                     break;
                 case TraceNotice notice:
                     WriteWarning(string.IsNullOrEmpty(notice.Node) ? notice.Message : $"{notice.Node}: {notice.Message}");
@@ -171,12 +176,41 @@ public abstract class TraceCommand : GadgetCmdlet
         ReportEnd(session);
     }
 
+    private static void WaitForFinalCounters(TraceSession session)
+    {
+        DateTime deadline = DateTime.UtcNow + FinalCountersWait;
+        while (session.Statistics is not { Final: true } && !session.IsCompleted && DateTime.UtcNow < deadline)
+        {
+            // Events past the budget are not written; counters and notices are kept in Statistics.
+            _ = session.TryTake(out _, TimeSpan.FromMilliseconds(50), CancellationToken.None);
+        }
+    }
+
+    /// <summary>Warns of the events lost since the last warning.</summary>
+    private void WarnOfLoss(TraceStatistics statistics)
+    {
+        if (statistics.Lost > _lostReported)
+        {
+            WriteWarning(LossMessage(statistics, statistics.Lost - _lostReported));
+            _lostReported = statistics.Lost;
+        }
+    }
+
     private void ReportEnd(TraceSession session)
     {
-        if (session.Statistics is TraceStatistics statistics)
+        if (session.Statistics is not TraceStatistics statistics)
         {
-            WriteVerbose($"Trace ended: {statistics.Delivered} events delivered, {statistics.Seen} read from the kernel, " +
-                $"{statistics.Lost} lost, {statistics.FilteredAgent} filtered in the agent.");
+            return;
+        }
+
+        WarnOfLoss(statistics);
+
+        WriteVerbose($"Trace ended: {statistics.Delivered} events delivered, {statistics.Seen} read from the kernel, " +
+            $"{statistics.Lost} lost (kernel ring full {statistics.LostKernel}, agent queue full {statistics.LostAgent}), " +
+            $"{statistics.FilteredAgent} filtered in the agent{(statistics.Final ? string.Empty : " (counters of the last report; the agent sent no final ones)")}.");
+        if (Statistics)
+        {
+            WriteObject(statistics);
         }
     }
 

@@ -141,7 +141,9 @@ internal sealed class GadgetAgentService(
                 }
             }
 
-            while (!token.IsCancellationRequested && run.Batches.TryRead(out EventBatch? batch))
+            // Under overload the queue never empties: the counters (and the loss they report) still
+            // go out once a second, between batches.
+            while (!token.IsCancellationRequested && DateTime.UtcNow < nextCounters && run.Batches.TryRead(out EventBatch? batch))
             {
                 run.MarkDequeued(batch);
                 delivered += await WriteBatchAsync(batch, maxEvents, delivered, stream, writeToken);

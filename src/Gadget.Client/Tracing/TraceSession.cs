@@ -112,7 +112,7 @@ public sealed class TraceSession : IDisposable
                 }
                 else if (reply.KindCase == TraceReply.KindOneofCase.Counters)
                 {
-                    var statistics = new TraceStatistics(_node, reply.Counters, lostClient: 0);
+                    var statistics = new TraceStatistics(_node, reply.Counters);
                     Statistics = statistics;
                     _queue.Add(statistics, token);
                 }
