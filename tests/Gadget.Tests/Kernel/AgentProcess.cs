@@ -27,6 +27,9 @@ internal sealed class AgentProcess : IDisposable
 
     public string SocketPath { get; }
 
+    /// <summary>The agent's process id.</summary>
+    public int Id => _process.Id;
+
     public AgentConnection Connection { get; }
 
     /// <summary>What the agent printed so far, for failure messages.</summary>
