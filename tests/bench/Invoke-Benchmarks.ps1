@@ -561,3 +561,103 @@ $results | ConvertTo-Json -Depth 4 | Set-Content (Join-Path $OutDir 'results.jso
 Write-Host "Results: $markdownPath"
 
 #endregion
+
+#region G11 overload
+# A producer faster than any consumer: getppid-loop, unpaced, with RecordsPerCall flood records
+# per call, traced into Measure-Object. It runs last, with its own agent and runspace (the shared
+# ones are gone by now), and prints its own rows:
+#   accounting  events counted by Measure-Object + lost (the trace's closing counters, -Verbose)
+#               against the records generated (calls made × records per call)
+#   workload    it must make all its calls, never waiting for the reader; their rate is shown
+#   memory      the agent's resident memory, sampled every 50 ms, before and during the overload
+#   reporting   seconds from the workload's start to the cmdlet's first loss Warning
+
+function Invoke-OverloadBenchmark {
+    param([int] $Runs, [long] $Calls = 40000, [int] $RecordsPerCall = 256, [int] $TraceSeconds = 8)
+
+    $socket = "/run/gadget/bench-overload-$PID.sock"
+    $start = [Diagnostics.ProcessStartInfo]::new((Join-Path $ModulePath 'agent/gadget-agent'))
+    foreach ($argument in '--socket', $socket, '--parent-pid', "$PID") { $start.ArgumentList.Add($argument) }
+    $start.UseShellExecute = $false
+    $start.RedirectStandardOutput = $true
+    $start.RedirectStandardError = $true
+    $agent = [Diagnostics.Process]::Start($start)
+    $agent.BeginOutputReadLine()
+    $agent.BeginErrorReadLine()
+    $shell = [powershell]::Create()
+    $shell.Runspace = [runspacefactory]::CreateRunspace()
+    $shell.Runspace.Open()
+    $residentMiB = { param($ProcessId) [double](((Get-Content "/proc/$ProcessId/status") -match '^VmRSS:' -split '\s+')[1]) / 1024 }
+    $trace = 'param($TargetPid, $Records, $Seconds) Start-GadgetTrace -Gadget flood -Local -Pid $TargetPid -Parameter @{ ''records-per-call'' = $Records } -Duration $Seconds -Verbose | Measure-Object | ForEach-Object Count'
+    $measured = @()
+    try {
+        if (-not (Wait-Condition { Test-Path $socket } 30)) { throw "The agent did not open $socket within 30 s." }
+        [void]$shell.AddScript('param($m, $s) Import-Module $m; $env:GADGET_AGENT_SOCKET = $s').AddArgument($ModulePath).AddArgument($socket).Invoke()
+        for ($run = 0; $run -lt $Runs; $run++) {
+            $workload = Start-Workload $GetppidLoop @("$Calls")
+            $idleMiB = & $residentMiB $agent.Id
+            $shell.Commands.Clear()
+            $shell.Streams.ClearStreams()
+            $pending = $shell.AddScript($trace).AddParameters(@{ TargetPid = $workload.Id; Records = $RecordsPerCall; Seconds = $TraceSeconds }).BeginInvoke()
+            if (-not (Wait-Condition { (Get-BpfLinkCount $agent.Id) -ge 1 } 20)) { throw 'The overload trace did not attach within 20 s.' }
+            $clock = [Diagnostics.Stopwatch]::StartNew()
+            $workload.StandardInput.WriteLine('go')
+            $workload.StandardInput.Flush()
+            $peakMiB = $idleMiB
+            $firstWarning = [double]::NaN
+            while (-not $pending.IsCompleted) {
+                $peakMiB = [Math]::Max($peakMiB, (& $residentMiB $agent.Id))
+                if ([double]::IsNaN($firstWarning) -and $shell.Streams.Warning.Count -gt 0) { $firstWarning = $clock.Elapsed.TotalSeconds }
+                Start-Sleep -Milliseconds 50
+            }
+            # The workload was started above, so Complete-Workload (which starts it) does not fit here.
+            if (-not $workload.WaitForExit(60000)) { $workload.Kill(); throw 'The overload workload did not finish within 60 s.' }
+            $report = @{}
+            foreach ($pair in ($workload.StandardOutput.ReadToEnd().Trim() -split '\s+')) {
+                $key, $value = $pair -split '=', 2
+                if ($value) { $report[$key] = [double]$value }
+            }
+            $workload.Dispose()
+            $counted = [long]($shell.EndInvoke($pending) | Select-Object -Last 1)
+            if ($shell.Streams.Error.Count -gt 0) { throw "The overload trace failed: $($shell.Streams.Error[0])" }
+            $summary = "$($shell.Streams.Verbose | Where-Object Message -like 'Trace ended:*' | Select-Object -Last 1)"
+            if ($summary -notmatch 'Trace ended: (\d+) events delivered, (\d+) read from the kernel, (\d+) lost') { throw "The overload trace gave no summary: '$summary'." }
+            $generated = $report.calls * $RecordsPerCall
+            $lost = [long]$Matches[3]
+            $measured += [pscustomobject]@{
+                Generated      = $generated
+                CallsDone      = $report.calls -eq $Calls
+                CallsPerSecond = $report.calls / ($report.ns / 1e9)
+                Counted        = $counted
+                Lost           = $lost
+                Error          = [Math]::Abs($generated - $counted - $lost) / $generated
+                IdleMiB        = $idleMiB
+                PeakMiB        = $peakMiB
+                FirstWarningS  = $firstWarning
+            }
+            Write-Host ('  overload run {0}: {1:N0} generated at {2:N0} calls/s, {3:N0} counted + {4:N0} lost, agent {5:N0} → {6:N0} MiB, first warning after {7:N2} s' -f ($run + 1), $generated, $measured[-1].CallsPerSecond, $counted, $lost, $idleMiB, $peakMiB, $firstWarning)
+        }
+    }
+    finally {
+        $shell.Dispose()
+        Send-Signal $agent.Id TERM
+        if (-not $agent.WaitForExit(10000)) { $agent.Kill() }
+    }
+
+    $accounting = Get-Median $measured.Error
+    $peak = Get-Median $measured.PeakMiB
+    $warning = Get-Median $measured.FirstWarningS
+    $allCalls = -not ($measured.CallsDone -contains $false)
+    $overloadRows = @(
+        [pscustomobject]@{ Metric = 'G11 overload: |generated − counted − lost| ÷ generated'; Ours = '{0:N3} %' -f (100 * $accounting); Goal = '≤ 0.1 %'; Result = $(if ($accounting -le 0.001) { 'pass' } else { 'FAIL' }) }
+        [pscustomobject]@{ Metric = 'G11 overload: workload made all its calls (calls/s)'; Ours = '{0} ({1:N0}/s)' -f $allCalls, (Get-Median $measured.CallsPerSecond); Goal = 'never blocked'; Result = $(if ($allCalls) { 'pass' } else { 'FAIL' }) }
+        [pscustomobject]@{ Metric = 'G11 overload: agent resident memory, idle → peak'; Ours = '{0:N0} → {1:N0} MiB' -f (Get-Median $measured.IdleMiB), $peak; Goal = '≤ 200 MiB'; Result = $(if ($peak -le 200) { 'pass' } else { 'FAIL' }) }
+        [pscustomobject]@{ Metric = 'G11 overload: first loss Warning after the overload starts'; Ours = '{0:N2} s' -f $warning; Goal = '≤ 1 s'; Result = $(if ($warning -le 1) { 'pass' } else { 'FAIL' }) }
+    )
+    $overloadRows | Format-Table -AutoSize -Wrap | Out-String -Width 200 | Write-Host
+    $overloadRows | ForEach-Object { "| $($_.Metric) | $($_.Ours) |  |  | $($_.Goal) | $($_.Result) |" } | Add-Content -Path (Join-Path $OutDir 'results.md')
+}
+
+Invoke-OverloadBenchmark -Runs $Runs
+
+#endregion
