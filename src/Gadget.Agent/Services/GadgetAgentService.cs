@@ -19,6 +19,9 @@ internal sealed class GadgetAgentService(
 
     private static readonly TimeSpan CountersInterval = TimeSpan.FromSeconds(1);
 
+    /// <summary>New loss is reported this soon after the last counters, without waiting for the interval.</summary>
+    private static readonly TimeSpan LossCountersInterval = TimeSpan.FromMilliseconds(200);
+
     /// <summary>How long a request waits for the first container scan of a just-started agent.</summary>
     private static readonly TimeSpan InitialScanWait = TimeSpan.FromSeconds(3);
 
@@ -123,7 +126,9 @@ internal sealed class GadgetAgentService(
     private static async Task<ulong> StreamAsync(TraceRun run, ulong maxEvents, IServerStreamWriter<TraceReply> stream, CancellationToken token, CancellationToken writeToken)
     {
         ulong delivered = 0;
-        DateTime nextCounters = DateTime.UtcNow + CountersInterval;
+        ulong lostReported = 0;
+        DateTime lastCounters = DateTime.UtcNow;
+        DateTime nextCounters = lastCounters + CountersInterval;
         while (!token.IsCancellationRequested)
         {
             TimeSpan untilCounters = nextCounters - DateTime.UtcNow;
@@ -142,8 +147,8 @@ internal sealed class GadgetAgentService(
             }
 
             // Under overload the queue never empties: the counters (and the loss they report) still
-            // go out once a second, between batches.
-            while (!token.IsCancellationRequested && DateTime.UtcNow < nextCounters && run.Batches.TryRead(out EventBatch? batch))
+            // go out between batches.
+            while (!token.IsCancellationRequested && !CountersDue() && run.Batches.TryRead(out EventBatch? batch))
             {
                 run.MarkDequeued(batch);
                 delivered += await WriteBatchAsync(batch, maxEvents, delivered, stream, writeToken);
@@ -153,14 +158,24 @@ internal sealed class GadgetAgentService(
                 }
             }
 
-            if (DateTime.UtcNow >= nextCounters && !token.IsCancellationRequested)
+            if (!token.IsCancellationRequested && CountersDue())
             {
-                await stream.WriteAsync(new TraceReply { Counters = run.Counters(delivered) }, writeToken);
-                nextCounters = DateTime.UtcNow + CountersInterval;
+                TraceCounters counters = run.Counters(delivered);
+                await stream.WriteAsync(new TraceReply { Counters = counters }, writeToken);
+                lostReported = counters.LostKernel + counters.LostAgent;
+                lastCounters = DateTime.UtcNow;
+                nextCounters = lastCounters + CountersInterval;
             }
         }
 
         return delivered;
+
+        // Once a second, and soon after any new loss.
+        bool CountersDue()
+        {
+            DateTime now = DateTime.UtcNow;
+            return now >= nextCounters || (now >= lastCounters + LossCountersInterval && run.Lost > lostReported);
+        }
     }
 
     private static async Task<ulong> DrainAsync(TraceRun run, ulong maxEvents, ulong delivered, IServerStreamWriter<TraceReply> stream)
