@@ -564,7 +564,8 @@ Write-Host "Results: $markdownPath"
 
 #region G11 overload
 # A producer faster than any consumer: getppid-loop, unpaced, with RecordsPerCall flood records
-# per call, traced into Measure-Object. It runs last, with its own agent and runspace (the shared
+# per call, traced into Measure-Object for a duration the workload must end well within (it
+# counts calls made, and calls after the trace ends would generate nothing). It runs last, with its own agent and runspace (the shared
 # ones are gone by now), and prints its own rows:
 #   accounting  events counted by Measure-Object + lost (the trace's closing counters, -Verbose)
 #               against the records generated (calls made × records per call)
@@ -573,7 +574,7 @@ Write-Host "Results: $markdownPath"
 #   reporting   seconds from the workload's start to the cmdlet's first loss Warning
 
 function Invoke-OverloadBenchmark {
-    param([int] $Runs, [long] $Calls = 40000, [int] $RecordsPerCall = 256, [int] $TraceSeconds = 8)
+    param([int] $Runs, [long] $Calls = 8000, [int] $RecordsPerCall = 256, [int] $TraceSeconds = 20)
 
     $socket = "/run/gadget/bench-overload-$PID.sock"
     $start = [Diagnostics.ProcessStartInfo]::new((Join-Path $ModulePath 'agent/gadget-agent'))
@@ -622,6 +623,7 @@ function Invoke-OverloadBenchmark {
             if ($shell.Streams.Error.Count -gt 0) { throw "The overload trace failed: $($shell.Streams.Error[0])" }
             $summary = "$($shell.Streams.Verbose | Where-Object Message -like 'Trace ended:*' | Select-Object -Last 1)"
             if ($summary -notmatch 'Trace ended: (\d+) events delivered, (\d+) read from the kernel, (\d+) lost') { throw "The overload trace gave no summary: '$summary'." }
+            if ($report.ns / 1e9 -ge $TraceSeconds - 2) { throw "The overload workload ran $($report.ns / 1e9) s, too close to the trace's $TraceSeconds s to count what it generated." }
             $generated = $report.calls * $RecordsPerCall
             $lost = [long]$Matches[3]
             $measured += [pscustomobject]@{
