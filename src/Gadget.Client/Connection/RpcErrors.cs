@@ -36,6 +36,15 @@ internal static class RpcErrors
             _ => GadgetErrorKind.Failure,
         };
 
+        if (errorId == GadgetErrorId.AgentStopping)
+        {
+            return new GadgetException(errorId, GadgetErrorKind.Connection,
+                $"The agent at {target} is shutting down, and the trace ended with it.", exception)
+            {
+                RecommendedAction = "Run the trace again once the agent is back (without a running agent, -Local starts one for the command).",
+            };
+        }
+
         if (errorId is null && exception.StatusCode == StatusCode.Unavailable)
         {
             return new GadgetException(GadgetErrorId.AgentUnreachable, kind,

@@ -44,4 +44,16 @@ public sealed class RpcErrorsTests
         Assert.Equal("AgentFailure", exception.ErrorId);
         Assert.Equal("ring buffer failed", exception.Message);
     }
+
+    [Fact]
+    public void AStoppingAgentIsNamed()
+    {
+        var stopping = new RpcException(new Status(StatusCode.Unavailable, "node-1: shutting down"), new Metadata { { RpcErrors.ErrorIdTrailer, GadgetErrorId.AgentStopping } });
+
+        GadgetException exception = RpcErrors.ToGadgetException(stopping, Target, streaming: true);
+
+        Assert.Equal(GadgetErrorId.AgentStopping, exception.ErrorId);
+        Assert.Equal(GadgetErrorKind.Connection, exception.Kind);
+        Assert.Contains(Target, exception.Message, StringComparison.Ordinal);
+    }
 }
