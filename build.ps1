@@ -10,14 +10,19 @@
            closing line "N passed, N failed" with the totals of all of them.
     Demo   Build, then a local exec trace for a few seconds, printed as a table.
     Bench  Build, then the benchmarks (tests/bench), printed as one table.
+    Soak   Build, then one trace of SoakDuration (10 minutes) at 20 k events/s, reporting how the
+           agent's memory grows (tests/soak; goal ≤ 10 %). Not part of Test.
     Clean  Removes out/ and every bin/ and obj/.
 
 .EXAMPLE
     dotnet tool restore; dotnet pwsh ./build.ps1 -Task Test
+
+.EXAMPLE
+    dotnet pwsh ./build.ps1 -Task Soak -SoakDuration 00:01:00
 #>
 [CmdletBinding()]
 param(
-    [ValidateSet('Build', 'Test', 'Demo', 'Bench', 'Clean')]
+    [ValidateSet('Build', 'Test', 'Demo', 'Bench', 'Soak', 'Clean')]
     [string] $Task = 'Build',
 
     [ValidateSet('Debug', 'Release')]
@@ -25,7 +30,11 @@ param(
 
     # Seconds the demo traces for.
     [ValidateRange(1, 3600)]
-    [int] $DemoSeconds = 5
+    [int] $DemoSeconds = 5,
+
+    # How long the soak traces (a TimeSpan: 00:01:00 for a quick check).
+    [ValidateScript({ $_ -ge [timespan]'00:00:10' -and $_ -le [timespan]'1.00:00:00' })]
+    [timespan] $SoakDuration = '00:10:00'
 )
 
 $ErrorActionPreference = 'Stop'
@@ -188,6 +197,11 @@ function Invoke-Bench {
     Invoke-Native dotnet @('pwsh', '-NoProfile', '-NonInteractive', '-File', (Join-Path $Root 'tests/bench/Invoke-Benchmarks.ps1'), '-ModulePath', $ModuleOut)
 }
 
+function Invoke-Soak {
+    Invoke-Build
+    Invoke-Native dotnet @('pwsh', '-NoProfile', '-NonInteractive', '-File', (Join-Path $Root 'tests/soak/Invoke-Soak.ps1'), '-ModulePath', $ModuleOut, '-Duration', $SoakDuration.ToString())
+}
+
 function Invoke-Clean {
     if (Test-Path $Out) { Remove-Item $Out -Recurse -Force }
     Get-ChildItem $Root -Directory -Recurse -Include bin, obj | Remove-Item -Recurse -Force
@@ -198,5 +212,6 @@ switch ($Task) {
     'Test' { Invoke-Test }
     'Demo' { Invoke-Demo }
     'Bench' { Invoke-Bench }
+    'Soak' { Invoke-Soak }
     'Clean' { Invoke-Clean }
 }

@@ -168,7 +168,7 @@ public abstract class TraceCommand : GadgetCmdlet
                     WriteWarning(string.IsNullOrEmpty(notice.Node) ? notice.Message : $"{notice.Node}: {notice.Message}");
                     break;
                 case GadgetException exception:
-                    ThrowTerminatingError(GadgetErrors.ToErrorRecord(exception, session));
+                    ThrowTerminatingError(GadgetErrors.ToErrorRecord(exception, session.Target));
                     break;
             }
         }

@@ -91,10 +91,11 @@ internal sealed class GadgetAgentService(
         AgentLog.TraceStarted(logger, gadget.Name, context.Peer);
         using (run)
         {
-            using var stopping = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, lifetime.ApplicationStopping);
+            using var durationEnd = new CancellationTokenSource();
+            using var stopping = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, lifetime.ApplicationStopping, durationEnd.Token);
             if (request.DurationMs > 0)
             {
-                stopping.CancelAfter(TimeSpan.FromMilliseconds(request.DurationMs));
+                durationEnd.CancelAfter(TimeSpan.FromMilliseconds(request.DurationMs));
             }
 
             // The programs are attached: say so at once, so a client can start its workload knowing
@@ -119,6 +120,14 @@ internal sealed class GadgetAgentService(
 
             TraceCounters final = run.Counters(delivered);
             AgentLog.TraceEnded(logger, gadget.Name, final);
+            if (lifetime.ApplicationStopping.IsCancellationRequested && !context.CancellationToken.IsCancellationRequested &&
+                !durationEnd.IsCancellationRequested && (request.MaxEvents == 0 || delivered < request.MaxEvents))
+            {
+                // Neither the duration nor the budget ended the trace: the agent did. Say so, or
+                // the client would take the end of the stream for the end it asked for.
+                throw AgentErrors.Create(StatusCode.Unavailable, AgentErrors.AgentStopping,
+                    $"The agent on {options.NodeName} is shutting down; the trace ended with it after {delivered} events.");
+            }
         }
     }
 

@@ -28,6 +28,7 @@ public sealed class TraceSession : IDisposable
     private TraceSession(AgentConnection connection, TraceOptions options, string node, CancellationToken token)
     {
         _node = node;
+        Target = connection.Target;
         _queue = new BlockingCollection<object>(new ConcurrentQueue<object>(), Math.Max(2, options.QueueCapacity / ChunkEvents));
         _cancel = CancellationTokenSource.CreateLinkedTokenSource(token);
         _reader = Task.Run(() => ReadAsync(connection, options.ToRequest(), new EventOrigin(node)), CancellationToken.None);
@@ -40,6 +41,9 @@ public sealed class TraceSession : IDisposable
     /// ended without that; from then on nothing the traced processes do is missed.
     /// </summary>
     public Task Attached => _attached.Task;
+
+    /// <summary>The agent the trace runs on (a socket path, a pod name), as its connection names it.</summary>
+    public string Target { get; }
 
     /// <summary>The latest counters the agent sent.</summary>
     public TraceStatistics? Statistics { get; private set; }
@@ -117,12 +121,14 @@ public sealed class TraceSession : IDisposable
     private async Task ReadAsync(AgentConnection connection, TraceRequest request, EventOrigin origin)
     {
         CancellationToken token = _cancel.Token;
+        bool streaming = false;
         try
         {
             using AsyncServerStreamingCall<TraceReply> call = connection.Client.Trace(request, cancellationToken: token);
             while (await call.ResponseStream.MoveNext(token).ConfigureAwait(false))
             {
                 TraceReply reply = call.ResponseStream.Current;
+                streaming = true;
                 _attached.TrySetResult();
                 if (reply.KindCase == TraceReply.KindOneofCase.Batch)
                 {
@@ -155,7 +161,7 @@ public sealed class TraceSession : IDisposable
         }
         catch (RpcException exception)
         {
-            TryAddFinal(RpcErrors.ToGadgetException(exception, connection.Target));
+            TryAddFinal(RpcErrors.ToGadgetException(exception, connection.Target, streaming));
         }
         catch (Exception exception) when (exception is HttpRequestException or IOException)
         {
