@@ -839,10 +839,10 @@ try {
     for ($round = 0; $round -lt $Runs; $round++) {
         if ('Exec' -in $Scenario) {
             for ($i = 0; $i -lt $storm.Count; $i++) {
-                $scenario = $storm[($i + $round) % $storm.Count]
-                $result = & $scenario.Run
-                $results[$scenario.Name] += $result
-                Write-Host ('  exec storm {0,-9} run {1}: {2,7:N0} execs/s, captured {3}/{4}, lost {5}' -f $scenario.Name, ($round + 1), $result.Rate, $result.Captured, $result.Execs, $result.Lost)
+                $execRun = $storm[($i + $round) % $storm.Count]
+                $result = & $execRun.Run
+                $results[$execRun.Name] += $result
+                Write-Host ('  exec storm {0,-9} run {1}: {2,7:N0} execs/s, captured {3}/{4}, lost {5}' -f $execRun.Name, ($round + 1), $result.Rate, $result.Captured, $result.Execs, $result.Lost)
             }
         }
         if ('Open' -in $Scenario) {
