@@ -631,9 +631,12 @@ function Invoke-ContainerStorm {
             @{ Namespace = $IdleNamespace; Seconds = $OpenSeconds + 3 }
         if (-not (Wait-Condition { (Get-BpfLinkCount $Agent.Id) -ge 8 } 20)) { throw 'Trace-GadgetOpen did not attach within 20 s.' }
     }
+    # The agent's CPU during the storm: with nothing selected it should stay idle.
+    $agentBefore = Get-CpuSeconds $Agent.Id
     $report = Complete-Workload $workload $cap
+    $agentCpu = (Get-CpuSeconds $Agent.Id) - $agentBefore
     $captured = if ($pending) { (Complete-ClientTrace $pending $cap).Events } else { [double]::NaN }
-    [pscustomobject]@{ Trace = $Trace; Rate = $report.opens / ($report.ns / 1e9); Opens = $report.opens; Captured = $captured }
+    [pscustomobject]@{ Trace = $Trace; Rate = $report.opens / ($report.ns / 1e9); Opens = $report.opens; Captured = $captured; AgentCpu = $agentCpu }
 }
 
 function Measure-StartOurs {
@@ -865,7 +868,7 @@ try {
             for ($i = 0; $i -lt $containerTraces.Count; $i++) {
                 $result = Invoke-ContainerStorm $containerTraces[($i + $round) % $containerTraces.Count]
                 $results.Container += $result
-                Write-Host ('  container storm {0,-5} run {1}: {2,9:N0} opens/s, {3} events from the storm' -f $result.Trace, ($round + 1), $result.Rate, $result.Captured)
+                Write-Host ('  container storm {0,-5} run {1}: {2,9:N0} opens/s, {3} events from the storm, agent CPU {4:N2} s' -f $result.Trace, ($round + 1), $result.Rate, $result.Captured, $result.AgentCpu)
             }
         }
         if ('Dns' -in $Scenario) {
