@@ -257,7 +257,8 @@ function Start-RssSampler {
 function Stop-RssSampler {
     param([pscustomobject] $Sampler)
     $Sampler.Stop.Set()
-    $peak = [double](Receive-Job $Sampler.Job -Wait -AutoRemoveJob)
+    $peak = [double](Receive-Job $Sampler.Job -Wait)
+    Remove-Job $Sampler.Job -Force -ErrorAction Ignore
     $Sampler.Stop.Dispose()
     $peak
 }
@@ -735,7 +736,8 @@ function Invoke-Load {
         Start-Sleep -Milliseconds 500   # let it print the last events
     }
     $cpu = (Get-CpuSeconds $tracerId) - $cpuBefore
-    $peak = Stop-RssSampler $sampler
+    # A collection can shrink the tracer after it was armed: the peak is at least what it held then.
+    $peak = [Math]::Max($armedRss, (Stop-RssSampler $sampler))
     if ($peer) {
         Stop-Tracer $peer
         $pattern = " $([regex]::Escape($OpenTarget))$"
