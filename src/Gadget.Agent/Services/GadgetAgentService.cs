@@ -89,45 +89,53 @@ internal sealed class GadgetAgentService(
         }
 
         AgentLog.TraceStarted(logger, gadget.Name, context.Peer);
-        using (run)
+        IdleMemory.TraceStarted();
+        try
         {
-            using var durationEnd = new CancellationTokenSource();
-            using var stopping = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, lifetime.ApplicationStopping, durationEnd.Token);
-            if (request.DurationMs > 0)
+            using (run)
             {
-                durationEnd.CancelAfter(TimeSpan.FromMilliseconds(request.DurationMs));
-            }
+                using var durationEnd = new CancellationTokenSource();
+                using var stopping = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, lifetime.ApplicationStopping, durationEnd.Token);
+                if (request.DurationMs > 0)
+                {
+                    durationEnd.CancelAfter(TimeSpan.FromMilliseconds(request.DurationMs));
+                }
 
-            // The programs are attached: say so at once, so a client can start its workload knowing
-            // that nothing it does from now on is missed.
-            await responseStream.WriteAsync(new TraceReply { Counters = run.Counters(0) }, context.CancellationToken);
-            if (run.StartNotice is string notice)
-            {
-                await responseStream.WriteAsync(new TraceReply { Notice = new Notice { Id = "NoContainerMatches", Message = notice } }, context.CancellationToken);
-            }
+                // The programs are attached: say so at once, so a client can start its workload knowing
+                // that nothing it does from now on is missed.
+                await responseStream.WriteAsync(new TraceReply { Counters = run.Counters(0) }, context.CancellationToken);
+                if (run.StartNotice is string notice)
+                {
+                    await responseStream.WriteAsync(new TraceReply { Notice = new Notice { Id = "NoContainerMatches", Message = notice } }, context.CancellationToken);
+                }
 
-            // Writes stop only when the client goes away: a duration that ends while the stream waits
-            // on a slow client must not cancel the write in flight (that resets the stream and the
-            // client loses the final counters); the trace ends after that write instead.
-            ulong delivered = await StreamAsync(run, request.MaxEvents, responseStream, stopping.Token, context.CancellationToken);
-            if (!context.CancellationToken.IsCancellationRequested)
-            {
-                // Duration or budget spent: drain what the kernel already produced, then report.
-                run.StopReading();
-                delivered += await DrainAsync(run, request.MaxEvents, delivered, responseStream);
-                await responseStream.WriteAsync(new TraceReply { Counters = run.Counters(delivered, final: true) });
-            }
+                // Writes stop only when the client goes away: a duration that ends while the stream waits
+                // on a slow client must not cancel the write in flight (that resets the stream and the
+                // client loses the final counters); the trace ends after that write instead.
+                ulong delivered = await StreamAsync(run, request.MaxEvents, responseStream, stopping.Token, context.CancellationToken);
+                if (!context.CancellationToken.IsCancellationRequested)
+                {
+                    // Duration or budget spent: drain what the kernel already produced, then report.
+                    run.StopReading();
+                    delivered += await DrainAsync(run, request.MaxEvents, delivered, responseStream);
+                    await responseStream.WriteAsync(new TraceReply { Counters = run.Counters(delivered, final: true) });
+                }
 
-            TraceCounters final = run.Counters(delivered);
-            AgentLog.TraceEnded(logger, gadget.Name, final);
-            if (lifetime.ApplicationStopping.IsCancellationRequested && !context.CancellationToken.IsCancellationRequested &&
-                !durationEnd.IsCancellationRequested && (request.MaxEvents == 0 || delivered < request.MaxEvents))
-            {
-                // Neither the duration nor the budget ended the trace: the agent did. Say so, or
-                // the client would take the end of the stream for the end it asked for.
-                throw AgentErrors.Create(StatusCode.Unavailable, AgentErrors.AgentStopping,
-                    $"The agent on {options.NodeName} is shutting down; the trace ended with it after {delivered} events.");
+                TraceCounters final = run.Counters(delivered);
+                AgentLog.TraceEnded(logger, gadget.Name, final);
+                if (lifetime.ApplicationStopping.IsCancellationRequested && !context.CancellationToken.IsCancellationRequested &&
+                    !durationEnd.IsCancellationRequested && (request.MaxEvents == 0 || delivered < request.MaxEvents))
+                {
+                    // Neither the duration nor the budget ended the trace: the agent did. Say so, or
+                    // the client would take the end of the stream for the end it asked for.
+                    throw AgentErrors.Create(StatusCode.Unavailable, AgentErrors.AgentStopping,
+                        $"The agent on {options.NodeName} is shutting down; the trace ended with it after {delivered} events.");
+                }
             }
+        }
+        finally
+        {
+            IdleMemory.TraceEnded();
         }
     }
 

@@ -18,6 +18,8 @@ public sealed partial class OverloadTests
 
     private const int Calls = 24;
 
+    private static readonly TimeSpan PauseBetweenCalls = TimeSpan.FromMilliseconds(100);
+
     /// <summary>The agent's queue holds 64 k events whatever the load; well below this, with the runtime around it.</summary>
     private const long AgentMemoryBound = 200L << 20;
 
@@ -34,9 +36,12 @@ public sealed partial class OverloadTests
         await session.Attached.WaitAsync(timeout.Token);
 
         // The producer runs to its end while nobody reads the trace: nothing it does waits for a reader.
+        // The pause between calls lets the agent's ring reader move what the ring holds into the
+        // agent's queue, so that queue fills up and overflows too, however busy the machine is.
         for (int i = 0; i < Calls; i++)
         {
             _ = getppid();
+            Thread.Sleep(PauseBetweenCalls);
         }
 
         const ulong generated = (ulong)Calls * RecordsPerCall;
