@@ -13,14 +13,19 @@
            closing line "N passed, N failed" with the totals of all of them.
     Demo   Build, then a local exec trace for a few seconds, printed as a table.
     Bench  Build, then the benchmarks (tests/bench), printed as one table.
+    Soak   Build, then one trace of SoakDuration (10 minutes) at 20 k events/s, reporting how the
+           agent's memory grows (tests/soak; goal ≤ 10 %). Not part of Test.
     Clean  Removes out/ and every bin/ and obj/.
 
 .EXAMPLE
     dotnet tool restore; dotnet pwsh ./build.ps1 -Task Test
+
+.EXAMPLE
+    dotnet pwsh ./build.ps1 -Task Soak -SoakDuration 00:01:00
 #>
 [CmdletBinding()]
 param(
-    [ValidateSet('Build', 'Image', 'Test', 'Demo', 'Bench', 'Clean')]
+    [ValidateSet('Build', 'Image', 'Test', 'Demo', 'Bench', 'Soak', 'Clean')]
     [string] $Task = 'Build',
 
     [ValidateSet('Debug', 'Release')]
@@ -28,7 +33,11 @@ param(
 
     # Seconds the demo traces for.
     [ValidateRange(1, 3600)]
-    [int] $DemoSeconds = 5
+    [int] $DemoSeconds = 5,
+
+    # How long the soak traces (a TimeSpan: 00:01:00 for a quick check).
+    [ValidateScript({ $_ -ge [timespan]'00:00:10' -and $_ -le [timespan]'1.00:00:00' })]
+    [timespan] $SoakDuration = '00:10:00'
 )
 
 $ErrorActionPreference = 'Stop'
@@ -149,6 +158,20 @@ function Invoke-Test {
         $pesterFailed = [int]$counts.Failed
     }
 
+    # Name the failures again at the end: a log is often read from its tail.
+    if (Test-Path $trx) {
+        $ns = @{ t = 'http://microsoft.com/schemas/VisualStudio/TeamTest/2010' }
+        foreach ($result in Select-Xml -Path $trx -Namespace $ns -XPath '//t:UnitTestResult[@outcome!="Passed" and @outcome!="NotExecuted"]') {
+            $message = "$($result.Node.Output.ErrorInfo.Message)".Trim() -split "`n" | Select-Object -First 1
+            Write-Host "xunit failed: $($result.Node.testName): $message"
+        }
+    }
+    $junit = Join-Path $results 'pester.junit.xml'
+    if ((Test-Path $junit) -and $pesterFailed -gt 0) {
+        foreach ($case in Select-Xml -Path $junit -XPath '//testcase[failure or error]') {
+            Write-Host "Pester failed: $($case.Node.name)"
+        }
+    }
     Write-Host "xunit: $xunitPassed passed, $xunitFailed failed; Pester: $pesterPassed passed, $pesterFailed failed"
     $passed = $xunitPassed + $pesterPassed
     $failed = $xunitFailed + $pesterFailed
@@ -184,6 +207,11 @@ function Invoke-Bench {
     Invoke-Native dotnet @('pwsh', '-NoProfile', '-NonInteractive', '-File', (Join-Path $Root 'tests/bench/Invoke-Benchmarks.ps1'), '-ModulePath', $ModuleOut)
 }
 
+function Invoke-Soak {
+    Invoke-Build
+    Invoke-Native dotnet @('pwsh', '-NoProfile', '-NonInteractive', '-File', (Join-Path $Root 'tests/soak/Invoke-Soak.ps1'), '-ModulePath', $ModuleOut, '-Duration', $SoakDuration.ToString())
+}
+
 function Invoke-Clean {
     if (Test-Path $Out) { Remove-Item $Out -Recurse -Force }
     Get-ChildItem $Root -Directory -Recurse -Include bin, obj | Remove-Item -Recurse -Force
@@ -195,5 +223,6 @@ switch ($Task) {
     'Test' { Invoke-Test }
     'Demo' { Invoke-Demo }
     'Bench' { Invoke-Bench }
+    'Soak' { Invoke-Soak }
     'Clean' { Invoke-Clean }
 }

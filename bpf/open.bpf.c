@@ -2,10 +2,10 @@
 /* open: every open, openat, openat2 and creat.
  *
  * Opens have no non-syscall tracepoint, so the syscall tracepoints are
- * used. Entry keeps only what the exit needs (a few words, after the cheap
- * process filters); the exit applies the result filters, reads the path and
- * resolves the directory of a relative path, so filtered-out opens cost
- * one map update and one lookup. */
+ * used. Entry applies the process, access and path filters and keeps only
+ * what the exit needs (a few words); the exit applies the result filter,
+ * reads the path and resolves the directory of a relative path. An open
+ * the entry filters out costs no map work. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
@@ -54,25 +54,6 @@ struct {
 	__type(value, struct open_event);
 } open_scratch SEC(".maps");
 
-static __always_inline int open_enter(int dirfd, const char *path, __u32 open_flags, __u32 mode)
-{
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u64 uid_gid = bpf_get_current_uid_gid();
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	char comm[GADGET_COMM_LEN];
-
-	if (gadget_open_accmode_mask && !(gadget_open_accmode_mask & (1u << (open_flags & O_ACCMODE))))
-		return 0;
-	bpf_get_current_comm(comm, sizeof(comm));
-	if (gadget_should_discard(pid_tgid, uid_gid, gadget_task_mntns(task), comm))
-		return 0;
-
-	__u32 tid = (__u32)pid_tgid;
-	struct open_args args = { .path = path, .open_flags = open_flags, .mode = mode, .dirfd = dirfd };
-	bpf_map_update_elem(&open_pending, &tid, &args, BPF_ANY);
-	return 0;
-}
-
 /* True when the path as passed fails the path filter. */
 static __always_inline bool open_path_mismatch(const char *path)
 {
@@ -86,6 +67,44 @@ static __always_inline bool open_path_mismatch(const char *path)
 			return true;
 	}
 	return false;
+}
+
+/* The path filter, tried at entry: an open it rejects then costs no map
+ * work at all, which is most of a filtered-out open's price. The path is
+ * read from user memory that may not be paged in yet; when it cannot be
+ * read, the exit decides, once the kernel has copied it. */
+static __always_inline bool open_path_rejected_early(const char *path)
+{
+	__u32 zero = 0;
+
+	if (!gadget_open_path[0])
+		return false;
+	struct open_event *scratch = bpf_map_lookup_elem(&open_scratch, &zero);
+	if (!scratch || bpf_probe_read_user_str(scratch->path, sizeof(scratch->path), path) <= 0)
+		return false;
+	return open_path_mismatch(scratch->path);
+}
+
+static __always_inline int open_enter(int dirfd, const char *path, __u32 open_flags, __u32 mode)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u64 uid_gid = bpf_get_current_uid_gid();
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	char comm[GADGET_COMM_LEN];
+
+	if (gadget_open_accmode_mask && !(gadget_open_accmode_mask & (1u << (open_flags & O_ACCMODE))))
+		return 0;
+	bpf_get_current_comm(comm, sizeof(comm));
+	if (gadget_should_discard(pid_tgid, uid_gid, gadget_task_mntns(task), comm))
+		return 0;
+
+	if (open_path_rejected_early(path))
+		return 0;
+
+	__u32 tid = (__u32)pid_tgid;
+	struct open_args args = { .path = path, .open_flags = open_flags, .mode = mode, .dirfd = dirfd };
+	bpf_map_update_elem(&open_pending, &tid, &args, BPF_ANY);
+	return 0;
 }
 
 /* The directory a relative path resolves against: the cwd, or dirfd's file. */

@@ -49,6 +49,7 @@ public static class GadgetErrorId
     public const string AgentNotFound = "AgentNotFound";
     public const string AgentStartFailed = "AgentStartFailed";
     public const string AgentStreamBroken = "AgentStreamBroken";
+    public const string AgentStopping = "AgentStopping";
     public const string UnknownGadget = "UnknownGadget";
     public const string KubeConfigNotFound = "KubeConfigNotFound";
     public const string KubeConfigInvalid = "KubeConfigInvalid";

@@ -7,7 +7,7 @@ namespace Gadget.Commands;
 
 /// <summary>Start-GadgetTrace: runs any gadget by name, with its parameters as a hashtable.</summary>
 [Cmdlet(VerbsLifecycle.Start, "GadgetTrace", DefaultParameterSetName = LocalParameterSet)]
-[OutputType(typeof(ExecEvent), typeof(OpenEvent))]
+[OutputType(typeof(ExecEvent), typeof(OpenEvent), typeof(Tracing.TraceStatistics))]
 public sealed class StartGadgetTraceCommand : TraceCommand
 {
     /// <summary>The gadget's name (exec; flood, a synthetic source for benchmarks, …).</summary>

@@ -12,6 +12,12 @@ public abstract class TraceCommand : GadgetCmdlet
 {
     private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(200);
 
+    /// <summary>Events lost so far, per node, as already warned of.</summary>
+    private readonly Dictionary<string, ulong> _lostReported = new(StringComparer.Ordinal);
+
+    /// <summary>How long the end of a trace waits for the agent's final counters.</summary>
+    private static readonly TimeSpan FinalCountersWait = TimeSpan.FromSeconds(2);
+
     /// <summary>Stop after this long: seconds (10), a TimeSpan (00:01:00) or 30s/5m/1h.</summary>
     [Parameter]
     [DurationTransformation]
@@ -69,6 +75,10 @@ public abstract class TraceCommand : GadgetCmdlet
     [Parameter(ParameterSetName = ClusterParameterSet)]
     [ValidateNotNullOrEmpty]
     public string[]? Node { get; set; }
+
+    /// <summary>Write the trace's final counters (a Gadget.Tracing.TraceStatistics per node) after its events.</summary>
+    [Parameter]
+    public SwitchParameter Statistics { get; set; }
 
     /// <summary>The gadget to run.</summary>
     private protected abstract string GadgetName { get; }
@@ -151,7 +161,6 @@ public abstract class TraceCommand : GadgetCmdlet
     private void Run(ITraceSource session, TraceOptions options)
     {
         long written = 0;
-        ulong lostReported = 0;
         DateTime? deadline = options.Duration is TimeSpan duration ? DateTime.UtcNow + duration + TimeSpan.FromSeconds(5) : null;
         while (!PipelineStopToken.IsCancellationRequested)
         {
@@ -171,18 +180,15 @@ public abstract class TraceCommand : GadgetCmdlet
                     WriteObject(gadgetEvent);
                     if (MaxEvents > 0 && ++written >= MaxEvents)
                     {
+                        // The agent stops at the same count and sends its final counters after the events.
+                        WaitForFinalCounters(session);
                         ReportEnd(session);
                         return;
                     }
 
                     break;
                 case TraceStatistics statistics:
-                    if (statistics.Lost > lostReported)
-                    {
-                        WriteWarning(LossMessage(statistics, statistics.Lost - lostReported));
-                        lostReported = statistics.Lost;
-                    }
-
+                    WarnOfLoss(statistics);
                     break;
                 case NodeFailure failure:
                     WriteError(NodeError(failure));
@@ -191,7 +197,7 @@ public abstract class TraceCommand : GadgetCmdlet
                     WriteWarning(string.IsNullOrEmpty(notice.Node) ? notice.Message : $"{notice.Node}: {notice.Message}");
                     break;
                 case GadgetException exception:
-                    ThrowTerminatingError(GadgetErrors.ToErrorRecord(exception, session));
+                    ThrowTerminatingError(GadgetErrors.ToErrorRecord(exception, session.Target));
                     break;
             }
         }
@@ -209,12 +215,39 @@ public abstract class TraceCommand : GadgetCmdlet
         return record;
     }
 
+    private static void WaitForFinalCounters(ITraceSource session)
+    {
+        DateTime deadline = DateTime.UtcNow + FinalCountersWait;
+        while (!(session.Statistics.Any() && session.Statistics.All(statistics => statistics.Final)) && !session.IsCompleted && DateTime.UtcNow < deadline)
+        {
+            // Events past the budget are not written; counters and notices are kept in Statistics.
+            _ = session.TryTake(out _, TimeSpan.FromMilliseconds(50), CancellationToken.None);
+        }
+    }
+
+    /// <summary>Warns of the events a node lost since its last warning.</summary>
+    private void WarnOfLoss(TraceStatistics statistics)
+    {
+        _lostReported.TryGetValue(statistics.Node ?? string.Empty, out ulong reported);
+        if (statistics.Lost > reported)
+        {
+            WriteWarning(LossMessage(statistics, statistics.Lost - reported));
+            _lostReported[statistics.Node ?? string.Empty] = statistics.Lost;
+        }
+    }
+
     private void ReportEnd(ITraceSource session)
     {
         foreach (TraceStatistics statistics in session.Statistics)
         {
+            WarnOfLoss(statistics);
             WriteVerbose($"Trace ended{(string.IsNullOrEmpty(statistics.Node) ? string.Empty : " on " + statistics.Node)}: {statistics.Delivered} events delivered, {statistics.Seen} read from the kernel, " +
-                $"{statistics.Lost} lost, {statistics.FilteredAgent} filtered in the agent.");
+                $"{statistics.Lost} lost (kernel ring full {statistics.LostKernel}, agent queue full {statistics.LostAgent}), " +
+                $"{statistics.FilteredAgent} filtered in the agent{(statistics.Final ? string.Empty : " (counters of the last report; the agent sent no final ones)")}.");
+            if (Statistics)
+            {
+                WriteObject(statistics);
+            }
         }
     }
 

@@ -38,8 +38,9 @@ function Test-UnixSocket {
 
 function Start-TestAgent {
     # Starts <module>/agent/gadget-agent on a socket of its own and waits until it accepts.
-    param([Parameter(Mandatory)][string] $ModulePath, [string[]] $ExtraArguments = @())
-    $directory = New-TestDirectory 'gadget-agent'
+    # -Directory reuses the directory (and so the socket path) of an agent that is gone.
+    param([Parameter(Mandatory)][string] $ModulePath, [string[]] $ExtraArguments = @(), [string] $Directory)
+    $directory = if ($Directory) { $Directory } else { New-TestDirectory 'gadget-agent' }
     $socket = Join-Path $directory 'agent.sock'
     $arguments = @('--socket', $socket) + $ExtraArguments
     $process = Start-Process -FilePath (Join-Path $ModulePath 'agent/gadget-agent') -ArgumentList $arguments -PassThru `
@@ -82,6 +83,67 @@ function Get-ExecProgramCount {
         if ($match) { [int]$match.Matches[0].Groups[1].Value }
     }
     @($held | Sort-Object -Unique | Where-Object { $_ -in $ids }).Count
+}
+
+function Get-BpfObjectCount {
+    # The BPF programs, links and maps one process holds open (the targets of its /proc/<pid>/fd
+    # entries), so traces of other processes on the machine cannot disturb the count.
+    param([Parameter(Mandatory)][int] $ProcessId)
+    $counts = [ordered]@{ Programs = 0; Links = 0; Maps = 0 }
+    foreach ($fd in [IO.Directory]::EnumerateFileSystemEntries("/proc/$ProcessId/fd")) {
+        $target = try { [IO.FileInfo]::new($fd).LinkTarget } catch [IO.IOException] { $null }   # closed while we looked
+        switch ($target) {
+            'anon_inode:bpf-prog' { $counts.Programs++ }
+            'anon_inode:bpf_link' { $counts.Links++ }
+            'anon_inode:bpf-map' { $counts.Maps++ }
+        }
+    }
+    [pscustomobject]$counts
+}
+
+function Get-ResidentBytes {
+    # A process's resident set size (VmRSS), in bytes.
+    param([Parameter(Mandatory)][int] $ProcessId)
+    $line = Select-String -LiteralPath "/proc/$ProcessId/status" -Pattern '^VmRSS:\s+(\d+) kB' | Select-Object -First 1
+    if (-not $line) { throw "No VmRSS for process $ProcessId." }
+    [long]$line.Matches[0].Groups[1].Value * 1024
+}
+
+function Start-GetppidWorkload {
+    # Compiles tests/bench/workloads/getppid-loop.c into $Directory and starts it: $CallsPerSecond
+    # getppid() calls a second for $For, each of which makes a flood trace of its pid emit events.
+    # With -Paused it waits for a line on its standard input before its first call.
+    param(
+        [Parameter(Mandatory)][string] $Directory,
+        [int] $CallsPerSecond = 500,
+        [timespan] $For = '00:10:00',
+        [switch] $Paused
+    )
+    $program = Join-Path $Directory 'getppid-loop'
+    if (-not (Test-Path $program)) {
+        & clang -O2 -Wall -Werror -o $program (Join-Path $PSScriptRoot '../bench/workloads/getppid-loop.c')
+        if ($LASTEXITCODE -ne 0) { throw "clang failed on getppid-loop.c ($LASTEXITCODE)." }
+    }
+    $start = [Diagnostics.ProcessStartInfo]::new($program)
+    $start.ArgumentList.Add([string][long]($CallsPerSecond * $For.TotalSeconds))
+    $start.ArgumentList.Add([string]$CallsPerSecond)
+    $start.RedirectStandardInput = $true
+    $start.RedirectStandardOutput = $true
+    $process = [Diagnostics.Process]::Start($start)
+    $ready = $process.StandardOutput.ReadLine()
+    if ($ready -notmatch '^ready \d+$') { $process.Kill(); throw "getppid-loop did not start: '$ready'." }
+    if (-not $Paused) {
+        $process.StandardInput.WriteLine('go')
+        $process.StandardInput.Flush()
+    }
+    $process
+}
+
+function Stop-GetppidWorkload {
+    param([Diagnostics.Process] $Process)
+    if (-not $Process) { return }
+    if (-not $Process.HasExited) { $Process.Kill(); $Process.WaitForExit() }
+    $Process.Dispose()
 }
 
 function Get-PrivateAgentProcess {

@@ -234,6 +234,34 @@ Describe 'How a trace ends' -Skip:$SkipKernel {
         Wait-Condition { (Get-ExecProgramCount -ProcessId $Agent.Process.Id) -eq $Baseline } -Timeout '00:00:05' | Should -BeTrue
     }
 
+    It '-Statistics after -MaxEvents <_> writes the final counters, Delivered equal to the events written' -ForEach 1, 5 {
+        $output = @(Trace-GadgetExec -Local -Comm true -MaxEvents $_ -Statistics)
+        $output.Count | Should -Be ($_ + 1)
+        $output[0..($_ - 1)] | ForEach-Object { $_ | Should -BeOfType ([Gadget.ExecEvent]) }
+        $statistics = $output[-1]
+        $statistics | Should -BeOfType ([Gadget.Tracing.TraceStatistics])
+        $statistics.Final | Should -BeTrue -Because 'the cmdlet waits for the counters the agent sends at the end'
+        $statistics.Delivered | Should -Be $_
+        $statistics.Lost | Should -Be 0
+        $statistics.Node | Should -Be $output[0].Node
+    }
+
+    It '-Statistics after -Duration accounts for every event written' {
+        $output = @(Trace-GadgetExec -Local -Comm true -Duration 2 -Statistics)
+        $events = @($output | Where-Object { $_ -is [Gadget.ExecEvent] })
+        $events.Count | Should -BeGreaterThan 0 -Because 'the activity runs /bin/true ten times a second'
+        $output.Count | Should -Be ($events.Count + 1)
+        $statistics = $output[-1]
+        $statistics | Should -BeOfType ([Gadget.Tracing.TraceStatistics])
+        $statistics.Final | Should -BeTrue
+        $statistics.Delivered | Should -Be $events.Count
+        $statistics.Lost | Should -Be 0
+    }
+
+    It 'writes no counters without -Statistics' {
+        @(Trace-GadgetExec -Local -Comm true -MaxEvents 2 | Where-Object { $_ -is [Gadget.Tracing.TraceStatistics] }).Count | Should -Be 0
+    }
+
     It 'stopping the pipeline (Ctrl+C) ends the trace promptly and detaches the programs' {
         $shell = [powershell]::Create()
         try {
@@ -249,6 +277,42 @@ Describe 'How a trace ends' -Skip:$SkipKernel {
         }
         finally { $shell.Dispose() }
         Wait-Condition { (Get-ExecProgramCount -ProcessId $Agent.Process.Id) -eq $Baseline } -Timeout '00:00:05' | Should -BeTrue
+    }
+}
+
+Describe 'A trace that cannot keep up' -Skip:$SkipKernel {
+    BeforeAll {
+        # The flood gadget writes records-per-call events for each getppid() of the traced process:
+        # 65536 at once overflow the kernel ring, whatever reads it.
+        if (-not ('Gadget.Tests.Libc' -as [type])) {
+            Add-Type -Namespace Gadget.Tests -Name Libc -MemberDefinition '[DllImport("libc")] public static extern int getppid();'
+        }
+    }
+
+    It 'warns of the loss while it runs, and -Statistics counts it' {
+        $producer = Start-ThreadJob { 1..40 | ForEach-Object { [void][Gadget.Tests.Libc]::getppid(); Start-Sleep -Milliseconds 100 } }
+        try {
+            $seen = [ordered]@{ Events = 0; EventsAfterWarning = 0; Warnings = 0; Statistics = $null }
+            Start-GadgetTrace flood -Local -Pid $PID -Parameter @{ 'records-per-call' = 65536 } -Duration 5 -Statistics 3>&1 |
+                ForEach-Object {
+                    if ($_ -is [Management.Automation.WarningRecord]) { $seen.Warnings++ }
+                    elseif ($_ -is [Gadget.Tracing.TraceStatistics]) { $seen.Statistics = $_ }
+                    else {
+                        $seen.Events++
+                        if ($seen.Warnings -gt 0) { $seen.EventsAfterWarning++ }
+                    }
+                }
+        }
+        finally { $producer | Remove-Job -Force }
+
+        $seen.Warnings | Should -BeGreaterThan 0
+        $seen.EventsAfterWarning | Should -BeGreaterThan 0 -Because 'the first warning comes while events still flow, not at the end'
+        $statistics = $seen.Statistics
+        $statistics | Should -BeOfType ([Gadget.Tracing.TraceStatistics])
+        $statistics.Final | Should -BeTrue
+        $statistics.Delivered | Should -Be $seen.Events
+        $statistics.LostKernel | Should -BeGreaterThan 0
+        $statistics.Seen + $statistics.LostKernel | Should -Be ($statistics.Delivered + $statistics.Lost) -Because 'every record is delivered or lost, and counted once'
     }
 }
 

@@ -15,10 +15,11 @@ const volatile __u32 gadget_filter_uid = 0xffffffff; /* ~0: any user */
 const volatile char gadget_filter_comm[GADGET_COMM_LEN] = {};
 const volatile bool gadget_filter_by_mntns = false;
 
-/* Reader wake-up policy: a record wakes the reader only once this many
- * bytes wait in the ring; the reader also drains on a short timer. One
- * wake-up per batch instead of per record is what keeps the reader
- * ahead of a storm. 0 keeps libbpf's default (wake when idle). */
+/* Reader wake-up policy: the record that brings the waiting data to this
+ * many bytes wakes the reader, the others do not; the reader also drains
+ * on a short timer. One wake-up per batch instead of per record is what
+ * keeps the reader ahead of a storm. 0 keeps libbpf's default (wake when
+ * idle). */
 const volatile __u64 gadget_wakeup_bytes = 0;
 
 /* The container selection, by mount namespace, kept current by the agent:
@@ -102,11 +103,16 @@ static __always_inline void gadget_count_lost(void)
 		*lost += 1;
 }
 
-static __always_inline __u64 gadget_wakeup_flags(void)
+/* Wakes the reader only when this record crosses the threshold. While the
+ * reader is behind the data stays above it, and waking it again for every
+ * record would cost the traced task an interrupt per record (an IPI, a VM
+ * exit under a hypervisor) without making the reader any faster. */
+static __always_inline __u64 gadget_wakeup_flags(__u64 size)
 {
 	if (!gadget_wakeup_bytes)
 		return 0;
-	return bpf_ringbuf_query(&gadget_events, BPF_RB_AVAIL_DATA) >= gadget_wakeup_bytes
+	__u64 waiting = bpf_ringbuf_query(&gadget_events, BPF_RB_AVAIL_DATA);
+	return waiting < gadget_wakeup_bytes && waiting + size >= gadget_wakeup_bytes
 		       ? BPF_RB_FORCE_WAKEUP
 		       : BPF_RB_NO_WAKEUP;
 }
@@ -115,7 +121,7 @@ static __always_inline __u64 gadget_wakeup_flags(void)
  * the ring is full. The traced task never waits for the reader. */
 static __always_inline void gadget_output(void *record, __u64 size)
 {
-	if (bpf_ringbuf_output(&gadget_events, record, size, gadget_wakeup_flags()))
+	if (bpf_ringbuf_output(&gadget_events, record, size, gadget_wakeup_flags(size)))
 		gadget_count_lost();
 }
 

@@ -44,7 +44,9 @@ internal sealed unsafe class ExecDecoder(BootClock clock) : IRecordDecoder
         };
         fixed (byte* filename = header.Filename)
         {
-            payload.ExePath = RecordReader.CString(new ReadOnlySpan<byte>(filename, ExecRecordHeader.FilenameSize));
+            var path = new ReadOnlySpan<byte>(filename, ExecRecordHeader.FilenameSize);
+            int end = path.IndexOf((byte)0);
+            payload.ExePath = ShortStringCache.Get(end < 0 ? path : path[..end]);
         }
 
         AddArgs(payload.Args, args);
@@ -54,13 +56,14 @@ internal sealed unsafe class ExecDecoder(BootClock clock) : IRecordDecoder
     }
 
     /// <summary>argv arrives as NUL-separated strings; a trailing NUL closes the last one.</summary>
+    /// <remarks>argv[0] repeats like the path does; the rest rarely do and are decoded each time.</remarks>
     private static void AddArgs(Google.Protobuf.Collections.RepeatedField<string> target, ReadOnlySpan<byte> args)
     {
         while (!args.IsEmpty)
         {
             int end = args.IndexOf((byte)0);
             ReadOnlySpan<byte> arg = end < 0 ? args : args[..end];
-            target.Add(Encoding.UTF8.GetString(arg));
+            target.Add(target.Count == 0 ? ShortStringCache.Get(arg) : Encoding.UTF8.GetString(arg));
             args = end < 0 ? [] : args[(end + 1)..];
         }
     }

@@ -64,6 +64,45 @@ internal static class RecordReader
 }
 
 /// <summary>
+/// Short strings that repeat (an executable's path, argv[0]): up to 16 bytes, decoded once per
+/// poll thread and then returned as the same instance, which saves an allocation and a UTF-8
+/// decode per event. Longer ones are decoded each time.
+/// </summary>
+internal static class ShortStringCache
+{
+    public const int MaxBytes = 16;
+
+    [ThreadStatic]
+    private static Dictionary<(UInt128 Bytes, int Length), string>? _cache;
+
+    public static string Get(ReadOnlySpan<byte> utf8)
+    {
+        if (utf8.Length > MaxBytes)
+        {
+            return Encoding.UTF8.GetString(utf8);
+        }
+
+        Span<byte> padded = stackalloc byte[MaxBytes];
+        padded.Clear();
+        utf8.CopyTo(padded);
+        (UInt128, int) key = (MemoryMarshal.Read<UInt128>(padded), utf8.Length);
+        Dictionary<(UInt128, int), string> cache = _cache ??= [];
+        if (!cache.TryGetValue(key, out string? value))
+        {
+            if (cache.Count > 4096)
+            {
+                cache.Clear();
+            }
+
+            value = Encoding.UTF8.GetString(utf8);
+            cache[key] = value;
+        }
+
+        return value;
+    }
+}
+
+/// <summary>
 /// Process names repeat endlessly in a trace; decoding each one anew is most of a small event's
 /// allocation. A small cache keyed by the raw 16 bytes returns the same string instance.
 /// </summary>

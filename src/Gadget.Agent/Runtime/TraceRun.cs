@@ -49,6 +49,7 @@ internal sealed class TraceRun : IRingRecordSink, IDisposable
     private readonly HashSet<ulong> _announced = [];
     private readonly List<Event> _synthesizedScratch = [];
     private readonly Action<Event, ContainerTracker.Verdict, ContainerRecord?> _release;
+    private readonly bool _dropWhenFull;
     private RingBufferReader? _reader;
     private BpfMap _lostMap;
     private EventBatch _current = new();
@@ -71,6 +72,9 @@ internal sealed class TraceRun : IRingRecordSink, IDisposable
         _settings = settings;
         _containers = containers;
         _release = Release;
+
+        // A decoder that pairs records (a DNS query with its response) must see every one of them.
+        _dropWhenFull = decoder is not ITimedRecordDecoder;
     }
 
     public GadgetDefinition Gadget { get; }
@@ -150,6 +154,16 @@ internal sealed class TraceRun : IRingRecordSink, IDisposable
         };
     }
 
+    /// <summary>Events lost so far, in the kernel and in the agent.</summary>
+    public ulong Lost
+    {
+        get
+        {
+            TraceCounters counters = Counters(0);
+            return counters.LostKernel + counters.LostAgent;
+        }
+    }
+
     /// <summary>Stops reading from the kernel; batches already queued stay readable.</summary>
     public void StopReading()
     {
@@ -193,6 +207,13 @@ internal sealed class TraceRun : IRingRecordSink, IDisposable
     void IRingRecordSink.OnRecord(ReadOnlySpan<byte> record)
     {
         _seen++;
+        if (_dropWhenFull && Interlocked.Read(ref _queuedEvents) + _current.Events.Count >= _settings.MaxQueuedEvents)
+        {
+            // The queue is full: the event would be built only to be dropped with its batch.
+            Interlocked.Increment(ref _lostAgent);
+            return;
+        }
+
         Event? decoded;
         try
         {

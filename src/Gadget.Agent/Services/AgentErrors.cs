@@ -12,6 +12,7 @@ internal static class AgentErrors
 {
     public const string ErrorIdTrailer = "gadget-error-id";
     public const string UnknownGadget = "UnknownGadget";
+    public const string AgentStopping = "AgentStopping";
 
     public static RpcException ToRpcException(Exception exception) => exception switch
     {

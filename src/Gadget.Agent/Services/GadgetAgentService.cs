@@ -19,6 +19,9 @@ internal sealed class GadgetAgentService(
 
     private static readonly TimeSpan CountersInterval = TimeSpan.FromSeconds(1);
 
+    /// <summary>New loss is reported this soon after the last counters, without waiting for the interval.</summary>
+    private static readonly TimeSpan LossCountersInterval = TimeSpan.FromMilliseconds(200);
+
     /// <summary>How long a request waits for the first container scan of a just-started agent.</summary>
     private static readonly TimeSpan InitialScanWait = TimeSpan.FromSeconds(3);
 
@@ -86,36 +89,53 @@ internal sealed class GadgetAgentService(
         }
 
         AgentLog.TraceStarted(logger, gadget.Name, context.Peer);
-        using (run)
+        IdleMemory.TraceStarted();
+        try
         {
-            using var stopping = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, lifetime.ApplicationStopping);
-            if (request.DurationMs > 0)
+            using (run)
             {
-                stopping.CancelAfter(TimeSpan.FromMilliseconds(request.DurationMs));
-            }
+                using var durationEnd = new CancellationTokenSource();
+                using var stopping = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, lifetime.ApplicationStopping, durationEnd.Token);
+                if (request.DurationMs > 0)
+                {
+                    durationEnd.CancelAfter(TimeSpan.FromMilliseconds(request.DurationMs));
+                }
 
-            // The programs are attached: say so at once, so a client can start its workload knowing
-            // that nothing it does from now on is missed.
-            await responseStream.WriteAsync(new TraceReply { Counters = run.Counters(0) }, context.CancellationToken);
-            if (run.StartNotice is string notice)
-            {
-                await responseStream.WriteAsync(new TraceReply { Notice = new Notice { Id = "NoContainerMatches", Message = notice } }, context.CancellationToken);
-            }
+                // The programs are attached: say so at once, so a client can start its workload knowing
+                // that nothing it does from now on is missed.
+                await responseStream.WriteAsync(new TraceReply { Counters = run.Counters(0) }, context.CancellationToken);
+                if (run.StartNotice is string notice)
+                {
+                    await responseStream.WriteAsync(new TraceReply { Notice = new Notice { Id = "NoContainerMatches", Message = notice } }, context.CancellationToken);
+                }
 
-            // Writes stop only when the client goes away: a duration that ends while the stream waits
-            // on a slow client must not cancel the write in flight (that resets the stream and the
-            // client loses the final counters); the trace ends after that write instead.
-            ulong delivered = await StreamAsync(run, request.MaxEvents, responseStream, stopping.Token, context.CancellationToken);
-            if (!context.CancellationToken.IsCancellationRequested)
-            {
-                // Duration or budget spent: drain what the kernel already produced, then report.
-                run.StopReading();
-                delivered += await DrainAsync(run, request.MaxEvents, delivered, responseStream);
-                await responseStream.WriteAsync(new TraceReply { Counters = run.Counters(delivered, final: true) });
-            }
+                // Writes stop only when the client goes away: a duration that ends while the stream waits
+                // on a slow client must not cancel the write in flight (that resets the stream and the
+                // client loses the final counters); the trace ends after that write instead.
+                ulong delivered = await StreamAsync(run, request.MaxEvents, responseStream, stopping.Token, context.CancellationToken);
+                if (!context.CancellationToken.IsCancellationRequested)
+                {
+                    // Duration or budget spent: drain what the kernel already produced, then report.
+                    run.StopReading();
+                    delivered += await DrainAsync(run, request.MaxEvents, delivered, responseStream);
+                    await responseStream.WriteAsync(new TraceReply { Counters = run.Counters(delivered, final: true) });
+                }
 
-            TraceCounters final = run.Counters(delivered);
-            AgentLog.TraceEnded(logger, gadget.Name, final);
+                TraceCounters final = run.Counters(delivered);
+                AgentLog.TraceEnded(logger, gadget.Name, final);
+                if (lifetime.ApplicationStopping.IsCancellationRequested && !context.CancellationToken.IsCancellationRequested &&
+                    !durationEnd.IsCancellationRequested && (request.MaxEvents == 0 || delivered < request.MaxEvents))
+                {
+                    // Neither the duration nor the budget ended the trace: the agent did. Say so, or
+                    // the client would take the end of the stream for the end it asked for.
+                    throw AgentErrors.Create(StatusCode.Unavailable, AgentErrors.AgentStopping,
+                        $"The agent on {options.NodeName} is shutting down; the trace ended with it after {delivered} events.");
+                }
+            }
+        }
+        finally
+        {
+            IdleMemory.TraceEnded();
         }
     }
 
@@ -123,7 +143,9 @@ internal sealed class GadgetAgentService(
     private static async Task<ulong> StreamAsync(TraceRun run, ulong maxEvents, IServerStreamWriter<TraceReply> stream, CancellationToken token, CancellationToken writeToken)
     {
         ulong delivered = 0;
-        DateTime nextCounters = DateTime.UtcNow + CountersInterval;
+        ulong lostReported = 0;
+        DateTime lastCounters = DateTime.UtcNow;
+        DateTime nextCounters = lastCounters + CountersInterval;
         while (!token.IsCancellationRequested)
         {
             TimeSpan untilCounters = nextCounters - DateTime.UtcNow;
@@ -141,7 +163,9 @@ internal sealed class GadgetAgentService(
                 }
             }
 
-            while (!token.IsCancellationRequested && run.Batches.TryRead(out EventBatch? batch))
+            // Under overload the queue never empties: the counters (and the loss they report) still
+            // go out between batches.
+            while (!token.IsCancellationRequested && !CountersDue() && run.Batches.TryRead(out EventBatch? batch))
             {
                 run.MarkDequeued(batch);
                 delivered += await WriteBatchAsync(batch, maxEvents, delivered, stream, writeToken);
@@ -151,14 +175,24 @@ internal sealed class GadgetAgentService(
                 }
             }
 
-            if (DateTime.UtcNow >= nextCounters && !token.IsCancellationRequested)
+            if (!token.IsCancellationRequested && CountersDue())
             {
-                await stream.WriteAsync(new TraceReply { Counters = run.Counters(delivered) }, writeToken);
-                nextCounters = DateTime.UtcNow + CountersInterval;
+                TraceCounters counters = run.Counters(delivered);
+                await stream.WriteAsync(new TraceReply { Counters = counters }, writeToken);
+                lostReported = counters.LostKernel + counters.LostAgent;
+                lastCounters = DateTime.UtcNow;
+                nextCounters = lastCounters + CountersInterval;
             }
         }
 
         return delivered;
+
+        // Once a second, and soon after any new loss.
+        bool CountersDue()
+        {
+            DateTime now = DateTime.UtcNow;
+            return now >= nextCounters || (now >= lastCounters + LossCountersInterval && run.Lost > lostReported);
+        }
     }
 
     private static async Task<ulong> DrainAsync(TraceRun run, ulong maxEvents, ulong delivered, IServerStreamWriter<TraceReply> stream)

@@ -8,7 +8,13 @@ internal static class RpcErrors
     /// <summary>The agent's stable error id travels in this trailer (see the agent's AgentErrors).</summary>
     public const string ErrorIdTrailer = "gadget-error-id";
 
-    public static GadgetException ToGadgetException(RpcException exception, string target)
+    /// <param name="exception">What gRPC reported.</param>
+    /// <param name="target">The agent (a socket path, a pod), for the message.</param>
+    /// <param name="streaming">
+    /// True when the call had already received a message: a transport failure then means the
+    /// agent went away in the middle (it was stopped, it crashed), not that it cannot be reached.
+    /// </param>
+    public static GadgetException ToGadgetException(RpcException exception, string target, bool streaming = false)
     {
         // A failure of the transport itself (a port-forward refused with 403, say) keeps its own id.
         for (Exception? inner = exception.Status.DebugException; inner is not null; inner = inner.InnerException)
@@ -20,6 +26,15 @@ internal static class RpcErrors
         }
 
         string? errorId = exception.Trailers.GetValue(ErrorIdTrailer);
+        if (errorId is null && streaming && exception.StatusCode is StatusCode.Unavailable or StatusCode.Internal)
+        {
+            return new GadgetException(GadgetErrorId.AgentStreamBroken, GadgetErrorKind.Connection,
+                $"The connection to the agent at {target} broke while it streamed events: {exception.Status.Detail}", exception)
+            {
+                RecommendedAction = "The agent stopped or crashed. Check that it runs again (a restarted agent serves the next command), then run the trace again.",
+            };
+        }
+
         GadgetErrorKind kind = exception.StatusCode switch
         {
             StatusCode.PermissionDenied or StatusCode.Unauthenticated => GadgetErrorKind.PermissionDenied,
@@ -29,6 +44,15 @@ internal static class RpcErrors
             StatusCode.Unavailable => GadgetErrorKind.Connection,
             _ => GadgetErrorKind.Failure,
         };
+
+        if (errorId == GadgetErrorId.AgentStopping)
+        {
+            return new GadgetException(errorId, GadgetErrorKind.Connection,
+                $"The agent at {target} is shutting down, and the trace ended with it.", exception)
+            {
+                RecommendedAction = "Run the trace again once the agent is back (without a running agent, -Local starts one for the command).",
+            };
+        }
 
         if (errorId is null && exception.StatusCode == StatusCode.Unavailable)
         {

@@ -10,9 +10,17 @@ namespace Gadget;
 public sealed class ArgumentList : ReadOnlyCollection<string>
 {
     public ArgumentList(IList<string> arguments)
-        : base(arguments is string[] array ? array : [.. arguments])
+        : this(arguments, copy: arguments is not string[])
     {
     }
+
+    private ArgumentList(IList<string> arguments, bool copy)
+        : base(copy ? [.. arguments] : arguments)
+    {
+    }
+
+    /// <summary>An argument list over <paramref name="arguments"/> without a copy: the caller hands it over and never changes it again.</summary>
+    internal static ArgumentList Wrap(IList<string> arguments) => new(arguments, copy: false);
 
     /// <summary>The arguments joined by spaces, quoting those that contain spaces or quotes.</summary>
     public override string ToString()

@@ -11,7 +11,7 @@ public sealed class ExecEvent : GadgetEvent
         ExecPayload exec = source.Exec;
         Ppid = (int)source.Ppid;
         ExePath = exec.ExePath;
-        Args = new ArgumentList(exec.Args);
+        Args = ArgumentList.Wrap(exec.Args); // the wire event is discarded after this
         ArgsTruncated = exec.ArgsTruncated;
         Error = (Errno)exec.Error;
     }

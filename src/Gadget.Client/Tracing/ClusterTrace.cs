@@ -25,6 +25,7 @@ public sealed class ClusterTrace : ITraceSource
     private ClusterTrace(IReadOnlyList<(string Node, AgentConnection Connection)> agents, TraceOptions options, CancellationToken token)
     {
         _queue = new BlockingCollection<object>(new ConcurrentQueue<object>(), options.QueueCapacity);
+        Target = string.Join(", ", agents.Select(agent => agent.Node));
         _cancel = CancellationTokenSource.CreateLinkedTokenSource(token);
         var pumps = new List<Task>();
         foreach ((string node, AgentConnection connection) in agents)
@@ -44,6 +45,9 @@ public sealed class ClusterTrace : ITraceSource
         ArgumentOutOfRangeException.ThrowIfZero(agents.Count);
         return new ClusterTrace(agents, options, token);
     }
+
+    /// <summary>The nodes traced.</summary>
+    public string Target { get; }
 
     /// <summary>Completes when every agent has attached its programs or failed.</summary>
     public Task Attached => Task.WhenAll(_sessions.Select(s => s.Attached));

@@ -3,6 +3,9 @@ namespace Gadget.Tracing;
 /// <summary>What a cmdlet drains on its pipeline thread: one agent's trace, or many merged.</summary>
 public interface ITraceSource : IDisposable
 {
+    /// <summary>Where the trace runs, for errors: the agent's socket or address, or a cluster trace's nodes.</summary>
+    string Target { get; }
+
     /// <summary>The latest counters, one per node.</summary>
     IEnumerable<TraceStatistics> Statistics { get; }
 

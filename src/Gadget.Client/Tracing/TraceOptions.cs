@@ -26,7 +26,7 @@ public sealed class TraceOptions
     public ContainerSelection? Containers { get; init; }
 
     /// <summary>Bound of the client's queue, in events. When it is full the stream waits, and the agent counts what it cannot queue.</summary>
-    public int QueueCapacity { get; init; } = 64 * 1024;
+    public int QueueCapacity { get; init; } = 8 * 1024;
 
     internal TraceRequest ToRequest()
     {

@@ -7,14 +7,20 @@ namespace Gadget.Tracing;
 
 /// <summary>
 /// One trace against one agent. A background task reads the stream, builds the typed events off
-/// the caller's thread and puts them in a bounded queue; the caller (the pipeline thread) takes
-/// them with <see cref="TryTake"/>. When the queue is full the reader waits, the stream's flow
+/// the caller's thread and puts them in a bounded queue, a chunk of events per slot (a lock and a
+/// wake-up per chunk, not per event); the caller (the pipeline thread) takes them one by one
+/// with <see cref="TryTake"/>. When the queue is full the reader waits, the stream's flow
 /// control pushes back to the agent, and the agent counts what it cannot queue. Nothing is
 /// dropped silently.
 /// </summary>
 public sealed class TraceSession : ITraceSource
 {
+    /// <summary>Most events in one queue slot; the queue holds QueueCapacity / ChunkEvents slots.</summary>
+    internal const int ChunkEvents = 512;
+
     private readonly BlockingCollection<object> _queue;
+    private GadgetEvent[]? _chunk;
+    private int _chunkNext;
     private readonly CancellationTokenSource _cancel;
     private readonly Task _reader;
     private readonly string _node;
@@ -22,7 +28,8 @@ public sealed class TraceSession : ITraceSource
     private TraceSession(AgentConnection connection, TraceOptions options, string node, CancellationToken token)
     {
         _node = node;
-        _queue = new BlockingCollection<object>(new ConcurrentQueue<object>(), options.QueueCapacity);
+        Target = connection.Target;
+        _queue = new BlockingCollection<object>(new ConcurrentQueue<object>(), Math.Max(2, options.QueueCapacity / ChunkEvents));
         _cancel = CancellationTokenSource.CreateLinkedTokenSource(token);
         _reader = Task.Run(() => ReadAsync(connection, options.ToRequest(), new EventOrigin(node)), CancellationToken.None);
     }
@@ -34,6 +41,9 @@ public sealed class TraceSession : ITraceSource
     /// ended without that; from then on nothing the traced processes do is missed.
     /// </summary>
     public Task Attached => _attached.Task;
+
+    /// <summary>The agent the trace runs on (a socket path, a pod name), as its connection names it.</summary>
+    public string Target { get; }
 
     /// <summary>The latest counters the agent sent.</summary>
     public TraceStatistics? Statistics { get; private set; }
@@ -50,11 +60,38 @@ public sealed class TraceSession : ITraceSource
     /// that ends the trace.
     /// False on timeout, or when the trace has ended and everything was taken (<see cref="IsCompleted"/>).
     /// </summary>
+    /// <remarks>Call from one thread at a time.</remarks>
     public bool TryTake(out object? item, TimeSpan timeout, CancellationToken token)
     {
+        if (_chunk is not null)
+        {
+            item = _chunk[_chunkNext++];
+            if (_chunkNext == _chunk.Length)
+            {
+                _chunk = null;
+            }
+
+            return true;
+        }
+
         try
         {
-            return _queue.TryTake(out item, (int)Math.Min(int.MaxValue, timeout.TotalMilliseconds), token);
+            if (!_queue.TryTake(out item, (int)Math.Min(int.MaxValue, timeout.TotalMilliseconds), token))
+            {
+                return false;
+            }
+
+            if (item is GadgetEvent[] chunk)
+            {
+                item = chunk[0];
+                if (chunk.Length > 1)
+                {
+                    _chunk = chunk;
+                    _chunkNext = 1;
+                }
+            }
+
+            return true;
         }
         catch (OperationCanceledException)
         {
@@ -64,7 +101,7 @@ public sealed class TraceSession : ITraceSource
     }
 
     /// <summary>True once the stream has ended and the queue is empty.</summary>
-    public bool IsCompleted => _queue.IsCompleted;
+    public bool IsCompleted => _chunk is null && _queue.IsCompleted;
 
     /// <summary>Cancels the stream (the agent then detaches the programs) and waits for the reader.</summary>
     public void Dispose()
@@ -86,12 +123,14 @@ public sealed class TraceSession : ITraceSource
     private async Task ReadAsync(AgentConnection connection, TraceRequest request, EventOrigin origin)
     {
         CancellationToken token = _cancel.Token;
+        bool streaming = false;
         try
         {
             using AsyncServerStreamingCall<TraceReply> call = connection.Client.Trace(request, cancellationToken: token);
             while (await call.ResponseStream.MoveNext(token).ConfigureAwait(false))
             {
                 TraceReply reply = call.ResponseStream.Current;
+                streaming = true;
                 _attached.TrySetResult();
                 if (reply.KindCase == TraceReply.KindOneofCase.Batch)
                 {
@@ -100,13 +139,7 @@ public sealed class TraceSession : ITraceSource
                         origin.Learn(new GadgetContainer(container, origin.Node));
                     }
 
-                    foreach (Event wire in reply.Batch.Events)
-                    {
-                        if (EventFactory.Create(wire, origin) is GadgetEvent typed)
-                        {
-                            _queue.Add(typed, token);
-                        }
-                    }
+                    AddEvents(reply.Batch.Events, origin, token);
                 }
                 else if (reply.KindCase == TraceReply.KindOneofCase.Notice)
                 {
@@ -114,7 +147,7 @@ public sealed class TraceSession : ITraceSource
                 }
                 else if (reply.KindCase == TraceReply.KindOneofCase.Counters)
                 {
-                    var statistics = new TraceStatistics(_node, reply.Counters, lostClient: 0);
+                    var statistics = new TraceStatistics(_node, reply.Counters);
                     Statistics = statistics;
                     _queue.Add(statistics, token);
                 }
@@ -130,7 +163,7 @@ public sealed class TraceSession : ITraceSource
         }
         catch (RpcException exception)
         {
-            TryAddFinal(RpcErrors.ToGadgetException(exception, connection.Target));
+            TryAddFinal(RpcErrors.ToGadgetException(exception, connection.Target, streaming));
         }
         catch (Exception exception) when (exception is HttpRequestException or IOException)
         {
@@ -141,6 +174,29 @@ public sealed class TraceSession : ITraceSource
         {
             _attached.TrySetResult();
             _queue.CompleteAdding();
+        }
+    }
+
+    /// <summary>Builds the typed events of a batch and queues them a chunk at a time.</summary>
+    private void AddEvents(Google.Protobuf.Collections.RepeatedField<Event> events, EventOrigin origin, CancellationToken token)
+    {
+        for (int start = 0; start < events.Count; start += ChunkEvents)
+        {
+            int end = Math.Min(events.Count, start + ChunkEvents);
+            var chunk = new GadgetEvent[end - start];
+            int count = 0;
+            for (int i = start; i < end; i++)
+            {
+                if (EventFactory.Create(events[i], origin) is GadgetEvent typed)
+                {
+                    chunk[count++] = typed;
+                }
+            }
+
+            if (count > 0)
+            {
+                _queue.Add(count == chunk.Length ? chunk : chunk[..count], token);
+            }
         }
     }
 

@@ -3,19 +3,24 @@ using Gadget.Protocol.V1;
 namespace Gadget.Tracing;
 
 /// <summary>
-/// A trace's counters from one agent. Every event the kernel produced is either delivered or in
-/// exactly one of the lost or filtered counts.
+/// A trace's counters from one agent. Every record the kernel produced is either delivered or in
+/// exactly one of the lost, filtered or malformed counts.
 /// </summary>
+/// <remarks>
+/// The client never drops an event: when its queue is full it stops reading the stream, gRPC flow
+/// control holds the agent's writes, and the agent's own bounded queue overflows instead. That loss
+/// is counted once, in <see cref="LostAgent"/>, before the events are encoded and sent for nothing,
+/// and the agent's ring reader keeps draining the kernel, so the traced workload is never held up.
+/// </remarks>
 public sealed class TraceStatistics
 {
-    internal TraceStatistics(string node, TraceCounters counters, ulong lostClient)
+    internal TraceStatistics(string node, TraceCounters counters)
     {
         Node = node;
         Seen = counters.Seen;
         Delivered = counters.Delivered;
         LostKernel = counters.LostKernel;
         LostAgent = counters.LostAgent;
-        LostClient = lostClient;
         FilteredAgent = counters.FilteredAgent;
         Malformed = counters.Malformed;
         Synthesized = counters.Synthesized;
@@ -33,11 +38,8 @@ public sealed class TraceStatistics
     /// <summary>Events the kernel dropped because the ring was full.</summary>
     public ulong LostKernel { get; }
 
-    /// <summary>Events the agent dropped because this client did not keep up.</summary>
+    /// <summary>Events the agent dropped because its queue was full: this client did not keep up.</summary>
     public ulong LostAgent { get; }
-
-    /// <summary>Events this client dropped.</summary>
-    public ulong LostClient { get; }
 
     /// <summary>Records a filter in the agent dropped (filters the kernel cannot run).</summary>
     public ulong FilteredAgent { get; }
@@ -49,7 +51,7 @@ public sealed class TraceStatistics
     public ulong Synthesized { get; }
 
     /// <summary>All events lost anywhere on the way.</summary>
-    public ulong Lost => LostKernel + LostAgent + LostClient;
+    public ulong Lost => LostKernel + LostAgent;
 
     /// <summary>True for the counters sent when the trace ended.</summary>
     public bool Final { get; }

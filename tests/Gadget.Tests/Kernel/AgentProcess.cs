@@ -38,7 +38,8 @@ internal sealed class AgentProcess : IDisposable
     /// <summary>The TCP port on 127.0.0.1 of an agent started with <see cref="StartOnPortAsync"/>, else 0.</summary>
     public int Port { get; }
 
-    public int ProcessId => _process.Id;
+    /// <summary>The agent's process id.</summary>
+    public int Id => _process.Id;
 
     /// <summary>Kills the agent at once (SIGKILL), as a node that dies would.</summary>
     public void Kill() => _process.Kill();
