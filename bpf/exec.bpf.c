@@ -43,15 +43,10 @@ static __always_inline __u64 exec_record_size(const struct exec_event *event)
 SEC("tracepoint/sched/sched_process_exec")
 int gadget_exec(struct trace_event_raw_sched_process_exec *ctx)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u64 uid_gid = bpf_get_current_uid_gid();
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	__u64 mntns_id = gadget_task_mntns(task);
-	char comm[GADGET_COMM_LEN];
+	struct gadget_current cur;
 	__u32 zero = 0;
 
-	bpf_get_current_comm(comm, sizeof(comm));
-	if (gadget_should_discard(pid_tgid, uid_gid, mntns_id, comm))
+	if (!gadget_current_selected(&cur))
 		return 0;
 
 	struct exec_event *event = bpf_map_lookup_elem(&exec_scratch, &zero);
@@ -59,8 +54,8 @@ int gadget_exec(struct trace_event_raw_sched_process_exec *ctx)
 		return 0;
 
 	event->timestamp_ns = bpf_ktime_get_boot_ns();
-	gadget_process_fill(&event->proc, task, pid_tgid, uid_gid);
-	__builtin_memcpy(event->proc.comm, comm, sizeof(comm));
+	gadget_process_fill(&event->proc, cur.task, cur.pid_tgid, cur.uid_gid);
+	__builtin_memcpy(event->proc.comm, cur.comm, sizeof(cur.comm));
 	event->error = 0;
 	event->flags = 0;
 	event->__pad = 0;
@@ -69,6 +64,7 @@ int gadget_exec(struct trace_event_raw_sched_process_exec *ctx)
 	bpf_probe_read_kernel_str(event->filename, sizeof(event->filename), (void *)ctx + filename_loc);
 
 	/* The new image's argv sits between arg_start and arg_end. */
+	struct task_struct *task = cur.task; /* a plain local: CO-RE relocates the whole expression */
 	struct mm_struct *mm = BPF_CORE_READ(task, mm);
 	unsigned long arg_start = BPF_CORE_READ(mm, arg_start);
 	unsigned long arg_end = BPF_CORE_READ(mm, arg_end);
@@ -88,24 +84,19 @@ int gadget_exec(struct trace_event_raw_sched_process_exec *ctx)
 /* Failed execs: remember the request at entry, report it at exit. */
 static __always_inline int exec_enter(const char *filename, const char *const *argv)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u64 uid_gid = bpf_get_current_uid_gid();
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	__u64 mntns_id = gadget_task_mntns(task);
-	__u32 tid = (__u32)pid_tgid;
+	struct gadget_current cur;
 	__u32 zero = 0;
-	char comm[GADGET_COMM_LEN];
 
-	bpf_get_current_comm(comm, sizeof(comm));
-	if (gadget_should_discard(pid_tgid, uid_gid, mntns_id, comm))
+	if (!gadget_current_selected(&cur))
 		return 0;
+	__u32 tid = (__u32)cur.pid_tgid;
 
 	struct exec_event *event = bpf_map_lookup_elem(&exec_scratch, &zero);
 	if (!event)
 		return 0;
 
-	gadget_process_fill(&event->proc, task, pid_tgid, uid_gid);
-	__builtin_memcpy(event->proc.comm, comm, sizeof(comm));
+	gadget_process_fill(&event->proc, cur.task, cur.pid_tgid, cur.uid_gid);
+	__builtin_memcpy(event->proc.comm, cur.comm, sizeof(cur.comm));
 	event->error = 0;
 	event->flags = 0;
 	event->__pad = 0;

@@ -67,15 +67,10 @@ static long flood_emit(__u32 index, void *data)
 SEC("tracepoint/syscalls/sys_enter_getppid")
 int gadget_flood(struct trace_event_raw_sys_enter *ctx)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u64 uid_gid = bpf_get_current_uid_gid();
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	__u64 mntns_id = gadget_task_mntns(task);
-	char comm[GADGET_COMM_LEN];
+	struct gadget_current cur;
 	__u32 zero = 0;
 
-	bpf_get_current_comm(comm, sizeof(comm));
-	if (gadget_should_discard(pid_tgid, uid_gid, mntns_id, comm))
+	if (!gadget_current_selected(&cur))
 		return 0;
 
 	struct exec_event *event = bpf_map_lookup_elem(&flood_scratch, &zero);
@@ -83,8 +78,8 @@ int gadget_flood(struct trace_event_raw_sys_enter *ctx)
 		return 0;
 
 	/* Everything but the sequence and timestamp is the same for all records of a call. */
-	gadget_process_fill(&event->proc, task, pid_tgid, uid_gid);
-	__builtin_memcpy(event->proc.comm, comm, sizeof(comm));
+	gadget_process_fill(&event->proc, cur.task, cur.pid_tgid, cur.uid_gid);
+	__builtin_memcpy(event->proc.comm, cur.comm, sizeof(cur.comm));
 	event->error = 0;
 	event->flags = 0;
 	event->__pad = 0;

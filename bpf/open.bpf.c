@@ -87,21 +87,17 @@ static __always_inline bool open_path_rejected_early(const char *path)
 
 static __always_inline int open_enter(int dirfd, const char *path, __u32 open_flags, __u32 mode)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u64 uid_gid = bpf_get_current_uid_gid();
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	char comm[GADGET_COMM_LEN];
+	struct gadget_current cur;
 
 	if (gadget_open_accmode_mask && !(gadget_open_accmode_mask & (1u << (open_flags & O_ACCMODE))))
 		return 0;
-	bpf_get_current_comm(comm, sizeof(comm));
-	if (gadget_should_discard(pid_tgid, uid_gid, gadget_task_mntns(task), comm))
+	if (!gadget_current_selected(&cur))
 		return 0;
 
 	if (open_path_rejected_early(path))
 		return 0;
 
-	__u32 tid = (__u32)pid_tgid;
+	__u32 tid = (__u32)cur.pid_tgid;
 	struct open_args args = { .path = path, .open_flags = open_flags, .mode = mode, .dirfd = dirfd };
 	bpf_map_update_elem(&open_pending, &tid, &args, BPF_ANY);
 	return 0;

@@ -95,6 +95,24 @@ static __always_inline void gadget_process_fill(struct gadget_process *proc, str
 	proc->__pad = 0;
 }
 
+/* The current task, read once for the filters and again for the record. */
+struct gadget_current {
+	__u64 pid_tgid;
+	__u64 uid_gid;
+	struct task_struct *task;
+	char comm[GADGET_COMM_LEN];
+};
+
+/* Reads the current task into cur; true when the filters select it. */
+static __always_inline bool gadget_current_selected(struct gadget_current *cur)
+{
+	cur->pid_tgid = bpf_get_current_pid_tgid();
+	cur->uid_gid = bpf_get_current_uid_gid();
+	cur->task = (struct task_struct *)bpf_get_current_task();
+	bpf_get_current_comm(cur->comm, sizeof(cur->comm));
+	return !gadget_should_discard(cur->pid_tgid, cur->uid_gid, gadget_task_mntns(cur->task), cur->comm);
+}
+
 static __always_inline void gadget_count_lost(void)
 {
 	__u32 zero = 0;
