@@ -110,7 +110,10 @@ static __always_inline bool gadget_current_selected(struct gadget_current *cur)
 	cur->uid_gid = bpf_get_current_uid_gid();
 	cur->task = (struct task_struct *)bpf_get_current_task();
 	bpf_get_current_comm(cur->comm, sizeof(cur->comm));
-	return !gadget_should_discard(cur->pid_tgid, cur->uid_gid, gadget_task_mntns(cur->task), cur->comm);
+	/* Three kernel reads only a container selection needs: behind the
+	 * constant, the verifier prunes them from every other trace. */
+	__u64 mntns_id = gadget_filter_by_mntns ? gadget_task_mntns(cur->task) : 0;
+	return !gadget_should_discard(cur->pid_tgid, cur->uid_gid, mntns_id, cur->comm);
 }
 
 static __always_inline void gadget_count_lost(void)
