@@ -15,6 +15,9 @@ public abstract class TraceCommand : GadgetCmdlet
     /// <summary>Events lost so far, per node, as already warned of.</summary>
     private readonly Dictionary<string, ulong> _lostReported = new(StringComparer.Ordinal);
 
+    /// <summary>Events this command wrote to the pipeline.</summary>
+    private long _written;
+
     /// <summary>How long the end of a trace waits for the agent's final counters.</summary>
     private static readonly TimeSpan FinalCountersWait = TimeSpan.FromSeconds(2);
 
@@ -160,7 +163,6 @@ public abstract class TraceCommand : GadgetCmdlet
 
     private void Run(ITraceSource session, TraceOptions options)
     {
-        long written = 0;
         DateTime? deadline = options.Duration is TimeSpan duration ? DateTime.UtcNow + duration + TimeSpan.FromSeconds(5) : null;
         while (!PipelineStopToken.IsCancellationRequested)
         {
@@ -178,7 +180,7 @@ public abstract class TraceCommand : GadgetCmdlet
             {
                 case GadgetEvent gadgetEvent when Accepts(gadgetEvent):
                     WriteObject(gadgetEvent);
-                    if (MaxEvents > 0 && ++written >= MaxEvents)
+                    if (++_written >= MaxEvents && MaxEvents > 0)
                     {
                         // The agent stops at the same count and sends its final counters after the events.
                         WaitForFinalCounters(session);
@@ -249,6 +251,9 @@ public abstract class TraceCommand : GadgetCmdlet
                 WriteObject(statistics);
             }
         }
+
+        // What reached this pipeline, the last hop the agents' counters cannot see.
+        WriteVerbose($"Wrote {_written} events.");
     }
 
     private static string LossMessage(TraceStatistics statistics, ulong newlyLost) =>

@@ -258,6 +258,18 @@ Describe 'How a trace ends' -Skip:$SkipKernel {
         $statistics.Lost | Should -Be 0
     }
 
+    It '-Verbose says how many events the cmdlet wrote' {
+        $output = @(Trace-GadgetExec -Local -Comm true -Duration 2 -Verbose 4>&1)
+        $verbose = @($output | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] })
+        $events = @($output | Where-Object { $_ -is [Gadget.ExecEvent] })
+        $ended = @($verbose | Where-Object Message -Match '^Trace ended.*: (\d+) events delivered')
+        $ended.Count | Should -Be 1
+        $delivered = [long]([regex]::Match($ended[0].Message, '(\d+) events delivered').Groups[1].Value)
+        $delivered | Should -BeGreaterThan 0 -Because 'the activity runs /bin/true ten times a second'
+        $delivered | Should -Be $events.Count
+        $verbose[-1].Message | Should -BeExactly "Wrote $($events.Count) events."
+    }
+
     It 'writes no counters without -Statistics' {
         @(Trace-GadgetExec -Local -Comm true -MaxEvents 2 | Where-Object { $_ -is [Gadget.Tracing.TraceStatistics] }).Count | Should -Be 0
     }
