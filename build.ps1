@@ -46,6 +46,7 @@ Set-StrictMode -Version Latest
 $Root = $PSScriptRoot
 $Out = Join-Path $Root 'out'
 $ModuleOut = Join-Path $Out 'Gadget'
+$AgentRuntime = if ([Runtime.InteropServices.RuntimeInformation]::OSArchitecture -eq 'Arm64') { 'linux-arm64' } else { 'linux-x64' }
 
 # Debian packages by what needs them; each is installed only when its probe file is missing.
 $DebianPackages = [ordered]@{
@@ -110,9 +111,10 @@ function Invoke-Build {
     # Stage the module: cmdlets and client at the root, the agent in agent/.
     if (Test-Path $ModuleOut) { Remove-Item $ModuleOut -Recurse -Force }
     Invoke-Native dotnet @('publish', (Join-Path $Root 'src/Gadget.Commands'), '-c', $Configuration, '--no-build', '-o', $ModuleOut, '--nologo', '-v', 'quiet')
-    Invoke-Native dotnet @('publish', (Join-Path $Root 'src/Gadget.Agent'), '-c', $Configuration, '--no-build', '-o', (Join-Path $ModuleOut 'agent'), '--nologo', '-v', 'quiet')
-    # Keep what runs: no symbols, XML docs or web-host leftovers; the agent keeps its deps.json.
-    Get-ChildItem $ModuleOut -Recurse -Include '*.pdb', 'Gadget.*.xml', 'gadget-agent.xml', 'web.config', '*.staticwebassets.*' | Remove-Item
+    # The agent is native code (NativeAOT) for this machine's architecture.
+    Invoke-Native dotnet @('publish', (Join-Path $Root 'src/Gadget.Agent'), '-c', $Configuration, '-r', $AgentRuntime, '-o', (Join-Path $ModuleOut 'agent'), '--nologo', '-v', 'quiet', '-clp:ErrorsOnly')
+    # Keep what runs: no symbols, XML docs or web-host leftovers.
+    Get-ChildItem $ModuleOut -Recurse -Include '*.pdb', '*.dbg', 'Gadget.*.xml', 'gadget-agent.xml', 'web.config', '*.staticwebassets.*' | Remove-Item
     Get-ChildItem $ModuleOut -Filter '*.deps.json' | Remove-Item
     Copy-Item (Join-Path $Root 'module/Gadget.psd1'), (Join-Path $Root 'module/Gadget.Format.ps1xml') $ModuleOut
     & (Join-Path $Root 'module/help/Build-GadgetHelp.ps1') -ModulePath $ModuleOut
@@ -131,7 +133,8 @@ function Invoke-Test {
     $results = Join-Path $Out 'test-results'
     New-Item $results -ItemType Directory -Force | Out-Null
 
-    # xunit: unit and kernel integration tests.
+    # xunit: unit and kernel integration tests, the kernel ones against the agent the module ships.
+    $env:GADGET_AGENT_PATH = Join-Path $ModuleOut 'agent/gadget-agent'
     $trx = Join-Path $results 'xunit.trx'
     Remove-Item $trx -ErrorAction Ignore
     & dotnet test (Join-Path $Root 'tests/Gadget.Tests') -c $Configuration --no-build --nologo `

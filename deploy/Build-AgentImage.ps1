@@ -6,8 +6,8 @@
 .DESCRIPTION
     No base image can be pulled on the build machines, so the root file system is assembled here
     and packed without an image builder:
-    1. The agent, published self-contained for linux-x64, in /gadget.
-    2. libbpf.so.1 and every shared library the agent, the .NET runtime and libbpf link against
+    1. The agent, compiled ahead of time for linux-x64 (NativeAOT), in /gadget.
+    2. libbpf.so.1 and every shared library the agent and libbpf link against
        (listed by ldd), at their paths on this Debian host, with the dynamic loader.
     3. One uncompressed layer, its config (entry point and arguments of deploy/Containerfile) and
        manifest, in an OCI image layout packed as one tar: `ctr images import` and
@@ -67,12 +67,11 @@ $rootfs = Join-Path $OutputPath 'rootfs'
 if (Test-Path $OutputPath) { Remove-Item $OutputPath -Recurse -Force }
 New-Item $rootfs -ItemType Directory -Force | Out-Null
 
-# 1. The self-contained agent. The LTTng trace provider is left out: it needs liblttng-ust, which
-# the image does not carry, and the runtime runs without it.
+# 1. The agent, compiled ahead of time (NativeAOT): one executable, no runtime beside it.
 $agentDirectory = Join-Path $rootfs 'gadget'
-Invoke-Native dotnet @('publish', (Join-Path $Root 'src/Gadget.Agent'), '-c', $Configuration, '-r', 'linux-x64', '--self-contained',
-    '-o', $agentDirectory, '--nologo', '-v', 'quiet', '-p:DebugType=none', '-p:GenerateDocumentationFile=false')
-Get-ChildItem $agentDirectory -Include 'libcoreclrtraceptprovider.so', '*.staticwebassets.*', 'web.config' -Recurse | Remove-Item
+Invoke-Native dotnet @('publish', (Join-Path $Root 'src/Gadget.Agent'), '-c', $Configuration, '-r', 'linux-x64',
+    '-o', $agentDirectory, '--nologo', '-v', 'quiet', '-clp:ErrorsOnly', '-p:DebugType=none', '-p:GenerateDocumentationFile=false')
+Get-ChildItem $agentDirectory -Include '*.dbg', '*.staticwebassets.*', 'web.config' -Recurse | Remove-Item
 
 # 2. libbpf and the libraries everything links against.
 $libbpf = '/usr/lib/x86_64-linux-gnu/libbpf.so.1'
