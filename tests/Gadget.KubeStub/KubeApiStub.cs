@@ -126,9 +126,10 @@ public sealed class KubeApiStub : IAsyncDisposable
 
     /// <summary>
     /// A pod on <paramref name="node"/> (the kubelet's view: running, with a status for each
-    /// container whose runtime id is given). Returns the uid the server gave it.
+    /// container whose runtime id is given). Returns its uid: <paramref name="uid"/>, or one the
+    /// server makes up (a test whose container exists before its pod chooses it).
     /// </summary>
-    public string AddPod(string ns, string name, string node, IReadOnlyDictionary<string, string>? labels = null, IReadOnlyDictionary<string, string>? containerIds = null)
+    public string AddPod(string ns, string name, string node, IReadOnlyDictionary<string, string>? labels = null, IReadOnlyDictionary<string, string>? containerIds = null, string? uid = null)
     {
         var statuses = new JsonArray();
         foreach ((string container, string id) in containerIds ?? new Dictionary<string, string>())
@@ -156,7 +157,7 @@ public sealed class KubeApiStub : IAsyncDisposable
         };
         lock (_lock)
         {
-            Store(Key("", "pods", ns, name), pod, isNew: true);
+            Store(Key("", "pods", ns, name), pod, isNew: true, uid);
         }
 
         return (string)pod["metadata"]!["uid"]!;
@@ -825,12 +826,12 @@ public sealed class KubeApiStub : IAsyncDisposable
     }
 
     /// <summary>Stores an object under a new resourceVersion and records the change for watches. Callers hold the lock.</summary>
-    private void Store(string key, JsonObject item, bool isNew)
+    private void Store(string key, JsonObject item, bool isNew, string? uid = null)
     {
         JsonObject metadata = item["metadata"]!.AsObject();
         if (isNew)
         {
-            metadata["uid"] = Guid.NewGuid().ToString();
+            metadata["uid"] = uid ?? Guid.NewGuid().ToString();
             metadata["creationTimestamp"] = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture);
         }
 
