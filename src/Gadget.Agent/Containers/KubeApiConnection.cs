@@ -12,13 +12,14 @@ internal sealed record KubeApiSettings(Uri Server, string TokenFile, string CaFi
 /// <summary>
 /// GET requests to the Kubernetes API with the service account's token. The token file is read
 /// again every minute and after a 401, since projected tokens rotate. An HTTPS server must present
-/// a certificate the cluster's CA (ca.crt) signed for its address: that CA alone is trusted here,
-/// never the system's store.
+/// a certificate for its address that chains to the cluster's CA (ca.crt, read when this object is
+/// made): that CA alone is trusted, never the system's store.
 /// </summary>
 internal sealed class KubeApiConnection : IDisposable
 {
     private static readonly TimeSpan TokenLifetime = TimeSpan.FromMinutes(1);
     private readonly KubeApiSettings _settings;
+    private readonly X509ChainPolicy? _clusterCa;
     private readonly HttpClient _http;
     private string? _token;
     private long _tokenReadAt;
@@ -30,12 +31,15 @@ internal sealed class KubeApiConnection : IDisposable
         {
             // An address that does not answer fails in seconds, not after the kernel's SYN retries.
             ConnectTimeout = TimeSpan.FromSeconds(10),
-            SslOptions = new SslClientAuthenticationOptions { RemoteCertificateValidationCallback = TrustedByClusterCa },
         };
+        if (settings.Server.Scheme == Uri.UriSchemeHttps)
+        {
+            _clusterCa = ClusterCaPolicy(settings.CaFile);
+            handler.SslOptions = new SslClientAuthenticationOptions { CertificateChainPolicy = _clusterCa };
+        }
+
         _http = new HttpClient(handler) { BaseAddress = settings.Server, Timeout = Timeout.InfiniteTimeSpan };
     }
-
-    public Uri Server => _settings.Server;
 
     /// <summary>Sends a GET; answers other than 2xx become <see cref="KubeApiException"/> with the server's message.</summary>
     public async Task<HttpResponseMessage> GetAsync(string pathAndQuery, CancellationToken token)
@@ -63,7 +67,14 @@ internal sealed class KubeApiConnection : IDisposable
         }
     }
 
-    public void Dispose() => _http.Dispose();
+    public void Dispose()
+    {
+        _http.Dispose();
+        foreach (X509Certificate2 authority in _clusterCa?.CustomTrustStore ?? [])
+        {
+            authority.Dispose();
+        }
+    }
 
     private string? Token()
     {
@@ -94,41 +105,23 @@ internal sealed class KubeApiConnection : IDisposable
         return $"{(int)response.StatusCode} {response.ReasonPhrase}";
     }
 
-    private bool TrustedByClusterCa(object sender, X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors)
+    /// <summary>Chains must end at the cluster's CA; without a readable ca.crt, nothing is trusted.</summary>
+    private static X509ChainPolicy ClusterCaPolicy(string caFile)
     {
-        // The name must match; the chain is judged below against the cluster's CA instead of the system's.
-        if (certificate is not X509Certificate2 server || (errors & ~SslPolicyErrors.RemoteCertificateChainErrors) != SslPolicyErrors.None || !File.Exists(_settings.CaFile))
-        {
-            return false;
-        }
-
-        var authorities = new X509Certificate2Collection();
+        var policy = new X509ChainPolicy { TrustMode = X509ChainTrustMode.CustomRootTrust, RevocationMode = X509RevocationMode.NoCheck };
         try
         {
-            authorities.ImportFromPemFile(_settings.CaFile);
-            using var clusterChain = new X509Chain();
-            clusterChain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-            clusterChain.ChainPolicy.CustomTrustStore.AddRange(authorities);
-            clusterChain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-            // What the server sent besides its own certificate: intermediates, perhaps.
-            foreach (X509ChainElement element in chain?.ChainElements ?? (IEnumerable<X509ChainElement>)[])
+            if (File.Exists(caFile))
             {
-                clusterChain.ChainPolicy.ExtraStore.Add(element.Certificate);
+                policy.CustomTrustStore.ImportFromPemFile(caFile);
             }
-
-            return clusterChain.Build(server);
         }
         catch (System.Security.Cryptography.CryptographicException)
         {
-            return false; // an unreadable ca.crt trusts nothing
+            policy.CustomTrustStore.Clear();
         }
-        finally
-        {
-            foreach (X509Certificate2 authority in authorities)
-            {
-                authority.Dispose();
-            }
-        }
+
+        return policy;
     }
 }
 

@@ -34,46 +34,56 @@ internal sealed class PodSource(ContainerCollection collection, KubeApiSettings 
 
     public async Task RunAsync(CancellationToken token)
     {
-        using var api = new KubeApiConnection(settings);
-        KubeLog.Following(logger, api.Server, nodeName);
+        KubeLog.Following(logger, settings.Server, nodeName);
+        var api = new KubeApiConnection(settings);
         string? version = null;
         _retry = _backoff.First;
-        while (!token.IsCancellationRequested)
+        try
         {
-            try
+            while (!token.IsCancellationRequested)
             {
-                version ??= await ListAsync(api, token).ConfigureAwait(false);
-                version = await WatchAsync(api, version, token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (token.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (KubeApiException gone) when (gone.StatusCode == HttpStatusCode.Gone)
-            {
-                version = null;
-            }
-            catch (Exception exception) when (exception is HttpRequestException or IOException or JsonException or KubeApiException or OperationCanceledException)
-            {
-                // The version is kept: resuming the watch from it loses nothing, or answers 410.
-                collection.PodListFailed();
-                if (!_unavailable)
-                {
-                    _unavailable = true;
-                    KubeLog.ApiUnavailable(logger, api.Server, nodeName, Reason(exception));
-                }
-
                 try
                 {
-                    await Task.Delay(_retry, token).ConfigureAwait(false);
+                    version ??= await ListAsync(api, token).ConfigureAwait(false);
+                    version = await WatchAsync(api, version, token).ConfigureAwait(false);
                 }
-                catch (OperationCanceledException)
+                catch (OperationCanceledException) when (token.IsCancellationRequested)
                 {
                     return;
                 }
+                catch (KubeApiException gone) when (gone.StatusCode == HttpStatusCode.Gone)
+                {
+                    version = null;
+                }
+                catch (Exception exception) when (exception is HttpRequestException or IOException or JsonException or KubeApiException or OperationCanceledException)
+                {
+                    // The version is kept: resuming the watch from it loses nothing, or answers 410.
+                    collection.PodListFailed();
+                    if (!_unavailable)
+                    {
+                        _unavailable = true;
+                        KubeLog.ApiUnavailable(logger, settings.Server, nodeName, Reason(exception));
+                    }
 
-                _retry = TimeSpan.FromTicks(Math.Min(_retry.Ticks * 2, _backoff.Max.Ticks));
+                    // The next attempt starts afresh: new connections, and ca.crt read again (it may have appeared or rotated).
+                    api.Dispose();
+                    api = new KubeApiConnection(settings);
+                    try
+                    {
+                        await Task.Delay(_retry, token).ConfigureAwait(false);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        return;
+                    }
+
+                    _retry = TimeSpan.FromTicks(Math.Min(_retry.Ticks * 2, _backoff.Max.Ticks));
+                }
             }
+        }
+        finally
+        {
+            api.Dispose();
         }
     }
 
@@ -83,7 +93,7 @@ internal sealed class PodSource(ContainerCollection collection, KubeApiSettings 
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(token);
         timeout.CancelAfter(ListTimeout);
         using HttpResponseMessage response = await api.GetAsync(_pods, timeout.Token).ConfigureAwait(false);
-        Answered(api);
+        Answered();
         await using Stream body = await response.Content.ReadAsStreamAsync(timeout.Token).ConfigureAwait(false);
         PodListDocument list = await JsonSerializer.DeserializeAsync(body, PodJsonContext.Default.PodListDocument, timeout.Token).ConfigureAwait(false)
             ?? throw new JsonException("The pod list is empty.");
@@ -101,7 +111,7 @@ internal sealed class PodSource(ContainerCollection collection, KubeApiSettings 
         deadline.CancelAfter(TimeSpan.FromSeconds(WatchSeconds) + WatchGrace);
         using HttpResponseMessage response = await api.GetAsync(
             $"{_pods}&watch=true&resourceVersion={Uri.EscapeDataString(version)}&allowWatchBookmarks=true&timeoutSeconds={WatchSeconds}", deadline.Token).ConfigureAwait(false);
-        Answered(api);
+        Answered();
         PipeReader reader = PipeReader.Create(await response.Content.ReadAsStreamAsync(deadline.Token).ConfigureAwait(false));
         try
         {
@@ -165,13 +175,13 @@ internal sealed class PodSource(ContainerCollection collection, KubeApiSettings 
     }
 
     /// <summary>The API answered: the outage (if any) is over and the next failure waits the shortest time.</summary>
-    private void Answered(KubeApiConnection api)
+    private void Answered()
     {
         _retry = _backoff.First;
         if (_unavailable)
         {
             _unavailable = false;
-            KubeLog.ApiReachable(logger, api.Server, nodeName);
+            KubeLog.ApiReachable(logger, settings.Server, nodeName);
         }
     }
 
