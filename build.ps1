@@ -54,6 +54,7 @@ $DebianPackages = [ordered]@{
     'llvm'           = '/usr/bin/llvm-strip'
     'libbpf-dev'     = '/usr/include/bpf/bpf_helpers.h'
     'libbpf1'        = '/usr/lib/x86_64-linux-gnu/libbpf.so.1'
+    'libssl3'        = '/usr/lib/x86_64-linux-gnu/libssl.so.3'
     'bpftool'        = '/usr/sbin/bpftool'
     'dnsmasq-base'   = '/usr/sbin/dnsmasq'
     'bind9-dnsutils' = '/usr/bin/dig'

@@ -7,12 +7,14 @@
     No base image can be pulled on the build machines, so the root file system is assembled here
     and packed without an image builder:
     1. The agent, compiled ahead of time for linux-x64 (NativeAOT), in /gadget.
-    2. libbpf.so.1 and every shared library the agent and libbpf link against
-       (listed by ldd), at their paths on this Debian host, with the dynamic loader.
+    2. libbpf.so.1 and every shared library the agent and libbpf link against (listed by ldd), at
+       their paths on this Debian host, with the dynamic loader; and OpenSSL 3 (libssl.so.3,
+       libcrypto.so.3), which .NET loads at run time for HTTPS to the API server.
     3. One uncompressed layer, its config (entry point and arguments of deploy/Containerfile) and
        manifest, in an OCI image layout packed as one tar: `ctr images import` and
        `podman load` read it.
-    Nothing else: no shell, no package manager, no certificates.
+    Nothing else: no shell, no package manager, no certificates (the agent trusts the service
+    account's ca.crt for the API server, nothing else).
 
 .EXAMPLE
     ./deploy/Build-AgentImage.ps1 -OutputPath out/image
@@ -73,11 +75,17 @@ Invoke-Native dotnet @('publish', (Join-Path $Root 'src/Gadget.Agent'), '-c', $C
     '-o', $agentDirectory, '--nologo', '-v', 'quiet', '-clp:ErrorsOnly', '-p:DebugType=none', '-p:GenerateDocumentationFile=false')
 Get-ChildItem $agentDirectory -Include '*.dbg', '*.staticwebassets.*', 'web.config' -Recurse | Remove-Item
 
-# 2. libbpf and the libraries everything links against.
+# 2. libbpf, OpenSSL and the libraries everything links against. ldd does not list OpenSSL: .NET's
+# crypto shim opens libssl.so.3 (and with it libcrypto.so.3) by name when the first TLS connection
+# is made, which is the pod watch's HTTPS to the API server.
 $libbpf = '/usr/lib/x86_64-linux-gnu/libbpf.so.1'
 if (-not (Test-Path $libbpf)) { throw "$libbpf is missing: apt-get install libbpf1" }
-$binaries = @((Join-Path $agentDirectory 'gadget-agent'), $libbpf) + @(Get-ChildItem $agentDirectory -Filter '*.so' | ForEach-Object FullName)
-$libraries = [Collections.Generic.SortedSet[string]]::new([string[]]@($libbpf))
+$openssl = @('/usr/lib/x86_64-linux-gnu/libssl.so.3', '/usr/lib/x86_64-linux-gnu/libcrypto.so.3')
+foreach ($library in $openssl) {
+    if (-not (Test-Path $library)) { throw "$library is missing: apt-get install libssl3" }
+}
+$binaries = @((Join-Path $agentDirectory 'gadget-agent'), $libbpf) + $openssl + @(Get-ChildItem $agentDirectory -Filter '*.so' | ForEach-Object FullName)
+$libraries = [Collections.Generic.SortedSet[string]]::new([string[]](@($libbpf) + $openssl))
 foreach ($binary in $binaries) {
     foreach ($library in Get-LinkedLibrary $binary) {
         if (-not $library.StartsWith($agentDirectory)) { [void]$libraries.Add($library) }

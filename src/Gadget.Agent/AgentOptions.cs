@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Reflection;
+using Gadget.Agent.Containers;
 using Gadget.Agent.Runtime;
 
 namespace Gadget.Agent;
@@ -30,6 +31,31 @@ internal sealed class AgentOptions
 
     private readonly List<string> _runcRoots = [];
 
+    /// <summary>
+    /// The Kubernetes API whose pods of <see cref="NodeName"/> complete the containers the runtime
+    /// did not label; in a pod, the API server of its cluster with the pod's service account.
+    /// Null outside a cluster.
+    /// </summary>
+    public KubeApiSettings? KubeApi => _kubeApi is null ? null : new KubeApiSettings(_kubeApi, _kubeTokenFile, _kubeCaFile);
+
+    private const string ServiceAccountDirectory = "/var/run/secrets/kubernetes.io/serviceaccount";
+    private Uri? _kubeApi = InClusterApi();
+    private string _kubeTokenFile = ServiceAccountDirectory + "/token";
+    private string _kubeCaFile = ServiceAccountDirectory + "/ca.crt";
+
+    /// <summary>The address the kubelet gives every pod in KUBERNETES_SERVICE_HOST and _PORT.</summary>
+    private static Uri? InClusterApi()
+    {
+        string? host = Environment.GetEnvironmentVariable("KUBERNETES_SERVICE_HOST");
+        string? port = Environment.GetEnvironmentVariable("KUBERNETES_SERVICE_PORT");
+        if (string.IsNullOrEmpty(host) || string.IsNullOrEmpty(port))
+        {
+            return null;
+        }
+
+        return new Uri($"https://{(host.Contains(':', StringComparison.Ordinal) ? $"[{host}]" : host)}:{port}/");
+    }
+
     public static string Version { get; } =
         typeof(AgentOptions).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
 
@@ -49,6 +75,12 @@ internal sealed class AgentOptions
           --parent-pid PID     exit when process PID ends
           --containerd-socket PATH   containerd's socket (default /run/containerd/containerd.sock)
           --runc-root PATH     a runc/crun state root to watch (repeatable; default /run/runc, /run/crun)
+          --kube-api URL       Kubernetes API whose pods on --node complete containers the runtime did not
+                               label (default in a pod: https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT)
+          --kube-token-file PATH   its bearer token, read again as it rotates
+                               (default /var/run/secrets/kubernetes.io/serviceaccount/token)
+          --kube-ca-file PATH  the CA that signs its certificate, the only one trusted for it
+                               (default /var/run/secrets/kubernetes.io/serviceaccount/ca.crt)
           --probe PORT         check the agent on 127.0.0.1:PORT (gRPC health) and exit 0 when it serves
         """;
 
@@ -69,6 +101,9 @@ internal sealed class AgentOptions
                 case "--parent-pid": options.ParentPid = int.Parse(Value(), CultureInfo.InvariantCulture); break;
                 case "--containerd-socket": options.ContainerdSocket = Value(); break;
                 case "--runc-root": options._runcRoots.Add(Value()); break;
+                case "--kube-api": options._kubeApi = new Uri(Value(), UriKind.Absolute); break;
+                case "--kube-token-file": options._kubeTokenFile = Value(); break;
+                case "--kube-ca-file": options._kubeCaFile = Value(); break;
                 default: throw new ArgumentException($"Unknown option '{args[i]}'.");
             }
         }

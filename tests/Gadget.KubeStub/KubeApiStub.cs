@@ -16,28 +16,43 @@ namespace Gadget.KubeStub;
 /// memory. What it implements follows the real API server: bearer-token authentication (401),
 /// authorization by verb and resource (403 with a Status), server-side apply (PATCH
 /// application/apply-patch+yaml with a fieldManager; a no-op apply keeps the resourceVersion),
-/// get/list (label selectors)/delete, DaemonSet status from its nodes and pods, and pod
-/// port-forward over WebSocket (v4.channel.k8s.io: channel 0 data, channel 1 errors, each
-/// channel's first frame carrying the port, little-endian) bridged to a local TCP port.
+/// get/list (label and field selectors)/delete, watch (newline-delimited events from a
+/// resourceVersion, ADDED/MODIFIED/DELETED as objects enter, change in and leave the selection,
+/// BOOKMARKs when asked, an ERROR event with 410 Expired for a version older than its history),
+/// DaemonSet status from its nodes and pods, and pod port-forward over WebSocket
+/// (v4.channel.k8s.io: channel 0 data, channel 1 errors, each channel's first frame carrying the
+/// port, little-endian) bridged to a local TCP port.
 /// </summary>
 public sealed class KubeApiStub : IAsyncDisposable
 {
     public const string Token = "stub-token";
     public const string AgentLabels = "app.kubernetes.io/name=gadget,app.kubernetes.io/component=agent";
 
-    private readonly WebApplication _app;
+    /// <summary>How many changes the watch history keeps (the API server's watch cache is bounded too).</summary>
+    private const int HistoryLimit = 1000;
+
+    private WebApplication? _app;
     private readonly ConcurrentDictionary<string, JsonObject> _objects = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, int> _backends = new(StringComparer.Ordinal);
     private readonly object _lock = new();
     private long _resourceVersion = 1000;
+    private readonly List<Change> _history = [];
+    private long _historyStart = 1000;
+    private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private CancellationTokenSource _watchesEnd = new();
 
-    private KubeApiStub(WebApplication app)
+    private KubeApiStub()
     {
-        _app = app;
     }
+
+    /// <summary>One change to an object, as watches replay it: no object after for a deletion.</summary>
+    private sealed record Change(long Version, string Key, JsonObject? Before, JsonObject? After);
 
     /// <summary>The API server's address (http://127.0.0.1:PORT).</summary>
     public Uri Url { get; private set; } = null!;
+
+    /// <summary>How often a watch that allows them gets a BOOKMARK (the API server sends about one a minute).</summary>
+    public TimeSpan BookmarkInterval { get; set; } = TimeSpan.FromMinutes(1);
 
     /// <summary>Requests refused with 403, as "verb resource" ("create pods/portforward", "patch daemonsets").</summary>
     public ConcurrentDictionary<string, bool> Denied { get; } = new(StringComparer.Ordinal);
@@ -50,18 +65,127 @@ public sealed class KubeApiStub : IAsyncDisposable
 
     public static async Task<KubeApiStub> StartAsync()
     {
-        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0));
-        WebApplication app = builder.Build();
-        var stub = new KubeApiStub(app);
-        app.UseWebSockets();
-        app.Run(stub.HandleAsync);
-        await app.StartAsync().ConfigureAwait(false);
-        string address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        stub.Url = new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal));
+        var stub = new KubeApiStub();
+        await stub.ServeAsync(0).ConfigureAwait(false);
         return stub;
     }
+
+    /// <summary>Stops serving, as an API server that goes down: open watches end, connections are refused.</summary>
+    public async Task StopAsync()
+    {
+        if (_app is WebApplication app)
+        {
+            _app = null;
+            EndWatches();
+            await app.StopAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+            await app.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Serves again at the same address with the same objects, as a restarted API server: its
+    /// watch history starts now, so a watch from an earlier version is answered 410 Expired.
+    /// </summary>
+    public async Task RestartAsync()
+    {
+        await StopAsync().ConfigureAwait(false);
+        ForgetWatchHistory();
+        await ServeAsync(Url.Port).ConfigureAwait(false);
+    }
+
+    private async Task ServeAsync(int port)
+    {
+        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, port));
+        WebApplication app = builder.Build();
+        app.UseWebSockets();
+        app.Run(HandleAsync);
+        await app.StartAsync().ConfigureAwait(false);
+        string address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        Url = new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal));
+        _app = app;
+    }
+
+    /// <summary>Forgets the changes so far, as a compacted watch cache: watches from their versions get 410 Expired.</summary>
+    public void ForgetWatchHistory()
+    {
+        lock (_lock)
+        {
+            _history.Clear();
+            _historyStart = Interlocked.Read(ref _resourceVersion);
+        }
+    }
+
+    /// <summary>Ends every open watch, as the server does when a watch's timeout comes.</summary>
+    public void EndWatches()
+    {
+        // Not disposed: a watch starting now may still be linking to it.
+        Interlocked.Exchange(ref _watchesEnd, new CancellationTokenSource()).Cancel();
+    }
+
+    /// <summary>
+    /// A pod on <paramref name="node"/> (the kubelet's view: running, with a status for each
+    /// container whose runtime id is given). Returns its uid: <paramref name="uid"/>, or one the
+    /// server makes up (a test whose container exists before its pod chooses it).
+    /// </summary>
+    public string AddPod(string ns, string name, string node, IReadOnlyDictionary<string, string>? labels = null, IReadOnlyDictionary<string, string>? containerIds = null, string? uid = null)
+    {
+        var statuses = new JsonArray();
+        foreach ((string container, string id) in containerIds ?? new Dictionary<string, string>())
+        {
+            statuses.Add(new JsonObject
+            {
+                ["name"] = container,
+                ["containerID"] = $"containerd://{id}",
+                ["ready"] = true,
+                ["state"] = new JsonObject { ["running"] = new JsonObject() },
+            });
+        }
+
+        var pod = new JsonObject
+        {
+            ["apiVersion"] = "v1",
+            ["kind"] = "Pod",
+            ["metadata"] = new JsonObject { ["name"] = name, ["namespace"] = ns, ["labels"] = LabelsObject(labels) },
+            ["spec"] = new JsonObject
+            {
+                ["nodeName"] = node,
+                ["containers"] = new JsonArray([.. (containerIds?.Keys ?? []).Select(container => (JsonNode)new JsonObject { ["name"] = container, ["image"] = "busybox" })]),
+            },
+            ["status"] = new JsonObject { ["phase"] = "Running", ["containerStatuses"] = statuses },
+        };
+        lock (_lock)
+        {
+            Store(Key("", "pods", ns, name), pod, isNew: true, uid);
+        }
+
+        return (string)pod["metadata"]!["uid"]!;
+    }
+
+    /// <summary>Replaces a pod's labels (kubectl label --overwrite, removing the others).</summary>
+    public void SetPodLabels(string ns, string name, IReadOnlyDictionary<string, string> labels)
+    {
+        lock (_lock)
+        {
+            string key = Key("", "pods", ns, name);
+            JsonObject pod = (JsonObject)_objects[key].DeepClone();
+            pod["metadata"]!["labels"] = LabelsObject(labels);
+            Store(key, pod, isNew: false);
+        }
+    }
+
+    /// <summary>Deletes a pod (at once, as with a zero grace period).</summary>
+    public void DeletePod(string ns, string name)
+    {
+        lock (_lock)
+        {
+            Remove(Key("", "pods", ns, name));
+        }
+    }
+
+    private static JsonObject LabelsObject(IReadOnlyDictionary<string, string>? labels)
+        => new([.. (labels ?? new Dictionary<string, string>()).Select(label => KeyValuePair.Create(label.Key, (JsonNode?)label.Value))]);
 
     /// <summary>A kubeconfig for this server, whose context's namespace is <paramref name="ns"/>.</summary>
     public string KubeConfig(string ns = "default", string token = Token) => $"""
@@ -126,7 +250,11 @@ public sealed class KubeApiStub : IAsyncDisposable
                 }),
             },
         };
-        Store(Key("", "pods", ns, name), pod, isNew: true);
+        lock (_lock)
+        {
+            Store(Key("", "pods", ns, name), pod, isNew: true);
+        }
+
         _backends[$"{ns}/{name}"] = backendPort;
     }
 
@@ -140,8 +268,7 @@ public sealed class KubeApiStub : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await _app.StopAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
-        await _app.DisposeAsync().ConfigureAwait(false);
+        await StopAsync().ConfigureAwait(false);
     }
 
     private static string GroupOf(string resource) => resource switch
@@ -222,6 +349,7 @@ public sealed class KubeApiStub : IAsyncDisposable
 
         string verb = (request.Method, name, subresource) switch
         {
+            ("GET", null, _) when IsTrue(request.Query["watch"]) => "watch",
             ("GET", null, _) => "list",
             ("GET", _, "portforward") or ("POST", _, "portforward") => "create",
             ("GET", _, _) => "get",
@@ -240,8 +368,20 @@ public sealed class KubeApiStub : IAsyncDisposable
 
         switch (verb)
         {
-            case "list":
-                await ListAsync(context, group, resource, ns).ConfigureAwait(false);
+            case "list" or "watch":
+                if (!FieldSelector.TryParse(resource, request.Query["fieldSelector"], out FieldSelector? fields, out string? invalid))
+                {
+                    await WriteStatusAsync(context, 400, "BadRequest", invalid).ConfigureAwait(false);
+                }
+                else if (verb == "list")
+                {
+                    await ListAsync(context, group, resource, ns, fields).ConfigureAwait(false);
+                }
+                else
+                {
+                    await WatchAsync(context, group, resource, ns, fields).ConfigureAwait(false);
+                }
+
                 break;
             case "get" when subresource is null:
                 await GetAsync(context, group, resource, ns, name!).ConfigureAwait(false);
@@ -261,28 +401,160 @@ public sealed class KubeApiStub : IAsyncDisposable
         }
     }
 
-    private async Task ListAsync(HttpContext context, string group, string resource, string? ns)
+    private async Task ListAsync(HttpContext context, string group, string resource, string? ns, FieldSelector fields)
     {
         string? selector = context.Request.Query["labelSelector"];
         var items = new JsonArray();
-        foreach ((string key, JsonObject item) in _objects.OrderBy(e => e.Key, StringComparer.Ordinal))
+        string version;
+        lock (_lock)
         {
-            string[] parts = key.Split('|');
-            if (parts[0] == group && parts[1] == resource && (ns is null || parts[2] == ns) && Matches(item, selector))
+            foreach ((string key, JsonObject item) in _objects.OrderBy(e => e.Key, StringComparer.Ordinal))
             {
-                items.Add(WithStatus(resource, item));
+                if (InScope(key, group, resource, ns) && Matches(item, selector) && fields.Matches(item))
+                {
+                    items.Add(WithStatus(resource, item));
+                }
             }
+
+            version = Interlocked.Read(ref _resourceVersion).ToString(CultureInfo.InvariantCulture);
         }
 
         var list = new JsonObject
         {
             ["apiVersion"] = Kinds[resource].ApiVersion,
             ["kind"] = Kinds[resource].Kind + "List",
-            ["metadata"] = new JsonObject { ["resourceVersion"] = Interlocked.Read(ref _resourceVersion).ToString(CultureInfo.InvariantCulture) },
+            ["metadata"] = new JsonObject { ["resourceVersion"] = version },
             ["items"] = items,
         };
         await WriteJsonAsync(context, 200, list).ConfigureAwait(false);
     }
+
+    /// <summary>
+    /// A watch: newline-delimited events in one chunked response, from the resourceVersion asked
+    /// (none or "0": ADDED for every object now, then changes), until timeoutSeconds, the client
+    /// leaving, or the server stopping. A version older than the history gets one ERROR event with
+    /// a 410 Expired Status, as the API server's watch cache answers it.
+    /// </summary>
+    private async Task WatchAsync(HttpContext context, string group, string resource, string? ns, FieldSelector fields)
+    {
+        string? selector = context.Request.Query["labelSelector"];
+        string? requested = context.Request.Query["resourceVersion"];
+        bool bookmarks = IsTrue(context.Request.Query["allowWatchBookmarks"]);
+        int? timeoutSeconds = int.TryParse(context.Request.Query["timeoutSeconds"], NumberStyles.None, CultureInfo.InvariantCulture, out int seconds) ? seconds : null;
+        if (!string.IsNullOrEmpty(requested) && !long.TryParse(requested, NumberStyles.None, CultureInfo.InvariantCulture, out _))
+        {
+            await WriteStatusAsync(context, 400, "BadRequest", $"invalid resource version \"{requested}\"").ConfigureAwait(false);
+            return;
+        }
+
+        bool InSelection(JsonObject? item) => item is not null && Matches(item, selector) && fields.Matches(item);
+
+        long from;
+        var initial = new List<JsonObject>();
+        lock (_lock)
+        {
+            if (string.IsNullOrEmpty(requested) || requested == "0")
+            {
+                from = Interlocked.Read(ref _resourceVersion);
+                initial.AddRange(_objects.Where(e => InScope(e.Key, group, resource, ns) && InSelection(e.Value)).OrderBy(e => e.Key, StringComparer.Ordinal).Select(e => WithStatus(resource, e.Value)));
+            }
+            else
+            {
+                from = long.Parse(requested, CultureInfo.InvariantCulture);
+            }
+        }
+
+        HttpResponse response = context.Response;
+        response.StatusCode = 200;
+        response.ContentType = "application/json";
+        using var end = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, _watchesEnd.Token);
+        if (timeoutSeconds is int timeout)
+        {
+            end.CancelAfter(TimeSpan.FromSeconds(timeout));
+        }
+
+        try
+        {
+            await response.StartAsync(end.Token).ConfigureAwait(false);
+            foreach (JsonObject item in initial)
+            {
+                await WriteEventAsync(response, "ADDED", item, end.Token).ConfigureAwait(false);
+            }
+
+            DateTime nextBookmark = DateTime.UtcNow + BookmarkInterval;
+            while (true)
+            {
+                List<Change> changes;
+                Task changed;
+                bool expired;
+                lock (_lock)
+                {
+                    expired = from < _historyStart;
+                    changes = [.. _history.Where(c => c.Version > from && InScope(c.Key, group, resource, ns))];
+                    changed = _changed.Task;
+                }
+
+                if (expired)
+                {
+                    await WriteEventAsync(response, "ERROR", StatusObject(410, "Expired", $"too old resource version: {from} ({_historyStart})"), end.Token).ConfigureAwait(false);
+                    return;
+                }
+
+                foreach (Change change in changes)
+                {
+                    // What a client sees is its selection: an object entering it is ADDED, leaving it DELETED.
+                    (string? type, JsonObject? item) = (InSelection(change.Before), InSelection(change.After)) switch
+                    {
+                        (false, true) => ("ADDED", change.After),
+                        (true, true) => ("MODIFIED", change.After),
+                        (true, false) => ("DELETED", change.After ?? change.Before),
+                        _ => (null, null),
+                    };
+                    if (type is not null)
+                    {
+                        await WriteEventAsync(response, type, WithStatus(resource, item!), end.Token).ConfigureAwait(false);
+                    }
+                }
+
+                from = changes.Count > 0 ? changes[^1].Version : from;
+                TimeSpan untilBookmark = nextBookmark - DateTime.UtcNow;
+                if (bookmarks && untilBookmark <= TimeSpan.Zero)
+                {
+                    var bookmark = new JsonObject
+                    {
+                        ["apiVersion"] = Kinds[resource].ApiVersion,
+                        ["kind"] = Kinds[resource].Kind,
+                        ["metadata"] = new JsonObject { ["resourceVersion"] = Interlocked.Read(ref _resourceVersion).ToString(CultureInfo.InvariantCulture) },
+                    };
+                    await WriteEventAsync(response, "BOOKMARK", bookmark, end.Token).ConfigureAwait(false);
+                    nextBookmark = DateTime.UtcNow + BookmarkInterval;
+                    continue;
+                }
+
+                await Task.WhenAny(changed, Task.Delay(bookmarks ? untilBookmark : Timeout.InfiniteTimeSpan, end.Token)).ConfigureAwait(false);
+                end.Token.ThrowIfCancellationRequested();
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // The watch's time is up, the client left, or the server stops: the response ends.
+        }
+    }
+
+    private static async Task WriteEventAsync(HttpResponse response, string type, JsonObject item, CancellationToken token)
+    {
+        string line = new JsonObject { ["type"] = type, ["object"] = item }.ToJsonString(JsonOptions) + "\n";
+        await response.WriteAsync(line, token).ConfigureAwait(false);
+        await response.Body.FlushAsync(token).ConfigureAwait(false);
+    }
+
+    private static bool InScope(string key, string group, string resource, string? ns)
+    {
+        string[] parts = key.Split('|');
+        return parts[0] == group && parts[1] == resource && (ns is null || parts[2] == ns);
+    }
+
+    private static bool IsTrue(string? value) => value is "true" or "1";
 
     private async Task GetAsync(HttpContext context, string group, string resource, string? ns, string name)
     {
@@ -393,18 +665,23 @@ public sealed class KubeApiStub : IAsyncDisposable
 
     private async Task DeleteAsync(HttpContext context, string group, string resource, string? ns, string name)
     {
-        if (!_objects.TryRemove(Key(group, resource, ns, name), out JsonObject? removed))
+        JsonObject? removed;
+        lock (_lock)
+        {
+            removed = Remove(Key(group, resource, ns, name));
+            if (removed is not null && resource == "namespaces")
+            {
+                foreach (string key in _objects.Keys.Where(k => k.Split('|')[2] == name))
+                {
+                    Remove(key);
+                }
+            }
+        }
+
+        if (removed is null)
         {
             await WriteNotFoundAsync(context, group, resource, name).ConfigureAwait(false);
             return;
-        }
-
-        if (resource == "namespaces")
-        {
-            foreach (string key in _objects.Keys.Where(k => k.Split('|')[2] == name))
-            {
-                _objects.TryRemove(key, out _);
-            }
         }
 
         await WriteJsonAsync(context, 200, new JsonObject
@@ -548,17 +825,48 @@ public sealed class KubeApiStub : IAsyncDisposable
         await Task.WhenAll(upstream, downstream).WaitAsync(TimeSpan.FromSeconds(5), CancellationToken.None).ConfigureAwait(false);
     }
 
-    private void Store(string key, JsonObject item, bool isNew)
+    /// <summary>Stores an object under a new resourceVersion and records the change for watches. Callers hold the lock.</summary>
+    private void Store(string key, JsonObject item, bool isNew, string? uid = null)
     {
         JsonObject metadata = item["metadata"]!.AsObject();
         if (isNew)
         {
-            metadata["uid"] = Guid.NewGuid().ToString();
+            metadata["uid"] = uid ?? Guid.NewGuid().ToString();
             metadata["creationTimestamp"] = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture);
         }
 
-        metadata["resourceVersion"] = Interlocked.Increment(ref _resourceVersion).ToString(CultureInfo.InvariantCulture);
+        long version = Interlocked.Increment(ref _resourceVersion);
+        metadata["resourceVersion"] = version.ToString(CultureInfo.InvariantCulture);
+        _objects.TryGetValue(key, out JsonObject? before);
         _objects[key] = item;
+        Record(new Change(version, key, before, item));
+    }
+
+    /// <summary>Deletes an object, recording the deletion (under a new resourceVersion) for watches. Callers hold the lock.</summary>
+    private JsonObject? Remove(string key)
+    {
+        if (!_objects.TryRemove(key, out JsonObject? removed))
+        {
+            return null;
+        }
+
+        long version = Interlocked.Increment(ref _resourceVersion);
+        var last = (JsonObject)removed.DeepClone();
+        last["metadata"]!["resourceVersion"] = version.ToString(CultureInfo.InvariantCulture);
+        Record(new Change(version, key, last, null));
+        return removed;
+    }
+
+    private void Record(Change change)
+    {
+        _history.Add(change);
+        if (_history.Count > HistoryLimit)
+        {
+            _historyStart = _history[0].Version;
+            _history.RemoveAt(0);
+        }
+
+        Interlocked.Exchange(ref _changed, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
     }
 
     /// <summary>A DaemonSet's status, computed as the controller would: its nodes and its ready pods.</summary>
@@ -639,16 +947,18 @@ public sealed class KubeApiStub : IAsyncDisposable
         => WriteStatusAsync(context, 404, "NotFound", $"{resource}{(group.Length > 0 ? "." + group : string.Empty)} \"{name}\" not found");
 
     private static Task WriteStatusAsync(HttpContext context, int code, string reason, string message)
-        => WriteJsonAsync(context, code, new JsonObject
-        {
-            ["kind"] = "Status",
-            ["apiVersion"] = "v1",
-            ["metadata"] = new JsonObject(),
-            ["status"] = "Failure",
-            ["message"] = message,
-            ["reason"] = reason,
-            ["code"] = code,
-        });
+        => WriteJsonAsync(context, code, StatusObject(code, reason, message));
+
+    private static JsonObject StatusObject(int code, string reason, string message) => new()
+    {
+        ["kind"] = "Status",
+        ["apiVersion"] = "v1",
+        ["metadata"] = new JsonObject(),
+        ["status"] = "Failure",
+        ["message"] = message,
+        ["reason"] = reason,
+        ["code"] = code,
+    };
 
     private static async Task WriteJsonAsync(HttpContext context, int code, JsonNode body)
     {

@@ -138,6 +138,13 @@ Describe 'Install-Gadget and Uninstall-Gadget' {
         $pod.containers[0].securityContext.privileged | Should -BeFalse
         $pod.containers[0].securityContext.capabilities.add | Should -Contain 'BPF'
         (Invoke-Stub $Stub '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/gadget').subjects[0].namespace | Should -BeExactly 'gadget'
+        # The agents watch their node's pods with the service account's token: read pods, nothing else.
+        $pod.automountServiceAccountToken | Should -BeTrue
+        (Invoke-Stub $Stub '/api/v1/namespaces/gadget/serviceaccounts/gadget').automountServiceAccountToken | Should -BeTrue
+        $rules = @((Invoke-Stub $Stub '/apis/rbac.authorization.k8s.io/v1/clusterroles/gadget').rules)
+        $rules.Count | Should -Be 1
+        $rules[0].resources | Should -BeExactly @('pods')
+        $rules[0].verbs | Should -BeExactly @('get', 'list', 'watch')
     }
 
     It 'a second install with the same parameters changes nothing' {

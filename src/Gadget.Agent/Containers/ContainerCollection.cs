@@ -6,23 +6,34 @@ namespace Gadget.Agent.Containers;
 /// <summary>
 /// Every container on this node, merged from the container sources (containerd, runc), looked
 /// up by mount namespace on the hot path. Each source replaces its whole list after a scan; the
-/// lookup tables are rebuilt then and swapped atomically, so readers never lock.
+/// lookup tables are rebuilt then and swapped atomically, so readers never lock. Pods from the
+/// Kubernetes API complete, by pod uid, what the runtime did not say about a container's pod; a
+/// pod that changes rebuilds the tables of its containers the same way.
 /// </summary>
 internal sealed class ContainerCollection
 {
     private readonly Dictionary<string, IReadOnlyList<ContainerRecord>> _bySource = new(StringComparer.Ordinal);
+    private Dictionary<string, KubePod> _podsByUid = new(StringComparer.Ordinal);
     private readonly Lock _gate = new();
     private readonly Dictionary<string, Channel<bool>> _refreshRequests = new(StringComparer.Ordinal);
     private readonly Dictionary<string, long> _scanStarted = new(StringComparer.Ordinal);
     private volatile FrozenDictionary<ulong, ContainerRecord> _byMountNs = FrozenDictionary<ulong, ContainerRecord>.Empty;
     private readonly TaskCompletionSource _initialScan = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _expectedSources;
+    private bool _podsExpected;
+    private bool _podsAnswered;
 
-    /// <summary>Completes once every source has reported its first scan.</summary>
+    /// <summary>Completes once every source has reported its first scan (and the first pod list was tried, when pods are expected).</summary>
     public Task InitialScan => _initialScan.Task;
 
     /// <summary>How many sources will report; <see cref="InitialScan"/> waits for all of them.</summary>
     public void ExpectSources(int count) => _expectedSources = count;
+
+    /// <summary>
+    /// Pods will come from the Kubernetes API: <see cref="InitialScan"/> also waits for the first
+    /// attempt to list them, so a trace that starts with the agent selects by their labels.
+    /// </summary>
+    public void ExpectPods() => _podsExpected = true;
 
     /// <summary>False for a collection no source feeds (a bare trace): every namespace is then the host's.</summary>
     public bool HasSources => _expectedSources > 0;
@@ -103,25 +114,95 @@ internal sealed class ContainerCollection
             _scanStarted[source] = scanStarted;
             if (changed)
             {
-                var byMountNs = new Dictionary<ulong, ContainerRecord>();
-                foreach (ContainerRecord container in _bySource.Values.SelectMany(list => list))
-                {
-                    // A pod's containers may share a mount namespace only with the pause container; keep the first.
-                    byMountNs.TryAdd(container.MountNsId, container);
-                }
-
-                _byMountNs = byMountNs.ToFrozenDictionary();
+                Rebuild();
             }
 
-            if (_bySource.Count >= _expectedSources)
-            {
-                _initialScan.TrySetResult();
-            }
+            CompleteInitialScanWhenReady();
         }
 
         if (changed)
         {
             Changed?.Invoke();
+        }
+    }
+
+    /// <summary>Every pod of this node, after a (re)list: pods missing from it are gone.</summary>
+    public void ReplacePods(IEnumerable<KubePod> pods)
+    {
+        var byUid = pods.ToDictionary(pod => pod.Uid, StringComparer.Ordinal);
+        UpdatePods(() =>
+        {
+            Dictionary<string, KubePod> before = _podsByUid;
+            _podsByUid = byUid;
+            return ContainerPodUids().Any(uid => !SamePod(before.GetValueOrDefault(uid), byUid.GetValueOrDefault(uid)));
+        });
+    }
+
+    /// <summary>A pod added or changed.</summary>
+    public void SetPod(KubePod pod) => UpdatePods(() =>
+    {
+        bool same = pod.SameAs(_podsByUid.GetValueOrDefault(pod.Uid));
+        _podsByUid[pod.Uid] = pod;
+        return !same && ContainerPodUids().Contains(pod.Uid);
+    });
+
+    /// <summary>A pod deleted.</summary>
+    public void RemovePod(string uid) => UpdatePods(() => _podsByUid.Remove(uid) && ContainerPodUids().Contains(uid));
+
+    /// <summary>The first pod list failed: <see cref="InitialScan"/> waits for it no longer (the list is retried).</summary>
+    public void PodListFailed() => UpdatePods(() => false);
+
+    /// <summary>
+    /// Applies a change to the pods under the gate; <paramref name="update"/> says whether a
+    /// container's pod changed, and only then are the lookup tables rebuilt and traces told.
+    /// </summary>
+    private void UpdatePods(Func<bool> update)
+    {
+        bool changed;
+        lock (_gate)
+        {
+            changed = update();
+            _podsAnswered = true;
+            if (changed)
+            {
+                Rebuild();
+            }
+
+            CompleteInitialScanWhenReady();
+        }
+
+        if (changed)
+        {
+            Changed?.Invoke();
+        }
+    }
+
+    private IEnumerable<string> ContainerPodUids()
+        => _bySource.Values.SelectMany(list => list).Select(container => container.PodUid).Where(uid => uid.Length > 0);
+
+    private static bool SamePod(KubePod? before, KubePod? after) => before is null ? after is null : before.SameAs(after);
+
+    /// <summary>The lookup tables from every source's containers, completed with their pods. Runs under the gate.</summary>
+    private void Rebuild()
+    {
+        var byMountNs = new Dictionary<ulong, ContainerRecord>();
+        foreach (ContainerRecord container in _bySource.Values.SelectMany(list => list))
+        {
+            // A pod's containers may share a mount namespace only with the pause container; keep the first.
+            if (!byMountNs.ContainsKey(container.MountNsId))
+            {
+                byMountNs[container.MountNsId] = container.CompletedWith(_podsByUid.GetValueOrDefault(container.PodUid));
+            }
+        }
+
+        _byMountNs = byMountNs.ToFrozenDictionary();
+    }
+
+    private void CompleteInitialScanWhenReady()
+    {
+        if (_bySource.Count >= _expectedSources && (!_podsExpected || _podsAnswered))
+        {
+            _initialScan.TrySetResult();
         }
     }
 

@@ -25,16 +25,18 @@ internal sealed record ContainerRecord
 
     public string CgroupPath { get; init; } = string.Empty;
 
-    /// <summary>Pod fields from the kubelet's labels; empty outside Kubernetes.</summary>
+    /// <summary>Pod fields from the kubelet's labels, completed from the Kubernetes API; empty outside Kubernetes.</summary>
     public string PodNamespace { get; init; } = string.Empty;
 
     public string PodName { get; init; } = string.Empty;
 
+    /// <summary>From the kubelet's label, or else from the kubelet's cgroup path; the key to the pod in the API.</summary>
     public string PodUid { get; init; } = string.Empty;
 
+    /// <summary>The container's name in its pod; the runtime's name when nobody named it.</summary>
     public string ContainerName { get; init; } = string.Empty;
 
-    /// <summary>The pod's labels (the runtime's labels without the kubelet's io.kubernetes.* bookkeeping).</summary>
+    /// <summary>The pod's labels (the runtime's labels without the kubelet's io.kubernetes.* bookkeeping, then the API's).</summary>
     public IReadOnlyDictionary<string, string> PodLabels { get; init; } = new Dictionary<string, string>();
 
     public const string PodNamespaceLabel = "io.kubernetes.pod.namespace";
@@ -42,7 +44,10 @@ internal sealed record ContainerRecord
     public const string PodUidLabel = "io.kubernetes.pod.uid";
     public const string ContainerNameLabel = "io.kubernetes.container.name";
 
-    /// <summary>Fills the pod fields from kubelet labels on the container (or its sandbox).</summary>
+    /// <summary>
+    /// Fills the pod fields from kubelet labels on the container (or its sandbox). The container
+    /// name stays empty without a label: <see cref="CompletedWith"/> decides it.
+    /// </summary>
     public ContainerRecord WithKubernetesLabels(IReadOnlyDictionary<string, string> labels)
     {
         var podLabels = labels
@@ -54,9 +59,36 @@ internal sealed record ContainerRecord
         {
             PodNamespace = labels.GetValueOrDefault(PodNamespaceLabel, string.Empty),
             PodName = labels.GetValueOrDefault(PodNameLabel, string.Empty),
-            PodUid = labels.GetValueOrDefault(PodUidLabel, string.Empty),
-            ContainerName = labels.GetValueOrDefault(ContainerNameLabel, string.Empty) is { Length: > 0 } name ? name : Name,
+            PodUid = labels.GetValueOrDefault(PodUidLabel, string.Empty) is { Length: > 0 } uid ? uid : KubeletCgroup.PodUidOf(CgroupPath),
+            ContainerName = labels.GetValueOrDefault(ContainerNameLabel, string.Empty),
             PodLabels = podLabels,
+        };
+    }
+
+    /// <summary>
+    /// The record as traces see it: what the runtime left empty filled from the pod the Kubernetes
+    /// API describes (namespace, name, container name, the labels it lacks; the runtime's values
+    /// win), and the runtime's name as the container name when nobody named the container.
+    /// </summary>
+    public ContainerRecord CompletedWith(KubePod? pod)
+    {
+        if (pod is null)
+        {
+            return ContainerName.Length > 0 ? this : this with { ContainerName = Name };
+        }
+
+        var labels = new Dictionary<string, string>(PodLabels, StringComparer.Ordinal);
+        foreach ((string key, string value) in pod.Labels)
+        {
+            labels.TryAdd(key, value);
+        }
+
+        return this with
+        {
+            PodNamespace = PodNamespace.Length > 0 ? PodNamespace : pod.Namespace,
+            PodName = PodName.Length > 0 ? PodName : pod.Name,
+            ContainerName = ContainerName.Length > 0 ? ContainerName : pod.ContainerNames.GetValueOrDefault(Id, Name),
+            PodLabels = labels,
         };
     }
 }

@@ -6,6 +6,7 @@ using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Text.Json.Nodes;
 using Gadget.Connection;
+using Gadget.KubeStub;
 using Gadget.Kubernetes;
 using Gadget.Protocol.V1;
 using Gadget.Tests.Kernel;
@@ -21,7 +22,8 @@ namespace Gadget.Tests.Cluster;
 /// the DaemonSet runs it: imported into containerd, started by runc with the DaemonSet's arguments,
 /// capabilities, host pid namespace, host path mounts and read-only root, in a network namespace
 /// of its own (the pod's), and reached on its 127.0.0.1 port from inside that namespace, as the
-/// kubelet's port-forward does.
+/// kubelet's port-forward does. Its pod watch reaches an HTTPS API server with the mounted service
+/// account files, which needs the OpenSSL the image carries.
 /// </summary>
 [Collection(KernelTests.Name)]
 public sealed partial class AgentImageTests
@@ -46,6 +48,9 @@ public sealed partial class AgentImageTests
         IReadOnlyList<string> files = LayerFiles(archive);
         Assert.Contains("gadget/gadget-agent", files);
         Assert.Contains("usr/lib/x86_64-linux-gnu/libbpf.so.1", files);
+        // Loaded by name (not linked) for the pod watch's HTTPS.
+        Assert.Contains("usr/lib/x86_64-linux-gnu/libssl.so.3", files);
+        Assert.Contains("usr/lib/x86_64-linux-gnu/libcrypto.so.3", files);
         // The agent, shared libraries and root's passwd entry: no shell, no package manager.
         Assert.All(files, f => Assert.True(
             f.StartsWith("gadget/", StringComparison.Ordinal) || f == "etc/passwd"
@@ -95,6 +100,19 @@ public sealed partial class AgentImageTests
             }
         }
 
+        // The pod watch as in a cluster: the service account's token and ca.crt where the kubelet
+        // mounts them, the API server's address in the kubelet's variables, and an HTTPS API server
+        // (the stub behind TLS, with a certificate the mounted CA signed) in the pod's network.
+        Assert.True(pod.AutomountServiceAccountToken);
+        await using KubeApiStub api = await KubeApiStub.StartAsync();
+        api.AddPod("image-ns", "image-pod", "image-node");
+        using var https = TlsFront.Start(api.Url, network.Listen(new IPEndPoint(IPAddress.Loopback, 0)));
+        string serviceAccount = containerd.CreateDirectory("serviceaccount");
+        File.Copy(https.CaFile, System.IO.Path.Combine(serviceAccount, "ca.crt"));
+        File.WriteAllText(System.IO.Path.Combine(serviceAccount, "token"), KubeApiStub.Token);
+        run.AddRange(["--mount", $"type=bind,src={serviceAccount},dst=/var/run/secrets/kubernetes.io/serviceaccount,options=rbind:ro"]);
+        run.AddRange(["--env", "KUBERNETES_SERVICE_HOST=127.0.0.1", "--env", $"KUBERNETES_SERVICE_PORT={https.Url.Port}"]);
+
         run.AddRange(["--env", "NODE_NAME=image-node", ImageName(daemonSet), containerd.ContainerId]);
         run.AddRange([Entrypoint, .. container.Args]);
         containerd.Ctr([.. run]);
@@ -104,6 +122,10 @@ public sealed partial class AgentImageTests
             $"The agent in the image never became ready.{Environment.NewLine}{containerd.Log}");
         int agentPid = containerd.TaskPid();
         Assert.Equal(container.SecurityContext.Capabilities.Add.Order(), EffectiveCapabilities(agentPid).Order());
+
+        // A watch follows only a list that came through TLS, authenticated and parsed.
+        Assert.True(Eventually.True(() => api.Requests.Any(r => r.StartsWith("GET /api/v1/pods?fieldSelector=spec.nodeName%3Dimage-node&watch=true", StringComparison.Ordinal)), Wait),
+            $"The agent in the image did not watch its node's pods over HTTPS. Requests: {string.Join(", ", api.Requests)}");
 
         using AgentConnection connection = AgentConnection.ForStream("image-node", token => network.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port), token));
         AgentInfo info = await connection.GetInfoAsync(CancellationToken.None);
@@ -286,6 +308,9 @@ public sealed partial class AgentImageTests
             return containerd;
         }
 
+        /// <summary>A directory in the test's folder (removed with it), for files mounted into the container.</summary>
+        public string CreateDirectory(string name) => Directory.CreateDirectory(System.IO.Path.Combine(_directory, name)).FullName;
+
         public string Ctr(params string[] arguments)
             => TryCtr(arguments, out string output) ? output : throw new InvalidOperationException($"ctr {string.Join(' ', arguments)} failed: {output}");
 
@@ -380,11 +405,41 @@ public sealed partial class AgentImageTests
             return network;
         }
 
-        /// <summary>
-        /// A TCP connection made from inside the namespace: the socket is created on a thread that
-        /// joined it (a socket belongs to the network namespace it was created in).
-        /// </summary>
+        /// <summary>A TCP connection made from inside the namespace.</summary>
         public async ValueTask<Stream> ConnectAsync(IPEndPoint endpoint, CancellationToken token)
+        {
+            Socket socket = CreateSocket();
+            try
+            {
+                await socket.ConnectAsync(endpoint, token);
+                return new NetworkStream(socket, ownsSocket: true);
+            }
+            catch
+            {
+                socket.Dispose();
+                throw;
+            }
+        }
+
+        /// <summary>A TCP socket listening inside the namespace on <paramref name="endpoint"/> (port 0: any).</summary>
+        public Socket Listen(IPEndPoint endpoint)
+        {
+            Socket socket = CreateSocket();
+            try
+            {
+                socket.Bind(endpoint);
+                socket.Listen();
+                return socket;
+            }
+            catch
+            {
+                socket.Dispose();
+                throw;
+            }
+        }
+
+        /// <summary>A TCP socket of the namespace: created on a thread that joined it (a socket belongs to the network namespace it was created in).</summary>
+        private Socket CreateSocket()
         {
             Socket? socket = null;
             Exception? failure = null;
@@ -407,21 +462,7 @@ public sealed partial class AgentImageTests
             });
             thread.Start();
             thread.Join();
-            if (socket is null)
-            {
-                throw failure!;
-            }
-
-            try
-            {
-                await socket.ConnectAsync(endpoint, token);
-                return new NetworkStream(socket, ownsSocket: true);
-            }
-            catch
-            {
-                socket.Dispose();
-                throw;
-            }
+            return socket ?? throw failure!;
         }
 
         public void Dispose() => Ip("netns", "delete", Name);

@@ -92,13 +92,18 @@ public sealed class InstallTests : IAsyncLifetime, IDisposable
         JsonObject binding = _stub.Get("clusterrolebindings", null, "gadget")!;
         Assert.Equal("gadget", (string?)binding["subjects"]![0]!["namespace"]);
         Assert.Equal("gadget", (string?)binding["roleRef"]!["name"]);
-        Assert.Empty(_stub.Get("clusterroles", null, "gadget")!["rules"]!.AsArray());
-        JsonArray userRules = _stub.Get("roles", "gadget", "gadget-user")!["rules"]!.AsArray();
-        Assert.Equal(["pods:get,list", "pods/portforward:create"],
-            userRules.Select(r => $"{string.Join(',', r!["resources"]!.AsArray().Select(x => (string)x!))}:{string.Join(',', r["verbs"]!.AsArray().Select(x => (string)x!))}"));
-        Assert.False((bool)_stub.Get("serviceaccounts", "gadget", "gadget")!["automountServiceAccountToken"]!);
+        // The agent's only API access: its node's pods, listed then watched.
+        Assert.Equal(["pods:get,list,watch"], RuleSummary(_stub.Get("clusterroles", null, "gadget")!));
+        Assert.Equal(["pods:get,list", "pods/portforward:create"], RuleSummary(_stub.Get("roles", "gadget", "gadget-user")!));
+        // The token the pod watch authenticates with, mounted by both the account and the pod spec.
+        Assert.True((bool)_stub.Get("serviceaccounts", "gadget", "gadget")!["automountServiceAccountToken"]!);
+        Assert.True((bool)pod["automountServiceAccountToken"]!);
         Assert.Equal("gadget", (string?)_stub.Get("namespaces", null, "gadget")!["metadata"]!["labels"]!["app.kubernetes.io/managed-by"]);
     }
+
+    /// <summary>A role's rules as "resources:verbs", one per rule.</summary>
+    private static IEnumerable<string> RuleSummary(JsonObject role)
+        => role["rules"]!.AsArray().Select(r => $"{string.Join(',', r!["resources"]!.AsArray().Select(x => (string)x!))}:{string.Join(',', r["verbs"]!.AsArray().Select(x => (string)x!))}");
 
     [Fact]
     public async Task ASecondInstallChangesNothing()

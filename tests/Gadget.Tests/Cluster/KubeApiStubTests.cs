@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
@@ -69,6 +70,151 @@ public sealed class KubeApiStubTests : IAsyncLifetime, IDisposable
         Assert.Equal(["node-a", "node-b"], pods.Items.Select(p => p.Spec.NodeName).Order());
         Assert.Empty((await _client.CoreV1.ListNamespacedPodAsync("gadget", labelSelector: "app.kubernetes.io/name=other")).Items);
         Assert.Equal("ImagePullBackOff", pods.Items.Single(p => p.Spec.NodeName == "node-b").Status.ContainerStatuses[0].State.Waiting.Reason);
+    }
+
+    [Fact]
+    public async Task PodsAreListedByFieldSelectorOnTheirNode()
+    {
+        _stub.AddPod("ns1", "on-a", "node-a");
+        _stub.AddPod("ns2", "also-on-a", "node-a");
+        _stub.AddPod("ns1", "on-b", "node-b");
+
+        V1PodList onA = await _client.CoreV1.ListPodForAllNamespacesAsync(fieldSelector: "spec.nodeName=node-a");
+        Assert.Equal(["also-on-a", "on-a"], onA.Items.Select(p => p.Metadata.Name).Order(StringComparer.Ordinal));
+        Assert.Equal(["on-b"], (await _client.CoreV1.ListNamespacedPodAsync("ns1", fieldSelector: "spec.nodeName!=node-a")).Items.Select(p => p.Metadata.Name));
+        Assert.False(string.IsNullOrEmpty(onA.Metadata.ResourceVersion));
+        var unsupported = await Assert.ThrowsAsync<HttpOperationException>(() => _client.CoreV1.ListPodForAllNamespacesAsync(fieldSelector: "spec.schedulerName=x"));
+        Assert.Equal(HttpStatusCode.BadRequest, unsupported.Response.StatusCode);
+    }
+
+    [Fact]
+    public async Task AWatchFromTheListsVersionStreamsEveryChangeToTheSelectedPods()
+    {
+        _stub.AddPod("ns1", "before", "node-a", new Dictionary<string, string> { ["app"] = "web" });
+        string version = (await _client.CoreV1.ListPodForAllNamespacesAsync(fieldSelector: "spec.nodeName=node-a")).Metadata.ResourceVersion;
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        var events = new List<(WatchEventType Type, V1Pod Pod)>();
+        Task watching = Task.Run(async () =>
+        {
+            await foreach ((WatchEventType type, V1Pod pod) in _client.CoreV1.WatchListPodForAllNamespacesAsync(
+                fieldSelector: "spec.nodeName=node-a", resourceVersion: version, allowWatchBookmarks: true, cancellationToken: timeout.Token))
+            {
+                events.Add((type, pod));
+                if (type == WatchEventType.Deleted)
+                {
+                    return;
+                }
+            }
+        });
+
+        string uid = _stub.AddPod("ns1", "p", "node-a", new Dictionary<string, string> { ["app"] = "web" });
+        _stub.AddPod("ns1", "elsewhere", "node-b");
+        _stub.SetPodLabels("ns1", "p", new Dictionary<string, string> { ["app"] = "db" });
+        _stub.DeletePod("ns1", "p");
+        await watching;
+
+        // The pod that existed before the list's version and the one on node-b are not replayed.
+        Assert.Equal([WatchEventType.Added, WatchEventType.Modified, WatchEventType.Deleted], events.Select(e => e.Type));
+        Assert.All(events, e => Assert.Equal(uid, e.Pod.Metadata.Uid));
+        Assert.Equal("web", events[0].Pod.Metadata.Labels["app"]);
+        Assert.Equal("db", events[1].Pod.Metadata.Labels["app"]);
+        // Each event carries the object's new version, increasing.
+        var versions = events.Select(e => long.Parse(e.Pod.Metadata.ResourceVersion, CultureInfo.InvariantCulture)).ToList();
+        Assert.Equal(versions.Order(), versions);
+        Assert.True(versions[0] > long.Parse(version, CultureInfo.InvariantCulture));
+    }
+
+    [Fact]
+    public async Task AWatchWithoutAVersionStartsWithTheCurrentPodsAndLabelSelectionAddsAndDeletes()
+    {
+        _stub.AddPod("ns1", "web-1", "node-a", new Dictionary<string, string> { ["app"] = "web" });
+        _stub.AddPod("ns1", "db-1", "node-a", new Dictionary<string, string> { ["app"] = "db" });
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        var events = new List<(WatchEventType Type, string Name)>();
+        var started = new TaskCompletionSource();
+        Task watching = Task.Run(async () =>
+        {
+            await foreach ((WatchEventType type, V1Pod pod) in _client.CoreV1.WatchListNamespacedPodAsync("ns1", labelSelector: "app=web", cancellationToken: timeout.Token))
+            {
+                events.Add((type, pod.Metadata.Name));
+                started.TrySetResult();
+                if (events.Count == 3)
+                {
+                    return;
+                }
+            }
+        });
+
+        await started.Task.WaitAsync(timeout.Token);
+        // db-1 enters the selection, web-1 leaves it: the client sees them appear and disappear.
+        _stub.SetPodLabels("ns1", "db-1", new Dictionary<string, string> { ["app"] = "web" });
+        _stub.SetPodLabels("ns1", "web-1", new Dictionary<string, string> { ["app"] = "old" });
+        await watching;
+
+        Assert.Equal([(WatchEventType.Added, "web-1"), (WatchEventType.Added, "db-1"), (WatchEventType.Deleted, "web-1")], events);
+    }
+
+    [Fact]
+    public async Task AWatchFromAVersionTheServerNoLongerHasGets410Expired()
+    {
+        string version = (await _client.CoreV1.ListPodForAllNamespacesAsync()).Metadata.ResourceVersion;
+        _stub.AddPod("ns1", "p", "node-a");
+        _stub.ForgetWatchHistory();
+        var errors = new List<Exception>();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+
+        await foreach (var _ in _client.CoreV1.WatchListPodForAllNamespacesAsync(resourceVersion: version, onError: errors.Add, cancellationToken: timeout.Token))
+        {
+            Assert.Fail("A watch from a forgotten version delivered an object.");
+        }
+
+        KubernetesException expired = Assert.IsType<KubernetesException>(Assert.Single(errors));
+        Assert.Equal(410, expired.Status.Code);
+        Assert.Equal("Expired", expired.Status.Reason);
+    }
+
+    [Fact]
+    public async Task AWatchThatAllowsThemGetsBookmarksWithTheCurrentVersion()
+    {
+        _stub.BookmarkInterval = TimeSpan.FromMilliseconds(200);
+        _stub.AddPod("ns1", "p", "node-a");
+        string version = (await _client.CoreV1.ListPodForAllNamespacesAsync()).Metadata.ResourceVersion;
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+
+        await foreach ((WatchEventType type, V1Pod pod) in _client.CoreV1.WatchListPodForAllNamespacesAsync(resourceVersion: version, allowWatchBookmarks: true, cancellationToken: timeout.Token))
+        {
+            Assert.Equal(WatchEventType.Bookmark, type);
+            Assert.Equal(version, pod.Metadata.ResourceVersion);
+            break;
+        }
+    }
+
+    [Fact]
+    public async Task AWatchEndsAtItsTimeoutAndAfterARestartItsVersionIsExpired()
+    {
+        _stub.AddPod("ns1", "p", "node-a");
+        string version = (await _client.CoreV1.ListPodForAllNamespacesAsync()).Metadata.ResourceVersion;
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var seen = new List<WatchEventType>();
+        await foreach ((WatchEventType type, _) in _client.CoreV1.WatchListPodForAllNamespacesAsync(timeoutSeconds: 1, cancellationToken: timeout.Token))
+        {
+            seen.Add(type);
+        }
+
+        Assert.Equal([WatchEventType.Added], seen);
+        Assert.InRange(clock.Elapsed, TimeSpan.FromSeconds(0.9), TimeSpan.FromSeconds(10));
+
+        _stub.AddPod("ns1", "q", "node-a");
+        await _stub.RestartAsync();
+        var errors = new List<Exception>();
+        await foreach (var _ in _client.CoreV1.WatchListPodForAllNamespacesAsync(resourceVersion: version, onError: errors.Add, cancellationToken: timeout.Token))
+        {
+            Assert.Fail("A watch from before the restart delivered an object.");
+        }
+
+        Assert.Equal(410, Assert.IsType<KubernetesException>(Assert.Single(errors)).Status.Code);
+        Assert.Equal(["p", "q"], (await _client.CoreV1.ListPodForAllNamespacesAsync()).Items.Select(p => p.Metadata.Name));
     }
 
     [Fact]

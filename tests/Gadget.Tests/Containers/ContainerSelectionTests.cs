@@ -57,7 +57,7 @@ public sealed class ContainerSelectionTests : IClassFixture<ContainerRuntimeFixt
             Containers = new ContainerSelection { Containers = true, Namespaces = ["my-ns"] },
         };
 
-        (List<ExecEvent> events, TraceStatistics statistics) = await CollectAsync(agent, options);
+        (List<ExecEvent> events, TraceStatistics statistics) = await ExecTraces.CollectAsync(agent, options);
 
         Assert.NotEmpty(events);
         Assert.All(events, e =>
@@ -89,7 +89,7 @@ public sealed class ContainerSelectionTests : IClassFixture<ContainerRuntimeFixt
             Containers = new ContainerSelection { Containers = true, Namespaces = ["other-ns"] },
         };
 
-        (List<ExecEvent> events, _) = await CollectAsync(agent, options);
+        (List<ExecEvent> events, _) = await ExecTraces.CollectAsync(agent, options);
 
         Assert.NotEmpty(events);
         Assert.All(events, e => Assert.Equal("other-app", e.Pod));
@@ -140,41 +140,11 @@ public sealed class ContainerSelectionTests : IClassFixture<ContainerRuntimeFixt
         string marker = $"host-{Guid.NewGuid():N}";
         var options = new TraceOptions { Gadget = "exec", Duration = TimeSpan.FromSeconds(2), Containers = ContainerSelection.HostOnly };
 
-        (List<ExecEvent> events, _) = await CollectAsync(agent, options, whileTracing: () => HostProcess.Run("/bin/true", marker));
+        (List<ExecEvent> events, _) = await ExecTraces.CollectAsync(agent, options, whileTracing: () => HostProcess.Run("/bin/true", marker));
 
         Assert.Contains(events, e => e.Args.Contains(marker) && e.Pod is null && e.Namespace is null);
         Assert.DoesNotContain(events, e => e.Pod is not null || e.Args.Contains("mine-marker"));
         _runtime.Remove(mine);
-    }
-
-    /// <summary>Runs a trace to its end; <paramref name="whileTracing"/> runs once the programs are attached.</summary>
-    private static async Task<(List<ExecEvent> Events, TraceStatistics Statistics)> CollectAsync(AgentProcess agent, TraceOptions options, Action? whileTracing = null)
-    {
-        using var timeout = new CancellationTokenSource(Timeout);
-        using var session = TraceSession.Start(agent.Connection, options, "node-a", timeout.Token);
-        var events = new List<ExecEvent>();
-        await session.Attached.WaitAsync(timeout.Token);
-        whileTracing?.Invoke();
-        await Task.Run(() =>
-        {
-            while (!session.IsCompleted)
-            {
-                if (session.TryTake(out object? item, TimeSpan.FromMilliseconds(200), timeout.Token))
-                {
-                    switch (item)
-                    {
-                        case ExecEvent exec:
-                            events.Add(exec);
-                            break;
-                        case GadgetException failure:
-                            throw failure;
-                    }
-                }
-            }
-        });
-        TraceStatistics statistics = session.Statistics ?? throw new InvalidOperationException("The trace ended without counters.");
-        Assert.True(statistics.Final, "The last counters were not the final ones.");
-        return (events, statistics);
     }
 
     private static ulong MountNamespaceOf(int pid)
