@@ -923,11 +923,12 @@ try {
             Write-Host ('  start to first event run {0}: ours {1:N0} ms, bpftrace {2:N0} ms' -f ($round + 1), $result.ours, $result.bpftrace)
         }
         if ('Load' -in $Scenario) {
-            # Idle: the agent between traces, after every scenario before it has run through it.
+            # Idle: the agent between traces, after every scenario before it has run through it, and
+            # past the 2 s without traces after which it gives back what a burst made it grow.
             if (-not (Wait-Condition { (Get-BpfLinkCount $Agent.Id) -eq 0 } 10)) { throw 'A previous trace is still attached in the agent.' }
             $idleCpu = Get-CpuSeconds $Agent.Id
-            Start-Sleep -Seconds 2
-            $results.Idle += [pscustomobject]@{ RssMiB = Get-RssMiB $Agent.Id; CpuPerSecond = ((Get-CpuSeconds $Agent.Id) - $idleCpu) / 2 }
+            Start-Sleep -Seconds 4
+            $results.Idle += [pscustomobject]@{ RssMiB = Get-RssMiB $Agent.Id; CpuPerSecond = ((Get-CpuSeconds $Agent.Id) - $idleCpu) / 4 }
             $loadTraces = @('ours', 'opensnoop', 'bpftrace')
             for ($i = 0; $i -lt $loadTraces.Count; $i++) {
                 $result = Invoke-Load $loadTraces[($i + $round) % $loadTraces.Count]
