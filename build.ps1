@@ -123,14 +123,16 @@ function Invoke-Build {
 }
 
 function Invoke-Image {
+    # -AgentPath: the agent Build just compiled, instead of compiling it a second time.
+    param([string] $AgentPath)
     Install-DebianPackages $DebianPackages
-    & (Join-Path $Root 'deploy/Build-AgentImage.ps1') -OutputPath (Join-Path $Out 'image') -Configuration $Configuration
+    & (Join-Path $Root 'deploy/Build-AgentImage.ps1') -OutputPath (Join-Path $Out 'image') -Configuration $Configuration -AgentPath $AgentPath
 }
 
 function Invoke-Test {
     Invoke-Build
     # The kernel tests run this image under containerd.
-    Invoke-Image
+    Invoke-Image -AgentPath (Join-Path $ModuleOut 'agent/gadget-agent')
     $results = Join-Path $Out 'test-results'
     New-Item $results -ItemType Directory -Force | Out-Null
 

@@ -30,7 +30,11 @@ param(
     [string] $Configuration = 'Release',
 
     # The name containerd gives the image on import (the DaemonSet's default image).
-    [string] $ImageName = 'ghcr.io/gadget/gadget-agent:0.1.0'
+    [string] $ImageName = 'ghcr.io/gadget/gadget-agent:0.1.0',
+
+    # An agent already compiled for linux-x64 (build.ps1 stages one in out/Gadget/agent); without
+    # it the agent is published here.
+    [string] $AgentPath
 )
 
 $ErrorActionPreference = 'Stop'
@@ -71,9 +75,15 @@ New-Item $rootfs -ItemType Directory -Force | Out-Null
 
 # 1. The agent, compiled ahead of time (NativeAOT): one executable, no runtime beside it.
 $agentDirectory = Join-Path $rootfs 'gadget'
-Invoke-Native dotnet @('publish', (Join-Path $Root 'src/Gadget.Agent'), '-c', $Configuration, '-r', 'linux-x64',
-    '-o', $agentDirectory, '--nologo', '-v', 'quiet', '-clp:ErrorsOnly', '-p:DebugType=none', '-p:GenerateDocumentationFile=false')
-Get-ChildItem $agentDirectory -Include '*.dbg', '*.staticwebassets.*', 'web.config' -Recurse | Remove-Item
+if ($AgentPath) {
+    New-Item $agentDirectory -ItemType Directory -Force | Out-Null
+    Copy-Item -LiteralPath $AgentPath -Destination (Join-Path $agentDirectory 'gadget-agent')
+}
+else {
+    Invoke-Native dotnet @('publish', (Join-Path $Root 'src/Gadget.Agent'), '-c', $Configuration, '-r', 'linux-x64',
+        '-o', $agentDirectory, '--nologo', '-v', 'quiet', '-clp:ErrorsOnly', '-p:DebugType=none', '-p:GenerateDocumentationFile=false')
+    Get-ChildItem $agentDirectory -Include '*.dbg', '*.staticwebassets.*', 'web.config' -Recurse | Remove-Item
+}
 
 # 2. libbpf, OpenSSL and the libraries everything links against. ldd does not list OpenSSL: .NET's
 # crypto shim opens libssl.so.3 (and with it libcrypto.so.3) by name when the first TLS connection
