@@ -346,6 +346,30 @@ public sealed partial class AgentImageTests
             }
 
             Directory.Delete(_directory, recursive: true);
+            RemoveNamespaceCgroups();
+        }
+
+        /// <summary>
+        /// containerd makes a cgroup named after its namespace in every hierarchy and leaves it behind,
+        /// empty, when its last container goes; rmdir is how a cgroup is removed.
+        /// </summary>
+        private static void RemoveNamespaceCgroups()
+        {
+            foreach (string hierarchy in Directory.GetDirectories("/sys/fs/cgroup").Append("/sys/fs/cgroup"))
+            {
+                string cgroup = System.IO.Path.Combine(hierarchy, Namespace);
+                if (Directory.Exists(cgroup) && Directory.GetDirectories(cgroup).Length == 0)
+                {
+                    try
+                    {
+                        Directory.Delete(cgroup);
+                    }
+                    catch (IOException)
+                    {
+                        // Still busy (a process is left in it): leave it rather than fail the test.
+                    }
+                }
+            }
         }
 
         private void Append(string? line)
