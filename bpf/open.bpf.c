@@ -104,8 +104,7 @@ static __always_inline int open_enter(int dirfd, const char *path, __u32 open_fl
 	if (open_path_rejected_early(path))
 		return 0;
 
-	struct open_args *args = bpf_task_storage_get(&open_pending, bpf_get_current_task_btf(), NULL,
-						      BPF_LOCAL_STORAGE_GET_F_CREATE);
+	struct open_args *args = bpf_task_storage_get(&open_pending, cur.task, NULL, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!args) {
 		gadget_count_lost(); /* no memory for the task's storage: this open goes unreported */
 		return 0;
@@ -141,7 +140,8 @@ static __always_inline int open_exit(long ret)
 {
 	__u32 zero = 0;
 
-	struct open_args *args = bpf_task_storage_get(&open_pending, bpf_get_current_task_btf(), NULL, 0);
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct open_args *args = bpf_task_storage_get(&open_pending, task, NULL, 0);
 	if (!args || !args->in_flight)
 		return 0;
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
@@ -161,7 +161,6 @@ static __always_inline int open_exit(long ret)
 	if (open_path_mismatch(event->path))
 		goto done;
 
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	event->timestamp_ns = bpf_ktime_get_boot_ns();
 	gadget_process_fill(&event->proc, task, pid_tgid, bpf_get_current_uid_gid());
 	bpf_get_current_comm(event->proc.comm, sizeof(event->proc.comm));

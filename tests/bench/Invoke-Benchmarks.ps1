@@ -16,9 +16,9 @@
                           that paces its calls to offer a chosen rate for FloodSeconds. Events go
                           kernel → agent → gRPC → Start-GadgetTrace → $null, as G4 asks: a cmdlet
                           downstream would measure PowerShell, not Gadget (Measure-Object binds each
-                          object: about 2 µs more client CPU per event; zero loss at 300 k/s, not 500 k/s). Completeness is what the cmdlet says it wrote
-                          (-Verbose) ÷ records generated; loss is what the trace reports (its
-                          Warnings and its closing verbose summary).
+                          object: about 2 µs more client CPU per event). Completeness is what the
+                          cmdlet says it wrote (-Verbose) ÷ records generated; loss is what the
+                          trace reports (its Warnings and its closing verbose summary).
 
     Open storm (G1, G2)   A C workload opens and closes a file for OpenSeconds and counts its opens:
                           untraced, traced by Trace-GadgetOpen -Local -Pid <it> | Measure-Object and

@@ -58,12 +58,11 @@ static __always_inline __u64 gadget_task_netns(struct task_struct *task)
 	return BPF_CORE_READ(task, nsproxy, net_ns, ns.inum);
 }
 
-/* The current task's mount namespace through the BTF task pointer: the
- * verifier turns the chain into fault-safe direct loads, several times
+/* A task's mount namespace through its BTF pointer (bpf_get_current_task_btf):
+ * the verifier turns the chain into fault-safe direct loads, several times
  * cheaper than a bpf_probe_read_kernel call for each link. */
-static __always_inline __u64 gadget_current_mntns(void)
+static __always_inline __u64 gadget_btf_task_mntns(struct task_struct *task)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
 	return task->nsproxy->mnt_ns->ns.inum;
 }
 
@@ -141,10 +140,11 @@ static __always_inline bool gadget_current_selected(struct gadget_current *cur)
 	cur->uid_gid = bpf_get_current_uid_gid();
 	if (gadget_uid_rejected(cur->uid_gid))
 		return false;
-	cur->task = (struct task_struct *)bpf_get_current_task();
+	/* The BTF pointer: direct loads for the filter, task storage for the programs. */
+	cur->task = bpf_get_current_task_btf();
 	/* Only a container selection needs the mount namespace: behind the
 	 * constant, the verifier prunes the reads from every other trace. */
-	if (gadget_filter_by_mntns && gadget_mntns_rejected(gadget_current_mntns()))
+	if (gadget_filter_by_mntns && gadget_mntns_rejected(gadget_btf_task_mntns(cur->task)))
 		return false;
 	bpf_get_current_comm(cur->comm, sizeof(cur->comm));
 	return !gadget_comm_rejected(cur->comm);
