@@ -17,13 +17,17 @@ public sealed class AgentConnection : IDisposable
     {
         _channel = channel;
         Target = target;
-        Client = new GadgetAgent.GadgetAgentClient(channel);
+        Invoker = channel.CreateCallInvoker();
+        Client = new GadgetAgent.GadgetAgentClient(Invoker);
     }
 
     /// <summary>Where this connection goes (a socket path, a pod name), for messages.</summary>
     public string Target { get; }
 
     internal GadgetAgent.GadgetAgentClient Client { get; }
+
+    /// <summary>For calls made with a method of the client's own (the Trace stream's decoder).</summary>
+    internal CallInvoker Invoker { get; }
 
     /// <summary>A connection over a unix socket (the local agent).</summary>
     public static AgentConnection ForUnixSocket(string socketPath)

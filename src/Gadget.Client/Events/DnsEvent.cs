@@ -1,5 +1,7 @@
 using System.Net;
+using System.Runtime.CompilerServices;
 using Gadget.Protocol.V1;
+using Gadget.Tracing;
 
 namespace Gadget;
 
@@ -11,24 +13,77 @@ namespace Gadget;
 /// </summary>
 public sealed class DnsEvent : GadgetEvent
 {
-    internal DnsEvent(Event source, EventOrigin origin)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal DnsEvent(in WireEvent source, EventOrigin origin)
         : base(source, origin)
     {
-        DnsPayload dns = source.Dns;
-        Qr = dns.Response ? DnsQr.Response : DnsQr.Query;
-        PacketType = (DnsPacketType)dns.PacketType;
-        Id = (ushort)dns.Id;
-        QType = (DnsQueryType)dns.Qtype;
-        Name = dns.Name;
-        Rcode = (DnsResponseCode)dns.Rcode;
-        NumAnswers = (int)dns.NumAnswers;
-        Addresses = new IPAddressList([.. dns.Addresses.Where(a => a.Length is 4 or 16).Select(a => new IPAddress(a.Span))]);
-        Protocol = (IpProtocol)dns.Protocol;
-        Src = Endpoint(dns.SrcAddr, dns.SrcPort);
-        Dst = Endpoint(dns.DstAddr, dns.DstPort);
+        var addresses = new List<IPAddress>();
+        IPAddress srcAddress = IPAddress.None, dstAddress = IPAddress.None;
+        ushort srcPort = 0, dstPort = 0;
+        var payload = new WireReader(source.Payload);
+        while (payload.TryReadTag(out int field, out WireType type))
+        {
+            switch (field)
+            {
+                case DnsPayload.ResponseFieldNumber when type == WireType.Varint:
+                    Qr = payload.ReadBool() ? DnsQr.Response : DnsQr.Query;
+                    break;
+                case DnsPayload.PacketTypeFieldNumber when type == WireType.Varint:
+                    PacketType = (DnsPacketType)payload.ReadUInt32();
+                    break;
+                case DnsPayload.IdFieldNumber when type == WireType.Varint:
+                    Id = payload.ReadUInt16();
+                    break;
+                case DnsPayload.QtypeFieldNumber when type == WireType.Varint:
+                    QType = (DnsQueryType)payload.ReadUInt32();
+                    break;
+                case DnsPayload.NameFieldNumber when type == WireType.LengthDelimited:
+                    Name = payload.ReadString();
+                    break;
+                case DnsPayload.RcodeFieldNumber when type == WireType.Varint:
+                    Rcode = (DnsResponseCode)payload.ReadInt32();
+                    break;
+                case DnsPayload.NumAnswersFieldNumber when type == WireType.Varint:
+                    NumAnswers = (int)payload.ReadUInt32();
+                    break;
+                case DnsPayload.AddressesFieldNumber when type == WireType.LengthDelimited:
+                    if (Address(payload.ReadBytes()) is IPAddress answer)
+                    {
+                        addresses.Add(answer);
+                    }
+
+                    break;
+                case DnsPayload.SrcAddrFieldNumber when type == WireType.LengthDelimited:
+                    srcAddress = Address(payload.ReadBytes()) ?? IPAddress.None;
+                    break;
+                case DnsPayload.SrcPortFieldNumber when type == WireType.Varint:
+                    srcPort = payload.ReadUInt16();
+                    break;
+                case DnsPayload.DstAddrFieldNumber when type == WireType.LengthDelimited:
+                    dstAddress = Address(payload.ReadBytes()) ?? IPAddress.None;
+                    break;
+                case DnsPayload.DstPortFieldNumber when type == WireType.Varint:
+                    dstPort = payload.ReadUInt16();
+                    break;
+                case DnsPayload.ProtocolFieldNumber when type == WireType.Varint:
+                    Protocol = (IpProtocol)payload.ReadUInt32();
+                    break;
+                case DnsPayload.LatencyNsFieldNumber when type == WireType.Varint:
+                    Latency = TimeSpan.FromTicks((long)(payload.ReadVarint() / 100));
+                    break;
+                case DnsPayload.TruncatedFieldNumber when type == WireType.Varint:
+                    Truncated = payload.ReadBool();
+                    break;
+                default:
+                    payload.Skip(type);
+                    break;
+            }
+        }
+
+        Addresses = new IPAddressList([.. addresses]);
+        Src = new IPEndPoint(srcAddress, srcPort);
+        Dst = new IPEndPoint(dstAddress, dstPort);
         Nameserver = Qr == DnsQr.Query ? Dst.Address : Src.Address;
-        Latency = dns.HasLatencyNs ? TimeSpan.FromTicks((long)(dns.LatencyNs / 100)) : null;
-        Truncated = dns.Truncated;
     }
 
     /// <summary>Query or Response: the header's QR bit.</summary>
@@ -44,7 +99,7 @@ public sealed class DnsEvent : GadgetEvent
     public DnsQueryType QType { get; }
 
     /// <summary>The first question's name, fully qualified with a trailing dot.</summary>
-    public string Name { get; }
+    public string Name { get; } = "";
 
     /// <summary>
     /// The response code: NoError (0) on a successful response and on a query; NXDomain, ServFail,
@@ -74,8 +129,8 @@ public sealed class DnsEvent : GadgetEvent
     /// <summary>True when the message was longer than the 512 bytes captured, so answers may be missing.</summary>
     public bool Truncated { get; }
 
-    private static IPEndPoint Endpoint(Google.Protobuf.ByteString address, uint port)
-        => new(address.Length is 4 or 16 ? new IPAddress(address.Span) : IPAddress.None, (int)port);
+    /// <summary>An IPv4 or IPv6 address; null for any other length.</summary>
+    private static IPAddress? Address(ReadOnlySpan<byte> bytes) => bytes.Length is 4 or 16 ? new IPAddress(bytes) : null;
 }
 
 /// <summary>The QR bit of a DNS header.</summary>

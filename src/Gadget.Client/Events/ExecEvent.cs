@@ -1,26 +1,49 @@
+using System.Runtime.CompilerServices;
 using Gadget.Protocol.V1;
+using Gadget.Tracing;
 
 namespace Gadget;
 
 /// <summary>A process execution (gadget <c>exec</c>).</summary>
 public sealed class ExecEvent : GadgetEvent
 {
-    internal ExecEvent(Event source, EventOrigin origin)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal ExecEvent(in WireEvent source, EventOrigin origin)
         : base(source, origin)
     {
-        ExecPayload exec = source.Exec;
         Ppid = (int)source.Ppid;
-        ExePath = exec.ExePath;
-        Args = ArgumentList.Wrap(exec.Args); // the wire event is discarded after this
-        ArgsTruncated = exec.ArgsTruncated;
-        Error = (Errno)exec.Error;
+        var args = new List<string>();
+        var payload = new WireReader(source.Payload);
+        while (payload.TryReadTag(out int field, out WireType type))
+        {
+            switch (field)
+            {
+                case ExecPayload.ExePathFieldNumber when type == WireType.LengthDelimited:
+                    ExePath = payload.ReadString();
+                    break;
+                case ExecPayload.ArgsFieldNumber when type == WireType.LengthDelimited:
+                    args.Add(payload.ReadString());
+                    break;
+                case ExecPayload.ErrorFieldNumber when type == WireType.Varint:
+                    Error = (Errno)payload.ReadInt32();
+                    break;
+                case ExecPayload.ArgsTruncatedFieldNumber when type == WireType.Varint:
+                    ArgsTruncated = payload.ReadBool();
+                    break;
+                default:
+                    payload.Skip(type);
+                    break;
+            }
+        }
+
+        Args = ArgumentList.Wrap(args); // nothing else holds the list
     }
 
     /// <summary>The parent process id.</summary>
     public int Ppid { get; }
 
     /// <summary>The file executed, as passed to execve.</summary>
-    public string ExePath { get; }
+    public string ExePath { get; } = "";
 
     /// <summary>The argument vector, argv[0] first; see <see cref="ArgsTruncated"/>.</summary>
     public ArgumentList Args { get; }

@@ -1,4 +1,5 @@
-using Gadget.Protocol.V1;
+using System.Runtime.CompilerServices;
+using Gadget.Tracing;
 
 namespace Gadget;
 
@@ -10,7 +11,8 @@ public abstract class GadgetEvent
 {
     private static readonly IReadOnlyDictionary<string, string> NoLabels = new Dictionary<string, string>();
 
-    private protected GadgetEvent(Event source, EventOrigin origin)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private protected GadgetEvent(in WireEvent source, EventOrigin origin)
     {
         Timestamp = DateTime.UnixEpoch.AddTicks(source.TimestampUnixNs / 100);
         Node = origin.Node;
@@ -81,5 +83,6 @@ public sealed class EventOrigin(string node)
 
     internal void Learn(GadgetContainer container) => _containers[container.MountNsId] = container;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal GadgetContainer? ContainerOf(ulong mountNsId) => _containers.GetValueOrDefault(mountNsId);
 }

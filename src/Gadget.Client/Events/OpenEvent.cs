@@ -1,4 +1,6 @@
+using System.Runtime.CompilerServices;
 using Gadget.Protocol.V1;
+using Gadget.Tracing;
 
 namespace Gadget;
 
@@ -7,18 +9,52 @@ public sealed class OpenEvent : GadgetEvent
 {
     private const uint AccessModeMask = 3;
 
-    internal OpenEvent(Event source, EventOrigin origin)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal OpenEvent(in WireEvent source, EventOrigin origin)
         : base(source, origin)
     {
-        OpenPayload open = source.Open;
-        Fd = open.Fd;
-        Error = (Errno)open.Error;
-        Path = open.Path;
-        FullPath = open.FullPath.Length > 0 ? open.FullPath : null;
-        PathTruncated = open.PathTruncated;
-        Flags = (OpenFlags)open.Flags;
-        Mode = (Flags & (OpenFlags.O_CREAT | OpenFlags.O_TMPFILE)) != 0 ? (UnixFileMode)(open.Mode & 0xfff) : null;
-        Access = (open.Flags & AccessModeMask) switch
+        uint flags = 0;
+        uint mode = 0;
+        var payload = new WireReader(source.Payload);
+        while (payload.TryReadTag(out int field, out WireType type))
+        {
+            switch (field)
+            {
+                case OpenPayload.PathFieldNumber when type == WireType.LengthDelimited:
+                    Path = payload.ReadString();
+                    break;
+                case OpenPayload.FullPathFieldNumber when type == WireType.LengthDelimited:
+                    FullPath = payload.ReadString();
+                    break;
+                case OpenPayload.FdFieldNumber when type == WireType.Varint:
+                    Fd = payload.ReadInt32();
+                    break;
+                case OpenPayload.ErrorFieldNumber when type == WireType.Varint:
+                    Error = (Errno)payload.ReadInt32();
+                    break;
+                case OpenPayload.FlagsFieldNumber when type == WireType.Varint:
+                    flags = payload.ReadUInt32();
+                    break;
+                case OpenPayload.ModeFieldNumber when type == WireType.Varint:
+                    mode = payload.ReadUInt32();
+                    break;
+                case OpenPayload.PathTruncatedFieldNumber when type == WireType.Varint:
+                    PathTruncated = payload.ReadBool();
+                    break;
+                default:
+                    payload.Skip(type);
+                    break;
+            }
+        }
+
+        if (FullPath?.Length == 0)
+        {
+            FullPath = null;
+        }
+
+        Flags = (OpenFlags)flags;
+        Mode = (Flags & (OpenFlags.O_CREAT | OpenFlags.O_TMPFILE)) != 0 ? (UnixFileMode)(mode & 0xfff) : null;
+        Access = (flags & AccessModeMask) switch
         {
             1 => FileAccess.Write,
             2 => FileAccess.ReadWrite,
@@ -33,7 +69,7 @@ public sealed class OpenEvent : GadgetEvent
     public Errno Error { get; }
 
     /// <summary>The path as the process passed it (up to 255 bytes; see <see cref="PathTruncated"/>).</summary>
-    public string Path { get; }
+    public string Path { get; } = "";
 
     /// <summary>The absolute path: a relative path resolved against the process's directory. Null when unknown.</summary>
     public string? FullPath { get; }

@@ -126,30 +126,33 @@ public sealed class TraceSession : ITraceSource
         bool streaming = false;
         try
         {
-            using AsyncServerStreamingCall<TraceReply> call = connection.Client.Trace(request, cancellationToken: token);
+            var decoder = new TraceReplyDecoder(origin);
+            using AsyncServerStreamingCall<TraceReplyBytes> call = connection.Invoker.AsyncServerStreamingCall(
+                TraceReplyDecoder.TraceMethod, host: null, new CallOptions(cancellationToken: token), request);
             while (await call.ResponseStream.MoveNext(token).ConfigureAwait(false))
             {
-                TraceReply reply = call.ResponseStream.Current;
+                TraceFrame frame;
+                using (TraceReplyBytes reply = call.ResponseStream.Current)
+                {
+                    frame = decoder.Decode(reply.Span);
+                }
+
                 streaming = true;
                 _attached.TrySetResult();
-                if (reply.KindCase == TraceReply.KindOneofCase.Batch)
+                foreach (GadgetEvent[] chunk in frame.Chunks)
                 {
-                    foreach (ContainerInfo container in reply.Batch.Containers)
-                    {
-                        origin.Learn(new GadgetContainer(container, origin.Node));
-                    }
+                    _queue.Add(chunk, token);
+                }
 
-                    AddEvents(reply.Batch.Events, origin, token);
-                }
-                else if (reply.KindCase == TraceReply.KindOneofCase.Notice)
+                if (frame.Notice is not null)
                 {
-                    _queue.Add(new TraceNotice(_node, reply.Notice.Id, reply.Notice.Message), token);
+                    _queue.Add(frame.Notice, token);
                 }
-                else if (reply.KindCase == TraceReply.KindOneofCase.Counters)
+
+                if (frame.Statistics is not null)
                 {
-                    var statistics = new TraceStatistics(_node, reply.Counters);
-                    Statistics = statistics;
-                    _queue.Add(statistics, token);
+                    Statistics = frame.Statistics;
+                    _queue.Add(frame.Statistics, token);
                 }
             }
         }
@@ -165,6 +168,14 @@ public sealed class TraceSession : ITraceSource
         {
             TryAddFinal(RpcErrors.ToGadgetException(exception, connection.Target, streaming));
         }
+        catch (Exception exception) when (exception is InvalidDataException or Google.Protobuf.InvalidProtocolBufferException)
+        {
+            TryAddFinal(new GadgetException(GadgetErrorId.AgentReplyMalformed, GadgetErrorKind.Failure,
+                $"The agent at {connection.Target} sent a trace message this client cannot decode: {exception.Message}", exception)
+            {
+                RecommendedAction = "Use a client and an agent of the same Gadget version.",
+            });
+        }
         catch (Exception exception) when (exception is HttpRequestException or IOException)
         {
             TryAddFinal(new GadgetException(GadgetErrorId.AgentStreamBroken, GadgetErrorKind.Connection,
@@ -174,29 +185,6 @@ public sealed class TraceSession : ITraceSource
         {
             _attached.TrySetResult();
             _queue.CompleteAdding();
-        }
-    }
-
-    /// <summary>Builds the typed events of a batch and queues them a chunk at a time.</summary>
-    private void AddEvents(Google.Protobuf.Collections.RepeatedField<Event> events, EventOrigin origin, CancellationToken token)
-    {
-        for (int start = 0; start < events.Count; start += ChunkEvents)
-        {
-            int end = Math.Min(events.Count, start + ChunkEvents);
-            var chunk = new GadgetEvent[end - start];
-            int count = 0;
-            for (int i = start; i < end; i++)
-            {
-                if (EventFactory.Create(events[i], origin) is GadgetEvent typed)
-                {
-                    chunk[count++] = typed;
-                }
-            }
-
-            if (count > 0)
-            {
-                _queue.Add(count == chunk.Length ? chunk : chunk[..count], token);
-            }
         }
     }
 

@@ -5,6 +5,7 @@ using Gadget.Agent.Gadgets.Dns;
 using Gadget.Agent.Runtime;
 using Gadget.Protocol.V1;
 using Gadget.Tracing;
+using Google.Protobuf;
 
 namespace Gadget.Tests.Dns;
 
@@ -20,6 +21,7 @@ internal sealed class DnsCapture : IDisposable
     private DnsCapture(TraceRun run)
     {
         _run = run;
+        var decoder = new TraceReplyDecoder(new EventOrigin(NodeName));
         _reader = Task.Run(async () =>
         {
             await foreach (EventBatch batch in run.Batches.ReadAllAsync())
@@ -27,7 +29,7 @@ internal sealed class DnsCapture : IDisposable
                 run.MarkDequeued(batch);
                 lock (_events)
                 {
-                    _events.AddRange(batch.Events.Select(e => EventFactory.Create(e, new EventOrigin(NodeName))).OfType<DnsEvent>());
+                    _events.AddRange(decoder.Decode(new TraceReply { Batch = batch }.ToByteArray()).Chunks.SelectMany(c => c).OfType<DnsEvent>());
                 }
             }
         });
