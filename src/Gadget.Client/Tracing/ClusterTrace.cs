@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using Gadget.Connection;
 
 namespace Gadget.Tracing;
@@ -16,7 +15,7 @@ public sealed class ClusterTrace : ITraceSource
 {
     private static readonly TimeSpan PumpInterval = TimeSpan.FromMilliseconds(200);
 
-    private readonly BlockingCollection<object> _queue;
+    private readonly ItemQueue _queue;
     private readonly CancellationTokenSource _cancel;
     private readonly List<TraceSession> _sessions = [];
     private readonly Task _pumps;
@@ -24,7 +23,7 @@ public sealed class ClusterTrace : ITraceSource
 
     private ClusterTrace(IReadOnlyList<(string Node, AgentConnection Connection)> agents, TraceOptions options, CancellationToken token)
     {
-        _queue = new BlockingCollection<object>(new ConcurrentQueue<object>(), options.QueueCapacity);
+        _queue = new ItemQueue(options.QueueCapacity);
         Target = string.Join(", ", agents.Select(agent => agent.Node));
         _cancel = CancellationTokenSource.CreateLinkedTokenSource(token);
         var pumps = new List<Task>();
@@ -56,18 +55,7 @@ public sealed class ClusterTrace : ITraceSource
     public IEnumerable<TraceStatistics> Statistics => _sessions.Select(s => s.Statistics).OfType<TraceStatistics>();
 
     /// <summary>As <see cref="TraceSession.TryTake"/>, plus <see cref="NodeFailure"/> items.</summary>
-    public bool TryTake(out object? item, TimeSpan timeout, CancellationToken token)
-    {
-        try
-        {
-            return _queue.TryTake(out item, (int)Math.Min(int.MaxValue, timeout.TotalMilliseconds), token);
-        }
-        catch (OperationCanceledException)
-        {
-            item = null;
-            return false;
-        }
-    }
+    public bool TryTake(out object? item, TimeSpan timeout, CancellationToken token) => _queue.TryTake(out item, timeout, token);
 
     public bool IsCompleted => _queue.IsCompleted;
 
@@ -81,7 +69,6 @@ public sealed class ClusterTrace : ITraceSource
 
         _pumps.Wait(TimeSpan.FromSeconds(5));
         _cancel.Dispose();
-        _queue.Dispose();
     }
 
     private void Pump(string node, TraceSession session, int total)

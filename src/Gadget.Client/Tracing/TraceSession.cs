@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using Gadget.Connection;
 using Gadget.Protocol.V1;
 using Grpc.Core;
@@ -18,7 +17,7 @@ public sealed class TraceSession : ITraceSource
     /// <summary>Most events in one queue slot; the queue holds QueueCapacity / ChunkEvents slots.</summary>
     internal const int ChunkEvents = 512;
 
-    private readonly BlockingCollection<object> _queue;
+    private readonly ItemQueue _queue;
     private GadgetEvent[]? _chunk;
     private int _chunkNext;
     private readonly CancellationTokenSource _cancel;
@@ -29,7 +28,7 @@ public sealed class TraceSession : ITraceSource
     {
         _node = node;
         Target = connection.Target;
-        _queue = new BlockingCollection<object>(new ConcurrentQueue<object>(), Math.Max(2, options.QueueCapacity / ChunkEvents));
+        _queue = new ItemQueue(Math.Max(2, options.QueueCapacity / ChunkEvents));
         _cancel = CancellationTokenSource.CreateLinkedTokenSource(token);
         _reader = Task.Run(() => ReadAsync(connection, options.ToRequest(), new EventOrigin(node)), CancellationToken.None);
     }
@@ -74,30 +73,22 @@ public sealed class TraceSession : ITraceSource
             return true;
         }
 
-        try
+        if (!_queue.TryTake(out item, timeout, token))
         {
-            if (!_queue.TryTake(out item, (int)Math.Min(int.MaxValue, timeout.TotalMilliseconds), token))
-            {
-                return false;
-            }
-
-            if (item is GadgetEvent[] chunk)
-            {
-                item = chunk[0];
-                if (chunk.Length > 1)
-                {
-                    _chunk = chunk;
-                    _chunkNext = 1;
-                }
-            }
-
-            return true;
-        }
-        catch (OperationCanceledException)
-        {
-            item = null;
             return false;
         }
+
+        if (item is GadgetEvent[] chunk)
+        {
+            item = chunk[0];
+            if (chunk.Length > 1)
+            {
+                _chunk = chunk;
+                _chunkNext = 1;
+            }
+        }
+
+        return true;
     }
 
     /// <summary>True once the stream has ended and the queue is empty.</summary>
@@ -117,7 +108,6 @@ public sealed class TraceSession : ITraceSource
         }
 
         _cancel.Dispose();
-        _queue.Dispose();
     }
 
     private async Task ReadAsync(AgentConnection connection, TraceRequest request, EventOrigin origin)
