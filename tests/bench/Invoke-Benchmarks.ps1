@@ -486,8 +486,9 @@ function Invoke-Flood {
         Generated    = $generated
         GeneratedPerSecond = $generated / ($report.ns / 1e9)
         Events       = $trace.Events
-        # The trace ends at the last event when nothing was lost; at its duration otherwise.
-        Delivered    = $trace.Events / $elapsed
+        # A lossless trace ends at its last event. A lossy one never reaches -MaxEvents and runs
+        # to its duration, long after the flood: its rate is taken over the flood's own time.
+        Delivered    = if ($trace.Lost -eq 0) { $trace.Events / $elapsed } else { $trace.Events / ($report.ns / 1e9) }
         Lost         = $trace.Lost
         Completeness = $trace.Events / $generated
         Summary      = $trace.Summary
