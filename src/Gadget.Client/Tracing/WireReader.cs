@@ -68,6 +68,7 @@ internal ref struct WireReader(ReadOnlySpan<byte> buffer)
     public uint ReadUInt32() => (uint)ReadVarint();
 
     /// <summary>A uint32 field that carries a 16-bit value (a port, a DNS id).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ushort ReadUInt16()
     {
         ulong value = ReadVarint();
@@ -100,6 +101,7 @@ internal ref struct WireReader(ReadOnlySpan<byte> buffer)
         return Take((int)length);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public string ReadString() => Encoding.UTF8.GetString(ReadBytes());
 
     /// <summary>Skips a field this reader does not know (a newer agent's, or a known number with another type).</summary>
