@@ -7,6 +7,7 @@ using Grpc.Core;
 namespace Gadget.Agent.Services;
 
 /// <summary>The gRPC face of the agent.</summary>
+[BindServiceMethod(typeof(GadgetAgentService), nameof(BindService))]
 internal sealed class GadgetAgentService(
     GadgetCatalog catalog,
     ContainerCollection containers,
@@ -24,6 +25,11 @@ internal sealed class GadgetAgentService(
 
     /// <summary>How long a request waits for the first container scan of a just-started agent.</summary>
     private static readonly TimeSpan InitialScanWait = TimeSpan.FromSeconds(3);
+
+    /// <summary>The generated binding, with the Trace stream's replies written by <see cref="TraceReplyWriter"/>.</summary>
+    /// <remarks>The second parameter's type tells Grpc.AspNetCore which class declares the methods it binds.</remarks>
+    public static void BindService(ServiceBinderBase binder, GadgetAgent.GadgetAgentBase? service)
+        => GadgetAgent.BindService(new TraceReplyBinder(binder), service);
 
     public override Task<AgentInfo> GetInfo(GetInfoRequest request, ServerCallContext context)
     {
