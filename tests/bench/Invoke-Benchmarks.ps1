@@ -465,14 +465,21 @@ function Invoke-ExecExecsnoop {
     [pscustomobject]@{ Rate = $report.execs / ($report.ns / 1e9); Execs = $report.execs; Captured = $captured; Lost = 0 }
 }
 
-function Invoke-Flood {
+function Start-FloodWorkload {
+    # The paced getppid() workload for one flood, waiting to run; with the events it will
+    # generate and the trace's duration cap (long enough for a workload slowed by a loaded
+    # machine to finish inside the trace).
     param([int] $OfferedRate)
     $calls = [long][Math]::Ceiling($OfferedRate * $FloodSeconds / $RecordsPerCall)
-    $expected = $calls * $RecordsPerCall
     $workload = Start-Workload $GetppidLoop @("$calls", "$($OfferedRate / $RecordsPerCall)")
     if (-not (Wait-Condition { (Get-BpfLinkCount $Agent.Id) -eq 0 } 10)) { throw 'A previous trace is still attached in the agent.' }
-    # Long enough for a workload slowed by a loaded machine to finish inside the trace.
-    $cap = 3 * $FloodSeconds + 6
+    [pscustomobject]@{ Process = $workload; Expected = $calls * $RecordsPerCall; Cap = 3 * $FloodSeconds + 6 }
+}
+
+function Invoke-Flood {
+    param([int] $OfferedRate)
+    $flood = Start-FloodWorkload $OfferedRate
+    $workload, $expected, $cap = $flood.Process, $flood.Expected, $flood.Cap
     $pending = Start-ClientTrace "param(`$TargetPid, `$Records, `$Max, `$Seconds) Start-GadgetTrace -Gadget flood -Local -Pid `$TargetPid -Parameter @{ 'records-per-call' = `$Records } -MaxEvents `$Max -Duration `$Seconds -Verbose > `$null" `
         @{ TargetPid = $workload.Id; Records = $RecordsPerCall; Max = $expected; Seconds = $cap }
     if (-not (Wait-Condition { (Get-BpfLinkCount $Agent.Id) -ge 1 } 20)) { throw 'Start-GadgetTrace -Gadget flood did not attach within 20 s.' }
@@ -499,11 +506,8 @@ function Invoke-Flood {
 function Invoke-ColdFlood {
     # The flood into a pwsh started for it: the client's first trace, before the JIT has tuned it.
     param([int] $OfferedRate)
-    $calls = [long][Math]::Ceiling($OfferedRate * $FloodSeconds / $RecordsPerCall)
-    $expected = $calls * $RecordsPerCall
-    $workload = Start-Workload $GetppidLoop @("$calls", "$($OfferedRate / $RecordsPerCall)")
-    if (-not (Wait-Condition { (Get-BpfLinkCount $Agent.Id) -eq 0 } 10)) { throw 'A previous trace is still attached in the agent.' }
-    $cap = 3 * $FloodSeconds + 6
+    $flood = Start-FloodWorkload $OfferedRate
+    $workload, $expected, $cap = $flood.Process, $flood.Expected, $flood.Cap
     $start = [Diagnostics.ProcessStartInfo]::new('dotnet')
     $command = "Import-Module '$ModulePath'; Start-GadgetTrace -Gadget flood -Local -Pid $($workload.Id) -Parameter @{ 'records-per-call' = $RecordsPerCall } -MaxEvents $expected -Duration $cap -Verbose > `$null"
     foreach ($argument in 'pwsh', '-NoProfile', '-NonInteractive', '-Command', $command) { $start.ArgumentList.Add($argument) }

@@ -228,21 +228,24 @@ internal sealed class TraceReplyWriter
         switch (wire.PayloadCase)
         {
             case Event.PayloadOneofCase.Exec:
-                writer.Tag(Event.ExecFieldNumber, LengthDelimitedType);
-                writer.Varint((uint)_sizes[_nextSize++]);
+                WritePayloadHeader(ref writer, Event.ExecFieldNumber);
                 WriteExec(ref writer, wire.Exec);
                 break;
             case Event.PayloadOneofCase.Open:
-                writer.Tag(Event.OpenFieldNumber, LengthDelimitedType);
-                writer.Varint((uint)_sizes[_nextSize++]);
+                WritePayloadHeader(ref writer, Event.OpenFieldNumber);
                 WriteOpen(ref writer, wire.Open);
                 break;
             case Event.PayloadOneofCase.Dns:
-                writer.Tag(Event.DnsFieldNumber, LengthDelimitedType);
-                writer.Varint((uint)_sizes[_nextSize++]);
+                WritePayloadHeader(ref writer, Event.DnsFieldNumber);
                 WriteDns(ref writer, wire.Dns);
                 break;
         }
+    }
+
+    private void WritePayloadHeader(ref WireWriter writer, int field)
+    {
+        writer.Tag(field, LengthDelimitedType);
+        writer.Varint((uint)_sizes[_nextSize++]);
     }
 
     private void WriteExec(ref WireWriter writer, ExecPayload exec)
