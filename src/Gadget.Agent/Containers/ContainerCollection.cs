@@ -210,9 +210,9 @@ internal sealed class ContainerCollection
     {
         public static readonly RecordComparer Instance = new();
 
+        /// <summary>Every field equal, the labels by their entries (a record compares dictionaries by reference).</summary>
         public bool Equals(ContainerRecord? x, ContainerRecord? y)
-            => x is not null && y is not null && x.Id == y.Id && x.MountNsId == y.MountNsId && x.Pid == y.Pid
-               && x.PodName == y.PodName && x.PodNamespace == y.PodNamespace && x.PodLabels.Count == y.PodLabels.Count;
+            => x is not null && y is not null && x with { PodLabels = y.PodLabels } == y && KubePod.SameEntries(x.PodLabels, y.PodLabels);
 
         public int GetHashCode(ContainerRecord obj) => HashCode.Combine(obj.Id, obj.MountNsId);
     }

@@ -67,9 +67,14 @@ internal sealed record ContainerRecord
 
     /// <summary>
     /// The record as traces see it: what the runtime left empty filled from the pod the Kubernetes
-    /// API describes (namespace, name, container name, the labels it lacks; the runtime's values
-    /// win), and the runtime's name as the container name when nobody named the container.
+    /// API describes (namespace, name, container name), the pod's labels from the API, and the
+    /// runtime's name as the container name when nobody named the container.
     /// </summary>
+    /// <remarks>
+    /// The runtime's copy of the labels is the pod sandbox's, taken when the pod started; the API's
+    /// follow every <c>kubectl label</c>, so they replace the copy and a relabelled pod moves in or
+    /// out of a selection.
+    /// </remarks>
     public ContainerRecord CompletedWith(KubePod? pod)
     {
         if (pod is null)
@@ -77,18 +82,12 @@ internal sealed record ContainerRecord
             return ContainerName.Length > 0 ? this : this with { ContainerName = Name };
         }
 
-        var labels = new Dictionary<string, string>(PodLabels, StringComparer.Ordinal);
-        foreach ((string key, string value) in pod.Labels)
-        {
-            labels.TryAdd(key, value);
-        }
-
         return this with
         {
             PodNamespace = PodNamespace.Length > 0 ? PodNamespace : pod.Namespace,
             PodName = PodName.Length > 0 ? PodName : pod.Name,
             ContainerName = ContainerName.Length > 0 ? ContainerName : pod.ContainerNames.GetValueOrDefault(Id, Name),
-            PodLabels = labels,
+            PodLabels = pod.Labels,
         };
     }
 }

@@ -22,6 +22,7 @@ internal sealed record KubePod
         => other is not null && Uid == other.Uid && Namespace == other.Namespace && Name == other.Name
            && SameEntries(Labels, other.Labels) && SameEntries(ContainerNames, other.ContainerNames);
 
-    private static bool SameEntries(IReadOnlyDictionary<string, string> left, IReadOnlyDictionary<string, string> right)
+    /// <summary>Same keys with the same values, in any order.</summary>
+    internal static bool SameEntries(IReadOnlyDictionary<string, string> left, IReadOnlyDictionary<string, string> right)
         => left.Count == right.Count && left.All(entry => right.TryGetValue(entry.Key, out string? value) && value == entry.Value);
 }

@@ -28,7 +28,7 @@ public sealed class PodEnrichmentTests
     public void OtherCgroupPathsNameNoPod(string cgroupPath) => Assert.Equal(string.Empty, KubeletCgroup.PodUidOf(cgroupPath));
 
     [Fact]
-    public void RuntimeLabelsWinAndThePodFillsWhatTheyLack()
+    public void RuntimeNamesWinAndThePodsLabelsReplaceTheRuntimesCopy()
     {
         ContainerRecord labelled = Container("c1", 1).WithKubernetesLabels(new Dictionary<string, string>
         {
@@ -39,13 +39,37 @@ public sealed class PodEnrichmentTests
             ["app"] = "from-runtime",
             ["team"] = "a",
         });
+        Assert.Equal(new Dictionary<string, string> { ["app"] = "from-runtime", ["team"] = "a" }, labelled.CompletedWith(null).PodLabels);
 
+        // The pod was relabelled since it started: app changed, team was removed, tier added.
         ContainerRecord completed = labelled.CompletedWith(Pod(new Dictionary<string, string> { ["app"] = "from-api", ["tier"] = "front" }, ("c1", "api-c")));
 
         Assert.Equal("runtime-ns", completed.PodNamespace);
         Assert.Equal("runtime-pod", completed.PodName);
         Assert.Equal("runtime-c", completed.ContainerName);
-        Assert.Equal(new Dictionary<string, string> { ["app"] = "from-runtime", ["team"] = "a", ["tier"] = "front" }, completed.PodLabels);
+        Assert.Equal(new Dictionary<string, string> { ["app"] = "from-api", ["tier"] = "front" }, completed.PodLabels);
+    }
+
+    [Fact]
+    public void AScanThatChangesALabelsValueIsAChange()
+    {
+        var collection = new ContainerCollection();
+        int changes = 0;
+        collection.Changed += () => changes++;
+        collection.ExpectSources(1);
+        collection.Replace("runc", [Container("c1", 1).WithKubernetesLabels(new Dictionary<string, string> { ["app"] = "v1" })], 0);
+        changes = 0;
+
+        collection.Replace("runc", [Container("c1", 1).WithKubernetesLabels(new Dictionary<string, string> { ["app"] = "v1" })], 1);
+        Assert.Equal(0, changes);
+
+        collection.Replace("runc", [Container("c1", 1).WithKubernetesLabels(new Dictionary<string, string> { ["app"] = "v2" })], 2);
+        Assert.Equal(1, changes);
+        Assert.True(collection.TryGetByMountNs(1, out ContainerRecord container));
+        Assert.Equal("v2", container.PodLabels["app"]);
+
+        collection.Replace("runc", [Container("c1", 1).WithKubernetesLabels(new Dictionary<string, string> { ["app"] = "v2" }) with { Image = "busybox:2" }], 3);
+        Assert.Equal(2, changes);
     }
 
     [Fact]
