@@ -38,11 +38,12 @@ function Test-UnixSocket {
 
 function Start-TestAgent {
     # Starts <module>/agent/gadget-agent on a socket of its own and waits until it accepts.
-    # -Directory reuses the directory (and so the socket path) of an agent that is gone.
+    # -Directory reuses the directory (and so the socket path) of an agent that is gone. The agent
+    # exits with this process (--parent-pid), so a suite that dies leaves no programs attached.
     param([Parameter(Mandatory)][string] $ModulePath, [string[]] $ExtraArguments = @(), [string] $Directory)
     $directory = if ($Directory) { $Directory } else { New-TestDirectory 'gadget-agent' }
     $socket = Join-Path $directory 'agent.sock'
-    $arguments = @('--socket', $socket) + $ExtraArguments
+    $arguments = @('--socket', $socket, '--parent-pid', $PID) + $ExtraArguments
     $process = Start-Process -FilePath (Join-Path $ModulePath 'agent/gadget-agent') -ArgumentList $arguments -PassThru `
         -RedirectStandardOutput (Join-Path $directory 'stdout.log') -RedirectStandardError (Join-Path $directory 'stderr.log')
     $agent = [pscustomobject]@{ Process = $process; Socket = $socket; Directory = $directory }

@@ -7,7 +7,7 @@ public sealed record NodeFailure(string Node, GadgetException Exception);
 
 /// <summary>
 /// One trace on many agents (one per node): a <see cref="TraceSession"/> each, their items merged
-/// into one bounded queue as they arrive. A node that fails becomes a <see cref="NodeFailure"/>
+/// into one bounded queue as they arrive, a node's chunk of events per slot as it queued them. A node that fails becomes a <see cref="NodeFailure"/>
 /// and the others continue; when every node has failed, the last failure arrives as the
 /// <see cref="GadgetException"/> itself, which ends the trace.
 /// </summary>
@@ -16,6 +16,7 @@ public sealed class ClusterTrace : ITraceSource
     private static readonly TimeSpan PumpInterval = TimeSpan.FromMilliseconds(200);
 
     private readonly ItemQueue _queue;
+    private readonly ItemTaker _taker;
     private readonly CancellationTokenSource _cancel;
     private readonly List<TraceSession> _sessions = [];
     private readonly Task _pumps;
@@ -23,7 +24,8 @@ public sealed class ClusterTrace : ITraceSource
 
     private ClusterTrace(IReadOnlyList<(string Node, AgentConnection Connection)> agents, TraceOptions options, CancellationToken token)
     {
-        _queue = new ItemQueue(options.QueueCapacity);
+        _queue = new ItemQueue(TraceSession.SlotsFor(options));
+        _taker = new ItemTaker(_queue);
         Target = string.Join(", ", agents.Select(agent => agent.Node));
         _cancel = CancellationTokenSource.CreateLinkedTokenSource(token);
         var pumps = new List<Task>();
@@ -55,9 +57,9 @@ public sealed class ClusterTrace : ITraceSource
     public IEnumerable<TraceStatistics> Statistics => _sessions.Select(s => s.Statistics).OfType<TraceStatistics>();
 
     /// <summary>As <see cref="TraceSession.TryTake"/>, plus <see cref="NodeFailure"/> items.</summary>
-    public bool TryTake(out object? item, TimeSpan timeout, CancellationToken token) => _queue.TryTake(out item, timeout, token);
+    public bool TryTake(out object? item, TimeSpan timeout, CancellationToken token) => _taker.TryTake(out item, timeout, token);
 
-    public bool IsCompleted => _queue.IsCompleted;
+    public bool IsCompleted => _taker.IsCompleted;
 
     public void Dispose()
     {
@@ -78,9 +80,9 @@ public sealed class ClusterTrace : ITraceSource
         {
             while (!token.IsCancellationRequested)
             {
-                if (!session.TryTake(out object? item, PumpInterval, token))
+                if (!session.TryTakeSlot(out object? item, PumpInterval, token))
                 {
-                    if (session.IsCompleted)
+                    if (session.AllSlotsTaken)
                     {
                         return;
                     }

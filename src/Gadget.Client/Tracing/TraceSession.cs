@@ -18,8 +18,7 @@ public sealed class TraceSession : ITraceSource
     internal const int ChunkEvents = 512;
 
     private readonly ItemQueue _queue;
-    private GadgetEvent[]? _chunk;
-    private int _chunkNext;
+    private readonly ItemTaker _taker;
     private readonly CancellationTokenSource _cancel;
     private readonly Task _reader;
     private readonly string _node;
@@ -28,7 +27,8 @@ public sealed class TraceSession : ITraceSource
     {
         _node = node;
         Target = connection.Target;
-        _queue = new ItemQueue(Math.Max(2, options.QueueCapacity / ChunkEvents));
+        _queue = new ItemQueue(SlotsFor(options));
+        _taker = new ItemTaker(_queue);
         _cancel = CancellationTokenSource.CreateLinkedTokenSource(token);
         _reader = Task.Run(() => ReadAsync(connection, options.ToRequest(), new EventOrigin(node)), CancellationToken.None);
     }
@@ -60,39 +60,22 @@ public sealed class TraceSession : ITraceSource
     /// False on timeout, or when the trace has ended and everything was taken (<see cref="IsCompleted"/>).
     /// </summary>
     /// <remarks>Call from one thread at a time.</remarks>
-    public bool TryTake(out object? item, TimeSpan timeout, CancellationToken token)
-    {
-        if (_chunk is not null)
-        {
-            item = _chunk[_chunkNext++];
-            if (_chunkNext == _chunk.Length)
-            {
-                _chunk = null;
-            }
-
-            return true;
-        }
-
-        if (!_queue.TryTake(out item, timeout, token))
-        {
-            return false;
-        }
-
-        if (item is GadgetEvent[] chunk)
-        {
-            item = chunk[0];
-            if (chunk.Length > 1)
-            {
-                _chunk = chunk;
-                _chunkNext = 1;
-            }
-        }
-
-        return true;
-    }
+    public bool TryTake(out object? item, TimeSpan timeout, CancellationToken token) => _taker.TryTake(out item, timeout, token);
 
     /// <summary>True once the stream has ended and the queue is empty.</summary>
-    public bool IsCompleted => _chunk is null && _queue.IsCompleted;
+    public bool IsCompleted => _taker.IsCompleted;
+
+    /// <summary>Queue slots for a trace's queue capacity in events.</summary>
+    internal static int SlotsFor(TraceOptions options) => Math.Max(2, options.QueueCapacity / ChunkEvents);
+
+    /// <summary>
+    /// As <see cref="TryTake"/>, but a chunk of events comes whole, as a <see cref="GadgetEvent"/>[]:
+    /// for a merger that forwards the items to a queue of its own. Never mixed with <see cref="TryTake"/>.
+    /// </summary>
+    internal bool TryTakeSlot(out object? item, TimeSpan timeout, CancellationToken token) => _queue.TryTake(out item, timeout, token);
+
+    /// <summary>True once the stream has ended and every slot was taken (for <see cref="TryTakeSlot"/>).</summary>
+    internal bool AllSlotsTaken => _queue.IsCompleted;
 
     /// <summary>Cancels the stream (the agent then detaches the programs) and waits for the reader.</summary>
     public void Dispose()

@@ -1,4 +1,6 @@
+using Gadget.Protocol.V1;
 using Gadget.Tracing;
+using Google.Protobuf;
 using Xunit;
 
 namespace Gadget.Tests.Client;
@@ -80,5 +82,35 @@ public sealed class ItemQueueTests
         Assert.False(await waiting.WaitAsync(Long));
         Assert.True(queue.IsCompleted);
         Assert.Throws<InvalidOperationException>(() => queue.Add("late", CancellationToken.None));
+    }
+
+    [Fact]
+    public void ATakerOpensChunksInOrderAndEndsAfterTheLastEventOfTheLastChunk()
+    {
+        var queue = new ItemQueue(capacity: 4);
+        var taker = new ItemTaker(queue);
+        GadgetEvent[] first = Events(1, 2, 3);
+        GadgetEvent[] second = Events(4);
+        queue.Add(first, CancellationToken.None);
+        queue.Add("statistics", CancellationToken.None);
+        queue.Add(second, CancellationToken.None);
+        queue.CompleteAdding();
+
+        var taken = new List<object?>();
+        while (!taker.IsCompleted)
+        {
+            Assert.True(taker.TryTake(out object? item, Long, CancellationToken.None));
+            taken.Add(item);
+        }
+
+        Assert.Equal([first[0], first[1], first[2], "statistics", second[0]], taken);
+        Assert.False(taker.TryTake(out _, TimeSpan.FromMilliseconds(10), CancellationToken.None));
+    }
+
+    private static GadgetEvent[] Events(params uint[] pids)
+    {
+        var batch = new EventBatch();
+        batch.Events.AddRange(pids.Select(pid => new Event { Pid = pid, Exec = new ExecPayload { ExePath = "/bin/true" } }));
+        return [.. new TraceReplyDecoder(new EventOrigin("node")).Decode(new TraceReply { Batch = batch }.ToByteArray()).Chunks.SelectMany(chunk => chunk)];
     }
 }
