@@ -73,7 +73,7 @@ internal static class ShortStringCache
     public const int MaxBytes = 16;
 
     [ThreadStatic]
-    private static Dictionary<(UInt128 Bytes, int Length), string>? _cache;
+    private static Dictionary<ShortBytesKey, string>? _cache;
 
     public static string Get(ReadOnlySpan<byte> utf8)
     {
@@ -85,8 +85,8 @@ internal static class ShortStringCache
         Span<byte> padded = stackalloc byte[MaxBytes];
         padded.Clear();
         utf8.CopyTo(padded);
-        (UInt128, int) key = (MemoryMarshal.Read<UInt128>(padded), utf8.Length);
-        Dictionary<(UInt128, int), string> cache = _cache ??= [];
+        var key = new ShortBytesKey(MemoryMarshal.Read<UInt128>(padded), utf8.Length);
+        Dictionary<ShortBytesKey, string> cache = _cache ??= [];
         if (!cache.TryGetValue(key, out string? value))
         {
             if (cache.Count > 4096)
@@ -109,12 +109,12 @@ internal static class ShortStringCache
 internal static class CommCache
 {
     [ThreadStatic]
-    private static Dictionary<UInt128, string>? _cache;
+    private static Dictionary<ShortBytesKey, string>? _cache;
 
     public static string Get(ReadOnlySpan<byte> comm16)
     {
-        UInt128 key = MemoryMarshal.Read<UInt128>(comm16);
-        Dictionary<UInt128, string> cache = _cache ??= new Dictionary<UInt128, string>();
+        var key = new ShortBytesKey(MemoryMarshal.Read<UInt128>(comm16), comm16.Length);
+        Dictionary<ShortBytesKey, string> cache = _cache ??= [];
         if (!cache.TryGetValue(key, out string? value))
         {
             if (cache.Count > 4096)
@@ -128,4 +128,15 @@ internal static class CommCache
 
         return value;
     }
+}
+
+/// <summary>
+/// Up to 16 bytes and their length, as a cache key. Its hash is two multiplies: enough to spread a
+/// few thousand keys, where UInt128's and a tuple's (HashCode.Combine, twice) took about 3 % of
+/// the agent's samples in a 500 k events/s trace.
+/// </summary>
+internal readonly record struct ShortBytesKey(UInt128 Bytes, int Length)
+{
+    public override int GetHashCode()
+        => (int)((((ulong)Bytes * 0x9E3779B97F4A7C15UL) ^ ((ulong)(Bytes >> 64) * 0xC2B2AE3D27D4EB4FUL)) >> 32) ^ Length;
 }

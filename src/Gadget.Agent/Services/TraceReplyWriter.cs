@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using System.Text;
 using Gadget.Protocol.V1;
 using Google.Protobuf;
@@ -345,17 +346,24 @@ internal sealed class TraceReplyWriter
 
         public int Written { get; private set; }
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Tag(int field, int wireType) => Varint(((uint)field << 3) | (uint)wireType);
 
+        // Inlined with a local count: a field number is constant at nearly every call, and most
+        // values take a byte or two.
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Varint(ulong value)
         {
+            Span<byte> buffer = _buffer;
+            int written = Written;
             while (value >= 0x80)
             {
-                _buffer[Written++] = (byte)(value | 0x80);
+                buffer[written++] = (byte)(value | 0x80);
                 value >>= 7;
             }
 
-            _buffer[Written++] = (byte)value;
+            buffer[written++] = (byte)value;
+            Written = written;
         }
 
         public void Varint(int field, uint value)
