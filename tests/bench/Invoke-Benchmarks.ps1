@@ -526,9 +526,10 @@ function Invoke-ColdFlood {
         throw "The fresh pwsh's flood trace reported no summary: $output $($stderr.Result)"
     }
     $lost = [long]$Matches[2]
+    $summary = if ($output -match '(Trace ended: [^\r\n\e]*)') { $Matches[1] } else { $null }
     $written = if ($output -match 'Wrote (\d+) events\.') { [long]$Matches[1] } else { 0 }
     $generated = $report.calls * $RecordsPerCall
-    [pscustomobject]@{ Offered = $OfferedRate; Generated = $generated; Events = $written; Lost = $lost; Completeness = $written / $generated }
+    [pscustomobject]@{ Offered = $OfferedRate; Generated = $generated; Events = $written; Lost = $lost; Completeness = $written / $generated; Summary = $summary }
 }
 
 function Invoke-OpenStorm {
@@ -956,10 +957,12 @@ try {
                 $result = Invoke-Flood $rate
                 $results.Flood += $result
                 Write-Host ('  flood {0,9:N0}/s offered run {1}: generated {2,9:N0}/s, delivered {3,9:N0}/s, {4:N0}/{5:N0} counted, lost {6:N0}' -f $rate, ($round + 1), $result.GeneratedPerSecond, $result.Delivered, $result.Events, $result.Generated, $result.Lost)
+                if ($result.Lost -gt 0 -and $result.Summary) { Write-Host "    $($result.Summary)" } # where it was lost
             }
             $result = Invoke-ColdFlood $ColdFloodRate
             $results.ColdFlood += $result
             Write-Host ('  flood {0,9:N0}/s offered run {1}, fresh pwsh: {2:N0}/{3:N0} counted, lost {4:N0}' -f $ColdFloodRate, ($round + 1), $result.Events, $result.Generated, $result.Lost)
+            if ($result.Lost -gt 0 -and $result.Summary) { Write-Host "    $($result.Summary)" }
         }
         if ('Start' -in $Scenario) {
             $order = if ($round % 2) { 'bpftrace', 'ours' } else { 'ours', 'bpftrace' }
