@@ -71,7 +71,7 @@ internal sealed class AgentOptions
           --listen-port PORT   also serve on 127.0.0.1:PORT (inside a pod, for port-forward)
           --node NAME          Kubernetes node name reported with events (default: $NODE_NAME)
           --kernel-btf PATH    kernel BTF to relocate against (default /sys/kernel/btf/vmlinux)
-          --ring-bytes N       size of each trace's ring buffer (power of two, default 4 MiB)
+          --ring-bytes N       size of each trace's ring buffer (power of two, default 8 MiB)
           --parent-pid PID     exit when process PID ends
           --containerd-socket PATH   containerd's socket (default /run/containerd/containerd.sock)
           --runc-root PATH     a runc/crun state root to watch (repeatable; default /run/runc, /run/crun)

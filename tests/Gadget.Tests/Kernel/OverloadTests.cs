@@ -13,7 +13,7 @@ namespace Gadget.Tests.Kernel;
 [Collection(KernelTests.Name)]
 public sealed partial class OverloadTests
 {
-    /// <summary>Records per getppid call: more than the agent's 4 MiB ring holds at once, so the kernel loses some too.</summary>
+    /// <summary>Records per getppid call: about 24 MiB, more than the agent's 8 MiB ring holds at once, so the kernel loses some too.</summary>
     private const int RecordsPerCall = 65536;
 
     private const int Calls = 24;
