@@ -7,9 +7,9 @@ public sealed record NodeFailure(string Node, GadgetException Exception);
 
 /// <summary>
 /// One trace on many agents (one per node): a <see cref="TraceSession"/> each, their items merged
-/// into one bounded queue as they arrive, a node's chunk of events per slot as it queued them. A node that fails becomes a <see cref="NodeFailure"/>
-/// and the others continue; when every node has failed, the last failure arrives as the
-/// <see cref="GadgetException"/> itself, which ends the trace.
+/// into one bounded queue as they arrive, each node's chunks of events whole. A node that fails
+/// becomes a <see cref="NodeFailure"/> and the others continue; when every node has failed, the
+/// last failure arrives as the <see cref="GadgetException"/> itself, which ends the trace.
 /// </summary>
 public sealed class ClusterTrace : ITraceSource
 {
