@@ -53,23 +53,18 @@ public sealed class PodEnrichmentTests
     [Fact]
     public void AScanThatChangesALabelsValueIsAChange()
     {
-        var collection = new ContainerCollection();
-        int changes = 0;
-        collection.Changed += () => changes++;
-        collection.ExpectSources(1);
-        collection.Replace("runc", [Container("c1", 1).WithKubernetesLabels(new Dictionary<string, string> { ["app"] = "v1" })], 0);
-        changes = 0;
+        (ContainerCollection collection, Func<int> changes) = ScannedOnce(Container("c1", 1).WithKubernetesLabels(new Dictionary<string, string> { ["app"] = "v1" }));
 
         collection.Replace("runc", [Container("c1", 1).WithKubernetesLabels(new Dictionary<string, string> { ["app"] = "v1" })], 1);
-        Assert.Equal(0, changes);
+        Assert.Equal(0, changes());
 
         collection.Replace("runc", [Container("c1", 1).WithKubernetesLabels(new Dictionary<string, string> { ["app"] = "v2" })], 2);
-        Assert.Equal(1, changes);
+        Assert.Equal(1, changes());
         Assert.True(collection.TryGetByMountNs(1, out ContainerRecord container));
         Assert.Equal("v2", container.PodLabels["app"]);
 
         collection.Replace("runc", [Container("c1", 1).WithKubernetesLabels(new Dictionary<string, string> { ["app"] = "v2" }) with { Image = "busybox:2" }], 3);
-        Assert.Equal(2, changes);
+        Assert.Equal(2, changes());
     }
 
     [Fact]
@@ -92,31 +87,37 @@ public sealed class PodEnrichmentTests
     [Fact]
     public void TracesAreToldOnlyWhenAPodOfTheirContainersChanges()
     {
-        var collection = new ContainerCollection();
-        int changes = 0;
-        collection.Changed += () => changes++;
-        collection.ExpectSources(1);
-        collection.Replace("runc", [Container("c1", 1).WithKubernetesLabels(new Dictionary<string, string>())], 0);
-        changes = 0;
+        (ContainerCollection collection, Func<int> changes) = ScannedOnce(Container("c1", 1).WithKubernetesLabels(new Dictionary<string, string>()));
 
         collection.SetPod(Pod([]) with { Uid = Guid.NewGuid().ToString() });
-        Assert.Equal(0, changes);
+        Assert.Equal(0, changes());
 
         collection.SetPod(Pod(new Dictionary<string, string> { ["app"] = "v1" }));
-        Assert.Equal(1, changes);
+        Assert.Equal(1, changes());
         Assert.True(collection.TryGetByMountNs(1, out ContainerRecord container));
         Assert.Equal("v1", container.PodLabels["app"]);
 
         // A status-only update (the same fields the agent keeps) changes nothing.
         collection.SetPod(Pod(new Dictionary<string, string> { ["app"] = "v1" }));
-        Assert.Equal(1, changes);
+        Assert.Equal(1, changes());
 
         collection.ReplacePods([Pod(new Dictionary<string, string> { ["app"] = "v2" })]);
-        Assert.Equal(2, changes);
+        Assert.Equal(2, changes());
         collection.RemovePod(Uid);
-        Assert.Equal(3, changes);
+        Assert.Equal(3, changes());
         Assert.True(collection.TryGetByMountNs(1, out container));
         Assert.Equal(string.Empty, container.PodName);
+    }
+
+    /// <summary>A collection after one scan of a source that found <paramref name="container"/>, and a count of the changes it reports from then on.</summary>
+    private static (ContainerCollection Collection, Func<int> Changes) ScannedOnce(ContainerRecord container)
+    {
+        var collection = new ContainerCollection();
+        collection.ExpectSources(1);
+        collection.Replace("runc", [container], 0);
+        int changes = 0;
+        collection.Changed += () => changes++;
+        return (collection, () => changes);
     }
 
     private static ContainerRecord Container(string id, ulong mountNs) => new()
