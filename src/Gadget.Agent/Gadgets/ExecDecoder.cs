@@ -1,6 +1,5 @@
 using System.Runtime.InteropServices;
 using System.Text;
-using Gadget.Bpf;
 using Gadget.Protocol.V1;
 
 namespace Gadget.Agent.Gadgets;
@@ -26,7 +25,7 @@ internal unsafe struct ExecRecordHeader
 /// Decodes <c>struct exec_event</c> records into exec events. Shared by every gadget that writes
 /// exec_events (exec, flood).
 /// </summary>
-internal sealed unsafe class ExecDecoder(BootClock clock) : IRecordDecoder
+internal sealed unsafe class ExecDecoder(EventFactory events) : IRecordDecoder
 {
     public Event? Decode(ReadOnlySpan<byte> record)
     {
@@ -37,11 +36,10 @@ internal sealed unsafe class ExecDecoder(BootClock clock) : IRecordDecoder
             args = args[..(int)header.ArgsSizeUsed];
         }
 
-        var payload = new ExecPayload
-        {
-            Error = header.Error,
-            ArgsTruncated = (header.Flags & ExecRecordHeader.ArgsTruncated) != 0,
-        };
+        Event e = events.New(header.Proc, header.TimestampNs);
+        ExecPayload payload = e.Exec ?? new ExecPayload();
+        payload.Error = header.Error;
+        payload.ArgsTruncated = (header.Flags & ExecRecordHeader.ArgsTruncated) != 0;
         fixed (byte* filename = header.Filename)
         {
             var path = new ReadOnlySpan<byte>(filename, ExecRecordHeader.FilenameSize);
@@ -49,8 +47,8 @@ internal sealed unsafe class ExecDecoder(BootClock clock) : IRecordDecoder
             payload.ExePath = ShortStringCache.Get(end < 0 ? path : path[..end]);
         }
 
+        payload.Args.Clear();
         AddArgs(payload.Args, args);
-        Event e = RecordReader.NewEvent(header.Proc, header.TimestampNs, clock);
         e.Exec = payload;
         return e;
     }

@@ -29,5 +29,5 @@ internal sealed class ExecGadget : GadgetDefinition
         return includeFailed ? ["gadget_exec", .. failurePrograms] : ["gadget_exec"];
     }
 
-    public override IRecordDecoder CreateDecoder(TraceRequest request, BootClock clock) => new ExecDecoder(clock);
+    public override IRecordDecoder CreateDecoder(TraceRequest request, EventFactory events) => new ExecDecoder(events);
 }

@@ -31,5 +31,5 @@ internal sealed class FloodGadget : GadgetDefinition
         return ["gadget_flood"];
     }
 
-    public override IRecordDecoder CreateDecoder(TraceRequest request, BootClock clock) => new ExecDecoder(clock);
+    public override IRecordDecoder CreateDecoder(TraceRequest request, EventFactory events) => new ExecDecoder(events);
 }

@@ -28,8 +28,8 @@ internal abstract class GadgetDefinition
     /// </summary>
     public abstract IReadOnlyList<ProgramAttachment> Configure(BpfObject bpf, TraceRequest request);
 
-    /// <summary>Makes the decoder for one trace.</summary>
-    public abstract IRecordDecoder CreateDecoder(TraceRequest request, BootClock clock);
+    /// <summary>Makes the decoder for one trace, which makes its events with <paramref name="events"/>.</summary>
+    public abstract IRecordDecoder CreateDecoder(TraceRequest request, EventFactory events);
 }
 
 /// <summary>Turns one ring record into an event. Runs on the ring's poll thread.</summary>

@@ -72,8 +72,8 @@ internal sealed class OpenGadget : GadgetDefinition
         ];
     }
 
-    public override IRecordDecoder CreateDecoder(TraceRequest request, BootClock clock)
-        => new Decoder(clock, PathPattern.FromRequest(request));
+    public override IRecordDecoder CreateDecoder(TraceRequest request, EventFactory events)
+        => new Decoder(events, PathPattern.FromRequest(request));
 
     /// <summary>Bits (1 &lt;&lt; (flags &amp; O_ACCMODE)) that pass: O_RDONLY 0, O_WRONLY 1, O_RDWR 2.</summary>
     private static uint? AccessMask(TraceRequest request)
@@ -93,7 +93,7 @@ internal sealed class OpenGadget : GadgetDefinition
         };
     }
 
-    private sealed unsafe class Decoder(BootClock clock, PathPattern? pattern) : IRecordDecoder
+    private sealed unsafe class Decoder(EventFactory events, PathPattern? pattern) : IRecordDecoder
     {
         public Event? Decode(ReadOnlySpan<byte> record)
         {
@@ -116,17 +116,16 @@ internal sealed class OpenGadget : GadgetDefinition
                 return null;
             }
 
-            Event e = RecordReader.NewEvent(header.Proc, header.TimestampNs, clock);
-            e.Open = new OpenPayload
-            {
-                Path = path,
-                FullPath = fullPath,
-                Fd = header.Fd,
-                Error = header.Error,
-                Flags = header.OpenFlags,
-                Mode = header.Mode,
-                PathTruncated = (header.Flags & OpenRecordHeader.PathTruncated) != 0,
-            };
+            Event e = events.New(header.Proc, header.TimestampNs);
+            OpenPayload payload = e.Open ?? new OpenPayload();
+            payload.Path = path;
+            payload.FullPath = fullPath;
+            payload.Fd = header.Fd;
+            payload.Error = header.Error;
+            payload.Flags = header.OpenFlags;
+            payload.Mode = header.Mode;
+            payload.PathTruncated = (header.Flags & OpenRecordHeader.PathTruncated) != 0;
+            e.Open = payload;
             return e;
         }
     }
@@ -190,4 +189,5 @@ internal sealed class OpenGadget : GadgetDefinition
 
         return "/" + string.Join('/', segments);
     }
+
 }

@@ -41,26 +41,6 @@ internal static class RecordReader
         int end = buffer.IndexOf((byte)0);
         return Encoding.UTF8.GetString(end < 0 ? buffer : buffer[..end]);
     }
-
-    /// <summary>Common fields of every event.</summary>
-    public static unsafe Event NewEvent(in ProcessRecord process, ulong bootNs, BootClock clock)
-    {
-        fixed (byte* comm = process.Comm)
-        {
-            return new Event
-            {
-                TimestampUnixNs = clock.ToUnixNanoseconds(bootNs),
-                Pid = process.Pid,
-                Tid = process.Tid,
-                Ppid = process.Ppid,
-                Uid = process.Uid,
-                Gid = process.Gid,
-                Comm = CommCache.Get(new ReadOnlySpan<byte>(comm, 16)),
-                MntnsId = process.MntnsId,
-                NetnsId = process.NetnsId,
-            };
-        }
-    }
 }
 
 /// <summary>

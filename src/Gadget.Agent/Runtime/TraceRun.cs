@@ -50,6 +50,7 @@ internal sealed class TraceRun : IRingRecordSink, IDisposable
     private readonly BpfObject _bpf;
     private readonly List<BpfLink> _links = [];
     private readonly IRecordDecoder _decoder;
+    private readonly EventFactory _events;
     private readonly Channel<EventBatch> _batches = Channel.CreateUnbounded<EventBatch>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
     private readonly TraceSettings _settings;
     private readonly ContainerTracker _containers;
@@ -59,7 +60,7 @@ internal sealed class TraceRun : IRingRecordSink, IDisposable
     private readonly bool _dropWhenFull;
     private RingBufferReader? _reader;
     private BpfMap _lostMap;
-    private EventBatch _current = new();
+    private EventBatch _current;
     private int _currentBytes;
     private long _queuedEvents;
     private long _seen;
@@ -71,17 +72,19 @@ internal sealed class TraceRun : IRingRecordSink, IDisposable
     private bool _disposed;
     private bool _readerStopped;
 
-    private TraceRun(GadgetDefinition gadget, BpfObject bpf, IRecordDecoder decoder, TraceSettings settings, ContainerTracker containers)
+    private TraceRun(GadgetDefinition gadget, BpfObject bpf, EventFactory events, TraceRequest request, TraceSettings settings, ContainerTracker containers)
     {
         Gadget = gadget;
         _bpf = bpf;
-        _decoder = decoder;
+        _events = events;
+        _decoder = gadget.CreateDecoder(request, events);
+        _current = events.NewBatch();
         _settings = settings;
         _containers = containers;
         _release = Release;
 
         // A decoder that pairs records (a DNS query with its response) must see every one of them.
-        _dropWhenFull = decoder is not ITimedRecordDecoder;
+        _dropWhenFull = _decoder is not ITimedRecordDecoder;
     }
 
     public GadgetDefinition Gadget { get; }
@@ -99,7 +102,6 @@ internal sealed class TraceRun : IRingRecordSink, IDisposable
     {
         GadgetParameters.CheckKnown(request, gadget);
         KernelFilesystems.EnsureMounted();
-        var clock = BootClock.Now();
         BpfObject bpf = BpfObject.Open(GadgetCatalog.ReadObject(gadget), gadget.Name, new BpfOpenOptions { KernelBtfPath = settings.KernelBtfPath });
         TraceRun? run = null;
         try
@@ -110,7 +112,7 @@ internal sealed class TraceRun : IRingRecordSink, IDisposable
             bpf.SetConstant("gadget_wakeup_bytes", settings.WakeupBytes);
             bpf.SetMaxEntries(RingMap, settings.RingBytes);
             IReadOnlyList<ProgramAttachment> programs = gadget.Configure(bpf, request);
-            run = new TraceRun(gadget, bpf, gadget.CreateDecoder(request, clock), settings, new ContainerTracker(containers, selection));
+            run = new TraceRun(gadget, bpf, new EventFactory(BootClock.Now()), request, settings, new ContainerTracker(containers, selection));
             bpf.Load();
             (run._decoder as IObjectAwareDecoder)?.OnLoaded(bpf);
             run._containers.Attach(bpf.GetMap(MountNsFilterMap));
@@ -193,6 +195,9 @@ internal sealed class TraceRun : IRingRecordSink, IDisposable
     /// <summary>The stream took a batch off the queue.</summary>
     public void MarkDequeued(EventBatch batch) => Interlocked.Add(ref _queuedEvents, -batch.Events.Count);
 
+    /// <summary>The stream has written (or dropped) a batch it took: its events can be reused.</summary>
+    public void Recycle(EventBatch batch) => _events.Recycle(batch);
+
     public void Dispose()
     {
         if (_disposed)
@@ -251,6 +256,7 @@ internal sealed class TraceRun : IRingRecordSink, IDisposable
                 break;
             case ContainerTracker.Verdict.Filtered:
                 _filteredAgent++;
+                _events.Release(decoded);
                 break;
         }
     }
@@ -297,6 +303,7 @@ internal sealed class TraceRun : IRingRecordSink, IDisposable
         else
         {
             _filteredAgent++;
+            _events.Release(decoded);
         }
     }
 
@@ -319,7 +326,7 @@ internal sealed class TraceRun : IRingRecordSink, IDisposable
     private void HandOver()
     {
         EventBatch batch = _current;
-        _current = new EventBatch();
+        _current = _events.NewBatch();
         _currentBytes = 0;
         int count = batch.Events.Count;
         if (Interlocked.Read(ref _queuedEvents) + count > _settings.MaxQueuedEvents || !_batches.Writer.TryWrite(batch))
@@ -329,6 +336,8 @@ internal sealed class TraceRun : IRingRecordSink, IDisposable
             {
                 _announced.Remove(unannounced.MntnsId); // describe it again with its next event
             }
+
+            _events.Recycle(batch);
 
             return;
         }

@@ -174,7 +174,7 @@ internal sealed class GadgetAgentService(
             while (!token.IsCancellationRequested && !CountersDue() && run.Batches.TryRead(out EventBatch? batch))
             {
                 run.MarkDequeued(batch);
-                delivered += await WriteBatchAsync(batch, maxEvents, delivered, stream, writeToken);
+                delivered += await WriteBatchAsync(run, batch, maxEvents, delivered, stream, writeToken);
                 if (maxEvents > 0 && delivered >= maxEvents)
                 {
                     return delivered;
@@ -207,13 +207,13 @@ internal sealed class GadgetAgentService(
         while ((maxEvents == 0 || delivered + added < maxEvents) && run.Batches.TryRead(out EventBatch? batch))
         {
             run.MarkDequeued(batch);
-            added += await WriteBatchAsync(batch, maxEvents, delivered + added, stream, CancellationToken.None);
+            added += await WriteBatchAsync(run, batch, maxEvents, delivered + added, stream, CancellationToken.None);
         }
 
         return added;
     }
 
-    private static async Task<ulong> WriteBatchAsync(EventBatch batch, ulong maxEvents, ulong delivered, IServerStreamWriter<TraceReply> stream, CancellationToken token)
+    private static async Task<ulong> WriteBatchAsync(TraceRun run, EventBatch batch, ulong maxEvents, ulong delivered, IServerStreamWriter<TraceReply> stream, CancellationToken token)
     {
         if (maxEvents > 0 && delivered + (ulong)batch.Events.Count > maxEvents)
         {
@@ -224,11 +224,14 @@ internal sealed class GadgetAgentService(
             }
         }
 
-        if (batch.Events.Count > 0)
+        int written = batch.Events.Count;
+        if (written > 0)
         {
+            // Serialized by the time the write completes; a write that throws leaves the batch to the collector.
             await stream.WriteAsync(new TraceReply { Batch = batch }, token);
         }
 
-        return (ulong)batch.Events.Count;
+        run.Recycle(batch);
+        return (ulong)written;
     }
 }

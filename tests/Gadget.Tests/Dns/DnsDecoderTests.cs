@@ -16,7 +16,7 @@ public sealed unsafe class DnsDecoderTests
     [Fact]
     public void OutgoingQueryBecomesAnEventWithEveryField()
     {
-        var decoder = new DnsDecoder(BootClock.Now(), [], Timeout);
+        var decoder = new DnsDecoder(new EventFactory(BootClock.Now()), [], Timeout);
         byte[] record = Record(DnsWire.Query(0x1234, "known.test", DnsWire.TypeA), outgoing: true, cookie: 42, bootNs: 10 * Second);
 
         Event e = decoder.Decode(record)!;
@@ -43,7 +43,7 @@ public sealed unsafe class DnsDecoderTests
     [Fact]
     public void UnansweredQueryIsReportedOnceAtItsDeadline()
     {
-        var decoder = new DnsDecoder(BootClock.Now(), [], Timeout);
+        var decoder = new DnsDecoder(new EventFactory(BootClock.Now()), [], Timeout);
         Event query = decoder.Decode(Record(DnsWire.Query(7, "silent.test", DnsWire.TypeA), outgoing: true, cookie: 1, bootNs: 10 * Second))!;
         var due = new List<Event>();
 
@@ -64,9 +64,34 @@ public sealed unsafe class DnsDecoderTests
     }
 
     [Fact]
+    public void AnUnansweredQueryIsReportedAsItWasAfterItsEventIsReused()
+    {
+        var events = new EventFactory(BootClock.Now());
+        var decoder = new DnsDecoder(events, [], Timeout);
+        Event query = decoder.Decode(Record(DnsWire.Query(7, "silent.test", DnsWire.TypeA), outgoing: true, cookie: 1, bootNs: 10 * Second))!;
+        var written = new EventBatch();
+        written.Events.Add(query);
+        events.Recycle(written);
+
+        // The stream wrote the query; its event now carries another packet.
+        Event next = decoder.Decode(Record(DnsWire.Response(9, "other.test", DnsWire.TypeA, 3), outgoing: false, cookie: 2, bootNs: 11 * Second))!;
+        Assert.Same(query, next);
+
+        var due = new List<Event>();
+        decoder.Tick(12 * Second, due);
+        Event unanswered = Assert.Single(due);
+        Assert.NotSame(next, unanswered);
+        Assert.Equal("silent.test.", unanswered.Dns.Name);
+        Assert.Equal(7u, unanswered.Dns.Id);
+        Assert.False(unanswered.Dns.Response);
+        Assert.Equal(DnsGadget.NoResponseRcode, unanswered.Dns.Rcode);
+        Assert.Equal("other.test.", next.Dns.Name);
+    }
+
+    [Fact]
     public void AnsweredQueryIsNotReportedAndARetryKeepsTheFirstDeadline()
     {
-        var decoder = new DnsDecoder(BootClock.Now(), [], Timeout);
+        var decoder = new DnsDecoder(new EventFactory(BootClock.Now()), [], Timeout);
         decoder.Decode(Record(DnsWire.Query(7, "known.test", DnsWire.TypeA), outgoing: true, cookie: 1, bootNs: 10 * Second));
         decoder.Decode(Record(DnsWire.Query(8, "retry.test", DnsWire.TypeA), outgoing: true, cookie: 1, bootNs: 10 * Second));
         decoder.Decode(Record(DnsWire.Query(8, "retry.test", DnsWire.TypeA), outgoing: true, cookie: 1, bootNs: 11 * Second));
@@ -84,7 +109,7 @@ public sealed unsafe class DnsDecoderTests
     [Fact]
     public void NameFilterDropsOthersAndDoesNotTrackThem()
     {
-        var decoder = new DnsDecoder(BootClock.Now(), [new NamePattern("*.keep.test")], Timeout);
+        var decoder = new DnsDecoder(new EventFactory(BootClock.Now()), [new NamePattern("*.keep.test")], Timeout);
         Assert.Null(decoder.Decode(Record(DnsWire.Query(1, "other.test", DnsWire.TypeA), outgoing: true, cookie: 1, bootNs: Second)));
         Assert.NotNull(decoder.Decode(Record(DnsWire.Query(2, "a.keep.test", DnsWire.TypeA), outgoing: true, cookie: 1, bootNs: Second)));
 
@@ -96,7 +121,7 @@ public sealed unsafe class DnsDecoderTests
     [Fact]
     public void ResponseWithLatencyCarriesItAndTheAddresses()
     {
-        var decoder = new DnsDecoder(BootClock.Now(), [], Timeout);
+        var decoder = new DnsDecoder(new EventFactory(BootClock.Now()), [], Timeout);
         byte[] record = Record(DnsWire.Response(3, "known.test", DnsWire.TypeA, 0, IPAddress.Parse("127.1.2.3")), outgoing: false, cookie: 5, bootNs: Second, latencyNs: 1_500_000);
 
         DnsPayload dns = decoder.Decode(record)!.Dns;
@@ -111,7 +136,7 @@ public sealed unsafe class DnsDecoderTests
     [Fact]
     public void UnreadableMessageIsMalformed()
     {
-        var decoder = new DnsDecoder(BootClock.Now(), [], Timeout);
+        var decoder = new DnsDecoder(new EventFactory(BootClock.Now()), [], Timeout);
         Assert.Throws<MalformedRecordException>(() => decoder.Decode(Record([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13], outgoing: true, cookie: 1, bootNs: 1, qd: 1)));
         Assert.Throws<MalformedRecordException>(() => decoder.Decode(new byte[10]));
     }

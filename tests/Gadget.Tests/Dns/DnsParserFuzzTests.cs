@@ -64,7 +64,7 @@ public sealed class DnsParserFuzzTests
     public void DecoderOnDamagedRecordsOnlyEverReportsMalformed()
     {
         var random = new Random(Seed + 1);
-        var decoder = new DnsDecoder(Gadget.Bpf.BootClock.Now(), [new NamePattern("*.test")], TimeSpan.FromSeconds(1));
+        var decoder = new DnsDecoder(new Gadget.Agent.Gadgets.EventFactory(Gadget.Bpf.BootClock.Now()), [new NamePattern("*.test")], TimeSpan.FromSeconds(1));
         byte[][] seeds = SeedMessages();
         byte[] buffer = new byte[1024];
         var due = new List<Gadget.Protocol.V1.Event>();

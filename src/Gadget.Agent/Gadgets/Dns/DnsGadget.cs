@@ -81,11 +81,11 @@ internal sealed class DnsGadget : GadgetDefinition
         return [ProgramAttachment.CgroupRoot("gadget_dns_egress"), ProgramAttachment.CgroupRoot("gadget_dns_ingress")];
     }
 
-    public override IRecordDecoder CreateDecoder(TraceRequest request, BootClock clock)
+    public override IRecordDecoder CreateDecoder(TraceRequest request, EventFactory events)
     {
         TimeSpan timeout = ParseTimeout(request);
         NamePattern[] names = ParseNames(request);
-        return new DnsDecoder(clock, names, timeout);
+        return new DnsDecoder(events, names, timeout);
     }
 
     internal static ushort[] ParsePorts(TraceRequest request)
@@ -154,7 +154,7 @@ internal sealed class DnsGadget : GadgetDefinition
 /// response the kernel filtered out still removed its entry there); a query still in it is
 /// reported once, as a copy of the query event with rcode -1.
 /// </summary>
-internal sealed unsafe class DnsDecoder(BootClock clock, NamePattern[] names, TimeSpan timeout) : ITimedRecordDecoder, IObjectAwareDecoder
+internal sealed unsafe class DnsDecoder(EventFactory events, NamePattern[] names, TimeSpan timeout) : ITimedRecordDecoder, IObjectAwareDecoder
 {
     private readonly ulong _timeoutNs = (ulong)timeout.Ticks * 100;
     private readonly Dictionary<(ulong Cookie, ushort Id), LinkedListNode<Pending>> _pending = [];
@@ -209,7 +209,7 @@ internal sealed unsafe class DnsDecoder(BootClock clock, NamePattern[] names, Ti
             _pending.Remove(pending.Key);
             if (StillWaiting(pending.Key))
             {
-                Event unanswered = pending.Query.Clone();
+                Event unanswered = pending.Query;
                 unanswered.Dns.Rcode = DnsGadget.NoResponseRcode;
                 due.Add(unanswered);
             }
@@ -229,7 +229,8 @@ internal sealed unsafe class DnsDecoder(BootClock clock, NamePattern[] names, Ti
             return;
         }
 
-        _pending[key] = _byDeadline.AddLast(new Pending(key, deadlineNs, query));
+        // A copy: the query event itself is reused once the stream has written it.
+        _pending[key] = _byDeadline.AddLast(new Pending(key, deadlineNs, query.Clone()));
     }
 
     /// <summary>True while the kernel still holds the query (no response reached its socket).</summary>
@@ -284,7 +285,7 @@ internal sealed unsafe class DnsDecoder(BootClock clock, NamePattern[] names, Ti
             payload.Addresses.Add(ByteString.CopyFrom(address));
         }
 
-        Event e = RecordReader.NewEvent(header.Proc, header.TimestampNs, clock);
+        Event e = events.New(header.Proc, header.TimestampNs);
         e.Dns = payload;
         return e;
     }
