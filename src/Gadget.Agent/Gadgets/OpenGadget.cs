@@ -166,6 +166,11 @@ internal sealed class OpenGadget : GadgetDefinition
     /// <summary>Removes "." and empty segments and applies ".." lexically, as a reader expects.</summary>
     private static string Normalize(string absolute)
     {
+        if (IsNormal(absolute))
+        {
+            return absolute; // most paths: no split, list and join per open
+        }
+
         var segments = new List<string>();
         foreach (string segment in absolute.Split('/'))
         {
@@ -190,4 +195,9 @@ internal sealed class OpenGadget : GadgetDefinition
         return "/" + string.Join('/', segments);
     }
 
+    private static bool IsNormal(string absolute)
+        => absolute == "/"
+            || (!absolute.EndsWith('/') && !absolute.EndsWith("/.", StringComparison.Ordinal) && !absolute.EndsWith("/..", StringComparison.Ordinal)
+                && !absolute.Contains("//", StringComparison.Ordinal) && !absolute.Contains("/./", StringComparison.Ordinal)
+                && !absolute.Contains("/../", StringComparison.Ordinal));
 }
