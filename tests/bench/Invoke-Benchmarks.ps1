@@ -1035,6 +1035,7 @@ if ('Exec' -in $Scenario) {
 }
 
 if ('Flood' -in $Scenario) {
+    $G4Rate = 500000
     # The ceiling is the highest offered rate the workload really generated (its pacing reaches
     # 499,970 of 500,000) and the trace delivered without loss.
     $ceiling = 0
@@ -1048,9 +1049,16 @@ if ('Flood' -in $Scenario) {
         $clean = $lost -eq 0 -and $complete -ge 1
         if ($clean -and $generated -ge 0.995 * $rate) { $ceiling = $rate; $ceilingGenerated = $generated }
         Add-Row ('Flood {0:N0}/s offered ({1} generated): delivered' -f $rate, (Format-Rate $generated)) (Format-Rate $delivered) '' '' '' ''
-        Add-Row ('Flood {0:N0}/s offered: counted, lost' -f $rate) ('{0}, {1:N0} lost' -f (Format-Percent $complete), $lost) '' '' '100 %, 0 lost' $(if ($clean) { 'pass' } else { 'FAIL' })
+        if ($rate -le $G4Rate) {
+            Add-Row ('Flood {0:N0}/s offered: counted, lost' -f $rate) ('{0}, {1:N0} lost' -f (Format-Percent $complete), $lost) '' '' '100 %, 0 lost' $(if ($clean) { 'pass' } else { 'FAIL' })
+        }
+        else {
+            # Past G4's rate a flood is an overload: what it asks is G11's, that every loss is counted.
+            $accounting = Get-Median ($set | ForEach-Object { [Math]::Abs($_.Generated - $_.Events - $_.Lost) / $_.Generated })
+            Add-Row ('Flood {0:N0}/s offered: counted, lost; abs(generated − counted − lost) ÷ generated' -f $rate) ('{0}, {1:N0} lost; {2:N3} %' -f (Format-Percent $complete), $lost, (100 * $accounting)) '' '' 'every loss counted (≤ 0.1 %)' $(if ($accounting -le 0.001) { 'pass' } else { 'FAIL' })
+        }
     }
-    Add-Row 'G4 delivery ceiling with zero loss (kernel → cmdlet → $null): offered (generated)' ('{0} ({1})' -f (Format-Rate $ceiling), (Format-Rate $ceilingGenerated)) '' '' '≥ 500,000/s' $(if ($ceiling -ge 500000) { 'pass' } else { 'FAIL' })
+    Add-Row 'G4 delivery ceiling with zero loss (kernel → cmdlet → $null): offered (generated)' ('{0} ({1})' -f (Format-Rate $ceiling), (Format-Rate $ceilingGenerated)) '' '' ('≥ {0:N0}/s' -f $G4Rate) $(if ($ceiling -ge $G4Rate) { 'pass' } else { 'FAIL' })
     $lost = Get-Median $results.ColdFlood.Lost
     $complete = Get-Median $results.ColdFlood.Completeness
     Add-Row ('Flood {0:N0}/s offered into a fresh pwsh (a runbook''s first trace): counted, lost' -f $ColdFloodRate) ('{0}, {1:N0} lost' -f (Format-Percent $complete), $lost) '' '' '100 %, 0 lost' $(if ($lost -eq 0 -and $complete -ge 1) { 'pass' } else { 'FAIL' })
