@@ -23,13 +23,23 @@ struct {
 	__type(value, struct exec_event);
 } exec_scratch SEC(".maps");
 
-/* Execs in flight, by thread, between sys_enter and sys_exit. LRU so a
- * thread that exits inside execve never leaks an entry. */
+/* The execve a thread is inside, by thread id: what exit needs to report
+ * it if it fails. Only the pointers are kept: a failed execve returns to
+ * the image that passed them, still intact, so exit reads them; the execs
+ * that succeed (nearly all) cost no argument reads here, sched_process_exec
+ * reports them. LRU, so a thread that dies inside execve leaves nothing
+ * behind. Not task storage as in open: nearly every exec runs in a task
+ * just forked, and creating its storage costs more than a hash update. */
+struct exec_args {
+	const char *filename;
+	const char *const *argv;
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 1024);
 	__type(key, __u32);
-	__type(value, struct exec_event);
+	__type(value, struct exec_args);
 } exec_pending SEC(".maps");
 
 static __always_inline __u64 exec_record_size(const struct exec_event *event)
@@ -85,24 +95,44 @@ int gadget_exec(struct trace_event_raw_sched_process_exec *ctx)
 static __always_inline int exec_enter(const char *filename, const char *const *argv)
 {
 	struct gadget_current cur;
-	__u32 zero = 0;
 
 	if (!gadget_current_selected(&cur))
 		return 0;
+
 	__u32 tid = (__u32)cur.pid_tgid;
+	struct exec_args args = { .filename = filename, .argv = argv };
+	bpf_map_update_elem(&exec_pending, &tid, &args, BPF_ANY);
+	return 0;
+}
+
+static __always_inline int exec_exit(long ret)
+{
+	__u32 zero = 0;
+
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)pid_tgid;
+	struct exec_args *pending = bpf_map_lookup_elem(&exec_pending, &tid);
+	if (!pending)
+		return 0;
+	struct exec_args args = *pending;
+	bpf_map_delete_elem(&exec_pending, &tid);
+	if (ret >= 0)
+		return 0; /* sched_process_exec has reported it */
 
 	struct exec_event *event = bpf_map_lookup_elem(&exec_scratch, &zero);
 	if (!event)
 		return 0;
 
-	gadget_process_fill(&event->proc, cur.task, cur.pid_tgid, cur.uid_gid);
-	__builtin_memcpy(event->proc.comm, cur.comm, sizeof(cur.comm));
-	event->error = 0;
+	event->timestamp_ns = bpf_ktime_get_boot_ns();
+	gadget_process_fill(&event->proc, bpf_get_current_task_btf(), pid_tgid, bpf_get_current_uid_gid());
+	bpf_get_current_comm(event->proc.comm, sizeof(event->proc.comm));
+	event->error = -ret;
 	event->flags = 0;
 	event->__pad = 0;
 	event->args_size = 0;
-	bpf_probe_read_user_str(event->filename, sizeof(event->filename), filename);
+	bpf_probe_read_user_str(event->filename, sizeof(event->filename), args.filename);
 
+	const char *const *argv = args.argv;
 	for (int i = 0; i < EXEC_MAX_ARGS; i++) {
 		const char *arg = NULL;
 		if (bpf_probe_read_user(&arg, sizeof(arg), &argv[i]) || !arg)
@@ -120,22 +150,7 @@ static __always_inline int exec_enter(const char *filename, const char *const *a
 		event->args_size = offset + n;
 	}
 
-	bpf_map_update_elem(&exec_pending, &tid, event, BPF_ANY);
-	return 0;
-}
-
-static __always_inline int exec_exit(long ret)
-{
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct exec_event *event = bpf_map_lookup_elem(&exec_pending, &tid);
-	if (!event)
-		return 0;
-	if (ret < 0) {
-		event->timestamp_ns = bpf_ktime_get_boot_ns();
-		event->error = -ret;
-		gadget_output(event, exec_record_size(event));
-	}
-	bpf_map_delete_elem(&exec_pending, &tid);
+	gadget_output(event, exec_record_size(event));
 	return 0;
 }
 
