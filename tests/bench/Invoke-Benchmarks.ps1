@@ -423,6 +423,10 @@ $FreshAgentRssMiB = Get-RssMiB $Agent.Id
 
 #endregion
 
+# Goals the table checks in more than one row.
+$G4Rate = 500000        # events/s delivered with zero loss
+$G11Tolerance = 0.001   # abs(generated − counted − lost) ÷ generated
+
 #region scenarios
 
 function Invoke-ExecBaseline {
@@ -498,6 +502,8 @@ function Invoke-Flood {
         Delivered    = if ($trace.Lost -eq 0) { $trace.Events / $elapsed } else { $trace.Events / ($report.ns / 1e9) }
         Lost         = $trace.Lost
         Completeness = $trace.Events / $generated
+        # G11's equation, which a flood past G4's rate is held to.
+        AccountingError = [Math]::Abs($generated - $trace.Events - $trace.Lost) / $generated
         Summary      = $trace.Summary
     }
 }
@@ -1035,7 +1041,6 @@ if ('Exec' -in $Scenario) {
 }
 
 if ('Flood' -in $Scenario) {
-    $G4Rate = 500000
     # The ceiling is the highest offered rate the workload really generated (its pacing reaches
     # 499,970 of 500,000) and the trace delivered without loss.
     $ceiling = 0
@@ -1054,8 +1059,8 @@ if ('Flood' -in $Scenario) {
         }
         else {
             # Past G4's rate a flood is an overload: what it asks is G11's, that every loss is counted.
-            $accounting = Get-Median ($set | ForEach-Object { [Math]::Abs($_.Generated - $_.Events - $_.Lost) / $_.Generated })
-            Add-Row ('Flood {0:N0}/s offered: counted, lost; abs(generated − counted − lost) ÷ generated' -f $rate) ('{0}, {1:N0} lost; {2:N3} %' -f (Format-Percent $complete), $lost, (100 * $accounting)) '' '' 'every loss counted (≤ 0.1 %)' $(if ($accounting -le 0.001) { 'pass' } else { 'FAIL' })
+            $accounting = Get-Median $set.AccountingError
+            Add-Row ('Flood {0:N0}/s offered: counted, lost; abs(generated − counted − lost) ÷ generated' -f $rate) ('{0}, {1:N0} lost; {2:N3} %' -f (Format-Percent $complete), $lost, (100 * $accounting)) '' '' 'every loss counted (≤ 0.1 %)' $(if ($accounting -le $G11Tolerance) { 'pass' } else { 'FAIL' })
         }
     }
     Add-Row 'G4 delivery ceiling with zero loss (kernel → cmdlet → $null): offered (generated)' ('{0} ({1})' -f (Format-Rate $ceiling), (Format-Rate $ceilingGenerated)) '' '' ('≥ {0:N0}/s' -f $G4Rate) $(if ($ceiling -ge $G4Rate) { 'pass' } else { 'FAIL' })
@@ -1268,7 +1273,7 @@ function Invoke-OverloadBenchmark {
     $warning = Get-Median $measured.FirstWarningS
     $allCalls = -not ($measured.CallsDone -contains $false)
     $overloadRows = @(
-        [pscustomobject]@{ Metric = 'G11 overload: abs(generated − counted − lost) ÷ generated'; Ours = '{0:N3} %' -f (100 * $accounting); Goal = '≤ 0.1 %'; Result = $(if ($accounting -le 0.001) { 'pass' } else { 'FAIL' }) }
+        [pscustomobject]@{ Metric = 'G11 overload: abs(generated − counted − lost) ÷ generated'; Ours = '{0:N3} %' -f (100 * $accounting); Goal = '≤ 0.1 %'; Result = $(if ($accounting -le $G11Tolerance) { 'pass' } else { 'FAIL' }) }
         [pscustomobject]@{ Metric = 'G11 overload: workload made all its calls (calls/s)'; Ours = '{0} ({1:N0}/s)' -f $allCalls, (Get-Median $measured.CallsPerSecond); Goal = 'never blocked'; Result = $(if ($allCalls) { 'pass' } else { 'FAIL' }) }
         [pscustomobject]@{ Metric = 'G11 overload: agent resident memory, idle → peak'; Ours = '{0:N0} → {1:N0} MiB' -f (Get-Median $measured.IdleMiB), $peak; Goal = '≤ 200 MiB'; Result = $(if ($peak -le 200) { 'pass' } else { 'FAIL' }) }
         [pscustomobject]@{ Metric = 'G11 overload: first loss Warning after the overload starts'; Ours = '{0:N2} s' -f $warning; Goal = '≤ 1 s'; Result = $(if ($warning -le 1) { 'pass' } else { 'FAIL' }) }

@@ -40,6 +40,7 @@ internal sealed unsafe class ExecDecoder(EventFactory events) : IRecordDecoder
         ExecPayload payload = e.Exec ?? new ExecPayload();
         payload.Error = header.Error;
         payload.ArgsTruncated = (header.Flags & ExecRecordHeader.ArgsTruncated) != 0;
+        payload.Args.Clear();
         fixed (byte* filename = header.Filename)
         {
             var path = new ReadOnlySpan<byte>(filename, ExecRecordHeader.FilenameSize);
@@ -47,7 +48,6 @@ internal sealed unsafe class ExecDecoder(EventFactory events) : IRecordDecoder
             payload.ExePath = ShortStringCache.Get(end < 0 ? path : path[..end]);
         }
 
-        payload.Args.Clear();
         AddArgs(payload.Args, args);
         e.Exec = payload;
         return e;

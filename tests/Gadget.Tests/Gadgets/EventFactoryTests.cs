@@ -8,7 +8,10 @@ namespace Gadget.Tests.Gadgets;
 /// <summary>How one trace's events and batches are made and reused.</summary>
 public sealed unsafe class EventFactoryTests
 {
-    private readonly EventFactory _events = new(BootClock.Now());
+    private readonly BootClock _clock = BootClock.Now();
+    private readonly EventFactory _events;
+
+    public EventFactoryTests() => _events = new EventFactory(_clock);
 
     [Fact]
     public void AWrittenBatchsEventsAndTheBatchItselfAreReusedEmpty()
@@ -52,7 +55,7 @@ public sealed unsafe class EventFactoryTests
         Assert.Equal((2u, 3u, 4u, 5u, 6u), (reused.Pid, reused.Tid, reused.Ppid, reused.Uid, reused.Gid));
         Assert.Equal((22ul, 33ul), (reused.MntnsId, reused.NetnsId));
         Assert.Equal("new", reused.Comm);
-        Assert.Equal(_events.Clock.ToUnixNanoseconds(1_000), reused.TimestampUnixNs);
+        Assert.Equal(_clock.ToUnixNanoseconds(1_000), reused.TimestampUnixNs);
     }
 
     [Fact]
