@@ -27,7 +27,7 @@
                           by libbpf-tools opensnoop -p <it> (G1: throughput ratio and completeness),
                           and under a Trace-GadgetOpen whose -Path matches nothing (G2: slowdown);
                           its peer is the floor of any open tracer on syscall tracepoints: bpftrace
-                          with empty programs on the eight tracepoints Trace-GadgetOpen attaches.
+                          with empty programs on the four tracepoints Trace-GadgetOpen attaches.
     Container             The same storm inside a runc container (busybox-static root, the kubelet's
                           labels) of namespace gadget-bench-storm, untraced and while Trace-GadgetOpen
                           -Local -Namespace gadget-bench-idle selects another container: the storm's
@@ -391,6 +391,8 @@ $OpenLoop = Join-Path $OutDir 'open-loop'
 $StaticOpenLoop = Join-Path $OutDir 'open-loop-static'
 $DnsDelay = Join-Path $OutDir 'dns-delay'
 $OpenTarget = '/etc/hostname'
+# Trace-GadgetOpen's programs: the exits of open, creat, openat and openat2.
+$OpenLinks = 4
 # Loopback addresses of this run only, so two runs on one host do not meet.
 $DnsServer = '127.81.{0}.{1}' -f (($PID -shr 8) -band 255), ($PID -band 255)
 $DelayedDnsServer = '127.82.{0}.{1}' -f (($PID -shr 8) -band 255), ($PID -band 255)
@@ -553,7 +555,7 @@ function Invoke-OpenStorm {
             'nomatch' { 'param($TargetPid, $Seconds) Trace-GadgetOpen -Local -Path /nonexistent/gadget-bench -Duration $Seconds -Verbose | Measure-Object | ForEach-Object Count' }
         }
         $pending = Start-ClientTrace $script @{ TargetPid = $workload.Id; Seconds = $OpenSeconds + 3 }
-        if (-not (Wait-Condition { (Get-BpfLinkCount $Agent.Id) -ge 8 } 20)) { throw 'Trace-GadgetOpen did not attach within 20 s.' }
+        if (-not (Wait-Condition { (Get-BpfLinkCount $Agent.Id) -ge $OpenLinks } 20)) { throw 'Trace-GadgetOpen did not attach within 20 s.' }
     }
     elseif ($Trace -eq 'opensnoop') {
         $start = [Diagnostics.ProcessStartInfo]::new('/bin/sh')
@@ -563,10 +565,10 @@ function Invoke-OpenStorm {
         if (-not (Wait-Condition { (Get-BpfLinkCount $snoop.Id) -ge 2 } 20)) { $snoop.Kill(); throw 'opensnoop did not attach within 20 s.' }
     }
     elseif ($Trace -eq 'hooks') {
-        # G2's floor: empty programs on the eight syscall tracepoints Trace-GadgetOpen attaches.
-        $probes = @('open', 'creat', 'openat', 'openat2' | ForEach-Object { "tracepoint:syscalls:sys_enter_$_"; "tracepoint:syscalls:sys_exit_$_" }) -join ', '
+        # G2's floor: empty programs on the syscall tracepoints Trace-GadgetOpen attaches.
+        $probes = @('open', 'creat', 'openat', 'openat2' | ForEach-Object { "tracepoint:syscalls:sys_exit_$_" }) -join ', '
         $snoop = Start-Tracer $BpftracePath @('-e', "$probes { }") $output
-        if (-not (Wait-Condition { Test-BpftraceArmed $snoop.Id 8 } 60 100)) { Stop-Tracer $snoop; throw 'bpftrace did not attach within 60 s.' }
+        if (-not (Wait-Condition { Test-BpftraceArmed $snoop.Id $OpenLinks } 60 100)) { Stop-Tracer $snoop; throw 'bpftrace did not attach within 60 s.' }
     }
 
     $report = Complete-Workload $workload $cap
@@ -700,7 +702,7 @@ function Invoke-ContainerStorm {
         if (-not (Wait-Condition { (Get-BpfLinkCount $Agent.Id) -eq 0 } 10)) { throw 'A previous trace is still attached in the agent.' }
         $pending = Start-ClientTrace 'param($Namespace, $Seconds) Trace-GadgetOpen -Local -Namespace $Namespace -Duration $Seconds -Verbose | Measure-Object | ForEach-Object Count' `
             @{ Namespace = $IdleNamespace; Seconds = $OpenSeconds + 3 }
-        if (-not (Wait-Condition { (Get-BpfLinkCount $Agent.Id) -ge 8 } 20)) { throw 'Trace-GadgetOpen did not attach within 20 s.' }
+        if (-not (Wait-Condition { (Get-BpfLinkCount $Agent.Id) -ge $OpenLinks } 20)) { throw 'Trace-GadgetOpen did not attach within 20 s.' }
     }
     # The agent's CPU during the storm: with nothing selected it should stay idle.
     $agentBefore = Get-CpuSeconds $Agent.Id
@@ -778,7 +780,7 @@ function Invoke-Load {
         if (-not (Wait-Condition { (Get-BpfLinkCount $Agent.Id) -eq 0 } 10)) { throw 'A previous trace is still attached in the agent.' }
         $pending = Start-ClientTrace 'param($TargetPid, $Seconds) Trace-GadgetOpen -Local -Pid $TargetPid -Duration $Seconds -Verbose | Measure-Object | ForEach-Object Count' `
             @{ TargetPid = $workload.Id; Seconds = $LoadSeconds + 3 }
-        if (-not (Wait-Condition { (Get-BpfLinkCount $Agent.Id) -ge 8 } 20)) { throw 'Trace-GadgetOpen did not attach within 20 s.' }
+        if (-not (Wait-Condition { (Get-BpfLinkCount $Agent.Id) -ge $OpenLinks } 20)) { throw 'Trace-GadgetOpen did not attach within 20 s.' }
         $tracerId = $Agent.Id
     }
     elseif ($Trace -eq 'opensnoop') {
@@ -845,7 +847,7 @@ function Invoke-Filter {
     if (-not (Wait-Condition { (Get-BpfLinkCount $Agent.Id) -eq 0 } 10)) { throw 'A previous trace is still attached in the agent.' }
     $pending = Start-ClientTrace "param(`$Comm, `$TargetPid, `$Seconds) $selection | Measure-Object | ForEach-Object Count" `
         @{ Comm = $FilterComm; TargetPid = $match.Id; Seconds = $OpenSeconds + 3 }
-    if (-not (Wait-Condition { (Get-BpfLinkCount $Agent.Id) -ge 8 } 20)) { throw 'Trace-GadgetOpen did not attach within 20 s.' }
+    if (-not (Wait-Condition { (Get-BpfLinkCount $Agent.Id) -ge $OpenLinks } 20)) { throw 'Trace-GadgetOpen did not attach within 20 s.' }
     $agentBefore = Get-CpuSeconds $Agent.Id
     $clientBefore = Get-CpuSeconds $PID
     Send-Go $noise

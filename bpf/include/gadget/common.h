@@ -150,6 +150,15 @@ static __always_inline bool gadget_current_selected(struct gadget_current *cur)
 	return !gadget_comm_rejected(cur->comm);
 }
 
+/* The registers the current task entered its syscall with. The kernel
+ * keeps them as they were until the syscall returns (a successful execve
+ * is the one syscall that replaces them), so a sys_exit program reads its
+ * syscall's arguments there and needs no entry program to remember them. */
+static __always_inline struct pt_regs *gadget_syscall_regs(struct task_struct *task)
+{
+	return (struct pt_regs *)bpf_task_pt_regs(task);
+}
+
 static __always_inline void gadget_count_lost(void)
 {
 	__u32 zero = 0;

@@ -20,7 +20,7 @@ internal sealed class ExecGadget : GadgetDefinition
     public override IReadOnlyList<ProgramAttachment> Configure(BpfObject bpf, TraceRequest request)
     {
         bool includeFailed = GadgetParameters.Bool(request, IncludeFailedParameter);
-        string[] failurePrograms = ["gadget_execve_enter", "gadget_execveat_enter", "gadget_execve_exit", "gadget_execveat_exit"];
+        string[] failurePrograms = ["gadget_execve_exit", "gadget_execveat_exit"];
         foreach (string program in failurePrograms)
         {
             bpf.SetAutoload(program, includeFailed);

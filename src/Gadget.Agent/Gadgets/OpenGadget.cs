@@ -63,13 +63,8 @@ internal sealed class OpenGadget : GadgetDefinition
             bpf.SetConstant("gadget_open_path_is_prefix", pattern.HasWildcards || prefix.Length >= OpenRecordHeader.PathSize);
         }
 
-        return
-        [
-            "gadget_open_enter", "gadget_open_exit",
-            "gadget_creat_enter", "gadget_creat_exit",
-            "gadget_openat_enter", "gadget_openat_exit",
-            "gadget_openat2_enter", "gadget_openat2_exit",
-        ];
+        // Exits only: each reads its open's arguments from the registers the syscall began with.
+        return ["gadget_open_exit", "gadget_creat_exit", "gadget_openat_exit", "gadget_openat2_exit"];
     }
 
     public override IRecordDecoder CreateDecoder(TraceRequest request, EventFactory events)
