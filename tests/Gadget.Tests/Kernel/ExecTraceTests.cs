@@ -112,6 +112,40 @@ public sealed class ExecTraceTests
     }
 
     [KernelFact]
+    public async Task ALoneExecIsHandedOverAtOnceAndAStreamOfThemInFewBatches()
+    {
+        // A program name of its own, so nothing else on the host passes the kernel's comm filter,
+        // and a partial-batch interval long enough to tell the two hand-overs apart.
+        string comm = "gt-" + Guid.NewGuid().ToString("N")[..8];
+        string program = Path.Combine(Path.GetTempPath(), comm);
+        File.CreateSymbolicLink(program, "/bin/true");
+        try
+        {
+            var settings = new TraceSettings { PartialBatchInterval = TimeSpan.FromSeconds(3) };
+            using TraceRun run = TraceRun.Start(new ExecGadget(), new TraceRequest { Gadget = "exec", Filter = new ProcessFilter { Comm = comm } }, settings, new ContainerCollection());
+
+            // The first exec of a quiet trace leaves with the drain that found it.
+            HostProcess.Run(program, "lone");
+            EventBatch lone = await NextBatchAsync(run, TimeSpan.FromSeconds(2));
+            Assert.Equal(["lone"], lone.Events.Select(e => e.Exec.Args[1]));
+
+            // The next ones, made within the interval of that hand-over, wait for it and travel together.
+            for (int i = 0; i < 5; i++)
+            {
+                HostProcess.Run(program, $"stream-{i}");
+                await Task.Delay(100);
+            }
+
+            EventBatch stream = await NextBatchAsync(run, TimeSpan.FromSeconds(6));
+            Assert.Equal(Enumerable.Range(0, 5).Select(i => $"stream-{i}"), stream.Events.Select(e => e.Exec.Args[1]));
+        }
+        finally
+        {
+            File.Delete(program);
+        }
+    }
+
+    [KernelFact]
     public void DisposingTheRunUnloadsItsPrograms()
     {
         int ours;
@@ -156,6 +190,23 @@ public sealed class ExecTraceTests
         run.StopReading();
         Take(run, events);
         return events;
+    }
+
+    private static async Task<EventBatch> NextBatchAsync(TraceRun run, TimeSpan timeout)
+    {
+        using var cancel = new CancellationTokenSource(timeout);
+        try
+        {
+            await run.Batches.WaitToReadAsync(cancel.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            Assert.Fail($"No batch was handed over within {timeout.TotalSeconds} s.");
+        }
+
+        Assert.True(run.Batches.TryRead(out EventBatch? batch));
+        run.MarkDequeued(batch);
+        return batch;
     }
 
     private static void Take(TraceRun run, List<Event> events)
