@@ -77,18 +77,59 @@ static __always_inline bool open_dir_of(struct task_struct *task, int dirfd, str
 	return true;
 }
 
-/* One open as it returns: the cheapest filters first, the path (a read of
- * user memory, most of a rejected open's price) only when they pass. */
-static __always_inline int open_exit(long ret, int dirfd, const char *path, __u32 open_flags, __u32 mode)
+enum open_syscall { OPEN_OPEN, OPEN_CREAT, OPEN_OPENAT, OPEN_OPENAT2 };
+
+struct open_args {
+	int dirfd;
+	const char *path;
+	__u32 open_flags;
+	__u32 mode;
+};
+
+/* The arguments the task passed to its open, from the registers it entered
+ * the syscall with; syscall is a constant in each program, so only its case
+ * is compiled there. */
+static __always_inline void open_args_of(enum open_syscall syscall, struct task_struct *task, struct open_args *args)
+{
+	struct pt_regs *regs = gadget_syscall_regs(task);
+	struct open_how how = {};
+
+	switch (syscall) {
+	case OPEN_OPEN:
+		*args = (struct open_args){ AT_FDCWD, (const char *)PT_REGS_PARM1_SYSCALL(regs),
+					    (__u32)PT_REGS_PARM2_SYSCALL(regs), (__u32)PT_REGS_PARM3_SYSCALL(regs) };
+		break;
+	case OPEN_CREAT:
+		*args = (struct open_args){ AT_FDCWD, (const char *)PT_REGS_PARM1_SYSCALL(regs), O_CREAT | O_WRONLY | O_TRUNC,
+					    (__u32)PT_REGS_PARM2_SYSCALL(regs) };
+		break;
+	case OPEN_OPENAT:
+		*args = (struct open_args){ (int)PT_REGS_PARM1_SYSCALL(regs), (const char *)PT_REGS_PARM2_SYSCALL(regs),
+					    (__u32)PT_REGS_PARM3_SYSCALL(regs), (__u32)PT_REGS_PARM4_SYSCALL(regs) };
+		break;
+	case OPEN_OPENAT2:
+		bpf_probe_read_user(&how, sizeof(how), (void *)PT_REGS_PARM3_SYSCALL(regs));
+		*args = (struct open_args){ (int)PT_REGS_PARM1_SYSCALL(regs), (const char *)PT_REGS_PARM2_SYSCALL(regs),
+					    (__u32)how.flags, (__u32)how.mode };
+		break;
+	}
+}
+
+/* One open as it returns: the cheapest filters first, the arguments once
+ * the process is selected, the path (a read of user memory, most of a
+ * rejected open's price) only when the rest pass. */
+static __always_inline int open_exit(long ret, enum open_syscall syscall)
 {
 	__u32 zero = 0;
 	struct gadget_current cur;
+	struct open_args args;
 
 	if (gadget_open_failed_only && ret >= 0)
 		return 0;
-	if (gadget_open_accmode_mask && !(gadget_open_accmode_mask & (1u << (open_flags & O_ACCMODE))))
-		return 0;
 	if (!gadget_current_selected(&cur))
+		return 0;
+	open_args_of(syscall, cur.task, &args);
+	if (gadget_open_accmode_mask && !(gadget_open_accmode_mask & (1u << (args.open_flags & O_ACCMODE))))
 		return 0;
 
 	struct open_event *event = bpf_map_lookup_elem(&open_scratch, &zero);
@@ -96,7 +137,7 @@ static __always_inline int open_exit(long ret, int dirfd, const char *path, __u3
 		return 0;
 
 	event->flags = 0;
-	long n = bpf_probe_read_user_str(event->path, sizeof(event->path), path);
+	long n = bpf_probe_read_user_str(event->path, sizeof(event->path), args.path);
 	if (n <= 0)
 		event->path[0] = 0;
 	else if (n == sizeof(event->path))
@@ -109,12 +150,12 @@ static __always_inline int open_exit(long ret, int dirfd, const char *path, __u3
 	__builtin_memcpy(event->proc.comm, cur.comm, sizeof(event->proc.comm));
 	event->error = ret < 0 ? -ret : 0;
 	event->fd = ret < 0 ? -1 : ret;
-	event->open_flags = open_flags;
-	event->mode = mode;
+	event->open_flags = args.open_flags;
+	event->mode = args.mode;
 	event->dir_size = 0;
 
 	struct path dir;
-	if (event->path[0] != '/' && open_dir_of(cur.task, dirfd, &dir)) {
+	if (event->path[0] != '/' && open_dir_of(cur.task, args.dirfd, &dir)) {
 		bool truncated = false;
 		event->dir_size = gadget_read_path(&dir, cur.task, event->dir, &truncated);
 		event->flags |= OPEN_DIR_RESOLVED | (truncated ? OPEN_DIR_TRUNCATED : 0);
@@ -130,33 +171,23 @@ static __always_inline int open_exit(long ret, int dirfd, const char *path, __u3
 SEC("tracepoint/syscalls/sys_exit_open")
 int gadget_open_exit(struct trace_event_raw_sys_exit *ctx)
 {
-	struct pt_regs *regs = gadget_syscall_regs(bpf_get_current_task_btf());
-	return open_exit(ctx->ret, AT_FDCWD, (const char *)PT_REGS_PARM1_SYSCALL(regs),
-			 (__u32)PT_REGS_PARM2_SYSCALL(regs), (__u32)PT_REGS_PARM3_SYSCALL(regs));
+	return open_exit(ctx->ret, OPEN_OPEN);
 }
 
 SEC("tracepoint/syscalls/sys_exit_creat")
 int gadget_creat_exit(struct trace_event_raw_sys_exit *ctx)
 {
-	struct pt_regs *regs = gadget_syscall_regs(bpf_get_current_task_btf());
-	return open_exit(ctx->ret, AT_FDCWD, (const char *)PT_REGS_PARM1_SYSCALL(regs), O_CREAT | O_WRONLY | O_TRUNC,
-			 (__u32)PT_REGS_PARM2_SYSCALL(regs));
+	return open_exit(ctx->ret, OPEN_CREAT);
 }
 
 SEC("tracepoint/syscalls/sys_exit_openat")
 int gadget_openat_exit(struct trace_event_raw_sys_exit *ctx)
 {
-	struct pt_regs *regs = gadget_syscall_regs(bpf_get_current_task_btf());
-	return open_exit(ctx->ret, (int)PT_REGS_PARM1_SYSCALL(regs), (const char *)PT_REGS_PARM2_SYSCALL(regs),
-			 (__u32)PT_REGS_PARM3_SYSCALL(regs), (__u32)PT_REGS_PARM4_SYSCALL(regs));
+	return open_exit(ctx->ret, OPEN_OPENAT);
 }
 
 SEC("tracepoint/syscalls/sys_exit_openat2")
 int gadget_openat2_exit(struct trace_event_raw_sys_exit *ctx)
 {
-	struct pt_regs *regs = gadget_syscall_regs(bpf_get_current_task_btf());
-	struct open_how how = {};
-	bpf_probe_read_user(&how, sizeof(how), (void *)PT_REGS_PARM3_SYSCALL(regs));
-	return open_exit(ctx->ret, (int)PT_REGS_PARM1_SYSCALL(regs), (const char *)PT_REGS_PARM2_SYSCALL(regs),
-			 (__u32)how.flags, (__u32)how.mode);
+	return open_exit(ctx->ret, OPEN_OPENAT2);
 }
