@@ -50,8 +50,7 @@ int gadget_exec(struct trace_event_raw_sched_process_exec *ctx)
 		return 0;
 
 	event->timestamp_ns = bpf_ktime_get_boot_ns();
-	gadget_process_fill(&event->proc, cur.task, cur.pid_tgid, cur.uid_gid);
-	__builtin_memcpy(event->proc.comm, cur.comm, sizeof(cur.comm));
+	gadget_current_fill(&event->proc, &cur);
 	event->error = 0;
 	event->flags = 0;
 	event->__pad = 0;
@@ -91,8 +90,7 @@ static __always_inline int exec_failed(long ret, const char *filename, const cha
 		return 0;
 
 	event->timestamp_ns = bpf_ktime_get_boot_ns();
-	gadget_process_fill(&event->proc, cur.task, cur.pid_tgid, cur.uid_gid);
-	__builtin_memcpy(event->proc.comm, cur.comm, sizeof(cur.comm));
+	gadget_current_fill(&event->proc, &cur);
 	event->error = -ret;
 	event->flags = 0;
 	event->__pad = 0;

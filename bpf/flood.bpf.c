@@ -78,8 +78,7 @@ int gadget_flood(struct trace_event_raw_sys_enter *ctx)
 		return 0;
 
 	/* Everything but the sequence and timestamp is the same for all records of a call. */
-	gadget_process_fill(&event->proc, cur.task, cur.pid_tgid, cur.uid_gid);
-	__builtin_memcpy(event->proc.comm, cur.comm, sizeof(cur.comm));
+	gadget_current_fill(&event->proc, &cur);
 	event->error = 0;
 	event->flags = 0;
 	event->__pad = 0;

@@ -120,7 +120,10 @@ static __always_inline void gadget_process_fill(struct gadget_process *proc, str
 	proc->__pad = 0;
 }
 
-/* The current task, read once for the filters and again for the record. */
+/* The current task as the filters read it. uid_gid and comm are read here
+ * only when a filter needs them (gadget_current_fill reads them otherwise),
+ * so a gadget's own filters, applied between the two, reject an event
+ * before it pays for them. */
 struct gadget_current {
 	__u64 pid_tgid;
 	__u64 uid_gid;
@@ -137,17 +140,46 @@ static __always_inline bool gadget_current_selected(struct gadget_current *cur)
 	cur->pid_tgid = bpf_get_current_pid_tgid();
 	if (gadget_pid_rejected(cur->pid_tgid))
 		return false;
-	cur->uid_gid = bpf_get_current_uid_gid();
-	if (gadget_uid_rejected(cur->uid_gid))
-		return false;
+	if (gadget_filter_uid != 0xffffffff) {
+		cur->uid_gid = bpf_get_current_uid_gid();
+		if (gadget_uid_rejected(cur->uid_gid))
+			return false;
+	}
 	/* The BTF pointer: direct loads for the filter, task storage for the programs. */
 	cur->task = bpf_get_current_task_btf();
 	/* Only a container selection needs the mount namespace: behind the
 	 * constant, the verifier prunes the reads from every other trace. */
 	if (gadget_filter_by_mntns && gadget_mntns_rejected(gadget_btf_task_mntns(cur->task)))
 		return false;
-	bpf_get_current_comm(cur->comm, sizeof(cur->comm));
-	return !gadget_comm_rejected(cur->comm);
+	if (gadget_filter_comm[0]) {
+		bpf_get_current_comm(cur->comm, sizeof(cur->comm));
+		if (gadget_comm_rejected(cur->comm))
+			return false;
+	}
+	return true;
+}
+
+/* A record's process fields for the task gadget_current_selected chose:
+ * what the filters did not read is read now, and the parent and namespaces
+ * through the task's BTF pointer (direct loads, where gadget_process_fill
+ * needs a probe read for each link). */
+static __always_inline void gadget_current_fill(struct gadget_process *proc, const struct gadget_current *cur)
+{
+	struct task_struct *task = cur->task;
+	__u64 uid_gid = gadget_filter_uid != 0xffffffff ? cur->uid_gid : bpf_get_current_uid_gid();
+
+	proc->pid = cur->pid_tgid >> 32;
+	proc->tid = (__u32)cur->pid_tgid;
+	proc->uid = (__u32)uid_gid;
+	proc->gid = uid_gid >> 32;
+	proc->ppid = task->real_parent->tgid;
+	proc->mntns_id = task->nsproxy->mnt_ns->ns.inum;
+	proc->netns_id = task->nsproxy->net_ns->ns.inum;
+	proc->__pad = 0;
+	if (gadget_filter_comm[0])
+		__builtin_memcpy(proc->comm, cur->comm, sizeof(proc->comm));
+	else
+		bpf_get_current_comm(proc->comm, sizeof(proc->comm));
 }
 
 /* The registers the current task entered its syscall with. The kernel

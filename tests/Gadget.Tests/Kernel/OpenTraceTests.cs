@@ -99,6 +99,29 @@ public sealed class OpenTraceTests : IDisposable
     }
 
     [KernelFact]
+    public async Task APathShorterThanTheKernelsFirstReadMatchesOnlyItself()
+    {
+        // The kernel decides most paths on their first 16 bytes: a filter that ends inside them
+        // must still tell itself from its own prefix and from a longer path that starts with it.
+        string target = $"/tmp/g{Guid.NewGuid():N}"[..14];
+        File.WriteAllText(target, "x");
+        try
+        {
+            var options = new TraceOptions { Gadget = "open", Comm = Comm, Parameters = { ["path"] = target } };
+            (List<OpenEvent> events, TraceStatistics statistics) = await TraceWithStatisticsAsync(options,
+                $"read line < {target}; read line < {target[..^1]}; read line < {target}x; true");
+
+            OpenEvent open = Assert.Single(events);
+            Assert.Equal(target, open.Path);
+            Assert.Equal(1ul, statistics.Seen);
+        }
+        finally
+        {
+            File.Delete(target);
+        }
+    }
+
+    [KernelFact]
     public async Task WildcardPathAndFailedOnly()
     {
         string present = Path.Combine(_directory, "a.conf");
