@@ -30,16 +30,18 @@
                           (G2: slowdown; the namespace filter is the Container scenario's);
                           its peer is the floor of any open tracer on syscall tracepoints: bpftrace
                           with empty programs on the four tracepoints Trace-GadgetOpen attaches.
-                          The two G2 storms of a round run between two untraced storms and are
-                          compared with their mean; the row shows the median of those ratios. The storm runs pinned to the
+                          The G2 storms run two by two between two untraced storms and are
+                          compared with their mean (a bracket whose untraced storms differ by more
+                          than 5 % runs again, up to 3 times); each row shows the median of those
+                          ratios. The storm runs pinned to the
                           last CPU (taskset): left to the scheduler it ran on either CPU, and an
                           untraced storm's rate moved more than a tracer's cost (one CPU here runs
                           it 20 % slower than the other).
     Container             The same storm, pinned the same way, inside a runc container
                           (busybox-static root, the kubelet's labels) of namespace gadget-bench-storm,
                           untraced and while Trace-GadgetOpen -Local -Namespace gadget-bench-idle
-                          selects another container: the storm's mount namespace is unselected in the
-                          kernel's map; goal: slowdown < 10 %.
+                          selects another container (bracketed like G2): the storm's mount namespace
+                          is unselected in the kernel's map; goal: slowdown < 10 %.
     DNS (G9)              dnsperf asks a dnsmasq on loopback at DnsRates queries/s for DnsSeconds,
                           traced by Trace-GadgetDns -Local -Comm dnsperf | Measure-Object: each
                           exchange is a query and a response; completeness is events ÷ (queries sent +
@@ -437,6 +439,10 @@ $FreshAgentRssMiB = Get-RssMiB $Agent.Id
 
 #endregion
 
+# A G2 or container bracket is run again when its two untraced storms differ by more than this.
+$SteadyTolerance = 0.05
+$BracketAttempts = 3
+
 # Goals the table checks in more than one row.
 $G4Rate = 500000        # events/s delivered with zero loss
 $G11Tolerance = 0.001   # abs(generated − counted − lost) ÷ generated
@@ -606,6 +612,32 @@ function Invoke-OpenStorm {
         $captured = @(Get-Content $output | Where-Object { $_ -match " $([regex]::Escape($OpenTarget))$" }).Count
     }
     [pscustomobject]@{ Trace = $Trace; Rate = $report.opens / ($report.ns / 1e9); Opens = $report.opens; Captured = $captured; Lost = $lost }
+}
+
+function Invoke-Bracketed {
+    # Runs the storms $Traces between two untraced storms and gives each its slowdown against the
+    # mean of those two. This host's speed moves by tens of percent within a minute, so a slowdown
+    # is measured against storms seconds away, never against medians of storms minutes apart; and
+    # a bracket whose untraced storms differ by more than $SteadyTolerance ran while the host
+    # changed speed: it is run again, up to $BracketAttempts times (the last is kept regardless).
+    param([scriptblock] $Storm, [string[]] $Traces, [string] $Label, [int] $Run)
+    for ($attempt = 1; ; $attempt++) {
+        $before = & $Storm 'none'
+        $armed = @($Traces | ForEach-Object { & $Storm $_ })
+        $after = & $Storm 'none'
+        $untraced = ($before.Rate + $after.Rate) / 2
+        $drift = [Math]::Abs($before.Rate - $after.Rate) / $untraced
+        foreach ($traced in $armed) { $traced | Add-Member Slowdown (1 - $traced.Rate / $untraced) }
+        foreach ($result in @($before) + $armed + @($after)) {
+            $slowdown = if ($result.Trace -eq 'none') { '' } else { ', {0:N1} % slower than the untraced storms beside it' -f (100 * $result.Slowdown) }
+            Write-Host ('  {0} {1,-10} run {2}: {3,9:N0} opens/s{4}' -f $Label, $result.Trace, $Run, $result.Rate, $slowdown)
+        }
+        if ($drift -le $SteadyTolerance -or $attempt -ge $BracketAttempts) {
+            if ($drift -gt $SteadyTolerance) { Write-Host ('    untraced storms {0:N1} % apart after {1} attempts: kept' -f (100 * $drift), $attempt) }
+            return @($before) + $armed + @($after)
+        }
+        Write-Host ('    untraced storms {0:N1} % apart: the host changed speed, the bracket runs again' -f (100 * $drift))
+    }
 }
 
 function Start-BenchDnsmasq {
@@ -949,38 +981,25 @@ try {
             }
         }
         if ('Open' -in $Scenario) {
-            # G1's two tracers, in turn; then G2's filters and their floor between two untraced
-            # storms, each compared with their mean: this host's speed drifts by tens of percent
-            # within a minute, so a slowdown compares storms seconds apart, not medians of storms
-            # minutes apart.
+            # G1's two tracers, in turn; then G2's filters and their floor, two by two between
+            # untraced storms (Invoke-Bracketed).
             $openTraces = @('ours', 'opensnoop')
             for ($i = 0; $i -lt $openTraces.Count; $i++) {
                 $result = Invoke-OpenStorm $openTraces[($i + $round) % $openTraces.Count]
                 $results.Open += $result
                 Write-Host ('  open storm {0,-10} run {1}: {2,9:N0} opens/s, captured {3}/{4}, lost {5}' -f $result.Trace, ($round + 1), $result.Rate, $result.Captured, $result.Opens, $result.Lost)
             }
-            $before = Invoke-OpenStorm 'none'
-            $armed = @('nomatch', 'nopid', 'nocomm', 'hooks' | ForEach-Object { Invoke-OpenStorm $_ })
-            $after = Invoke-OpenStorm 'none'
-            $untraced = ($before.Rate + $after.Rate) / 2
-            foreach ($traced in $armed) { $traced | Add-Member Slowdown (1 - $traced.Rate / $untraced) }
-            foreach ($result in @($before) + $armed + @($after)) {
-                $results.Open += $result
-                $slowdown = if ($result.Trace -eq 'none') { '' } else { ', {0:N1} % slower than the untraced storms beside it' -f (100 * $result.Slowdown) }
-                Write-Host ('  open storm {0,-10} run {1}: {2,9:N0} opens/s{3}' -f $result.Trace, ($round + 1), $result.Rate, $slowdown)
+            foreach ($traces in @('nomatch', 'nopid'), @('nocomm', 'hooks')) {
+                foreach ($result in (Invoke-Bracketed { param($Trace) Invoke-OpenStorm $Trace } $traces 'open storm' ($round + 1))) {
+                    $results.Open += $result
+                }
             }
         }
         if ('Container' -in $Scenario) {
-            # The two storms of a round run one after the other, so their ratio is the round's slowdown.
-            $containerTraces = @('none', 'other')
-            $pair = @{}
-            for ($i = 0; $i -lt $containerTraces.Count; $i++) {
-                $result = Invoke-ContainerStorm $containerTraces[($i + $round) % $containerTraces.Count]
-                $pair[$result.Trace] = $result
+            foreach ($result in (Invoke-Bracketed { param($Trace) Invoke-ContainerStorm $Trace } @('other') 'container storm' ($round + 1))) {
                 $results.Container += $result
-                Write-Host ('  container storm {0,-5} run {1}: {2,9:N0} opens/s, {3} events from the storm, agent CPU {4:N2} s' -f $result.Trace, ($round + 1), $result.Rate, $result.Captured, $result.AgentCpu)
+                if ($result.Trace -eq 'other') { Write-Host ('    {0} events from the storm, agent CPU {1:N2} s' -f $result.Captured, $result.AgentCpu) }
             }
-            $pair.other | Add-Member Slowdown (1 - $pair.other.Rate / $pair.none.Rate)
         }
         if ('Dns' -in $Scenario) {
             foreach ($rate in $DnsRates) {

@@ -145,7 +145,7 @@ static __always_inline bool gadget_current_selected(struct gadget_current *cur)
 		if (gadget_uid_rejected(cur->uid_gid))
 			return false;
 	}
-	/* The BTF pointer: direct loads for the filter, task storage for the programs. */
+	/* The BTF pointer: direct loads for the namespace filter and the record. */
 	cur->task = bpf_get_current_task_btf();
 	/* Only a container selection needs the mount namespace: behind the
 	 * constant, the verifier prunes the reads from every other trace. */

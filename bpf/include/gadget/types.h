@@ -7,7 +7,8 @@
 
 #define GADGET_COMM_LEN 16
 
-/* Who caused the event: filled by gadget_process_fill() from the current task. */
+/* Who caused the event: filled by gadget_current_fill(), or by
+ * gadget_process_fill() for a task found another way. */
 struct gadget_process {
 	__u64 mntns_id;
 	__u64 netns_id;
