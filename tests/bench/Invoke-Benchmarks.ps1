@@ -35,10 +35,9 @@
                           The G2 storms run two by two between two untraced storms and are
                           compared with their mean (a bracket whose untraced storms differ by more
                           than 5 % runs again, up to 3 times); each row shows the median of those
-                          ratios. The storm runs pinned to the
-                          last CPU (taskset): left to the scheduler it ran on either CPU, and an
-                          untraced storm's rate moved more than a tracer's cost (one CPU here runs
-                          it 20 % slower than the other).
+                          ratios. The storm runs pinned to the last CPU (taskset): left to the
+                          scheduler it ran on either CPU, and an untraced storm's rate moved more
+                          than a tracer's cost (one CPU here runs it 20 % slower than the other).
     Container             The same storm, pinned the same way, inside a runc container
                           (busybox-static root, the kubelet's labels) of namespace gadget-bench-storm,
                           untraced and while Trace-GadgetOpen -Local -Namespace gadget-bench-idle
@@ -405,7 +404,7 @@ $OpenLoop = Join-Path $OutDir 'open-loop'
 $StaticOpenLoop = Join-Path $OutDir 'open-loop-static'
 $DnsDelay = Join-Path $OutDir 'dns-delay'
 $OpenTarget = '/etc/hostname'
-# The CPU the open storms are pinned to; the tracers' threads keep the others.
+# The CPU the open and exec storms are pinned to; the tracers' threads keep the others.
 $StormCpu = [Environment]::ProcessorCount - 1
 # Trace-GadgetOpen's programs: the exits of open, creat, openat and openat2.
 $OpenLinks = 4
