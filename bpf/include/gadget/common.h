@@ -66,6 +66,18 @@ static __always_inline __u64 gadget_btf_task_mntns(struct task_struct *task)
 	return task->nsproxy->mnt_ns->ns.inum;
 }
 
+/* Whether a user or a name filter is set: what the filters read and what
+ * gadget_current_fill reads afterwards both follow from these. */
+static __always_inline bool gadget_filters_uid(void)
+{
+	return gadget_filter_uid != 0xffffffff;
+}
+
+static __always_inline bool gadget_filters_comm(void)
+{
+	return gadget_filter_comm[0] != 0;
+}
+
 /* Each filter on its own, so a program can apply it as soon as it has read
  * what the filter needs; a disabled filter is pruned by the verifier. */
 static __always_inline bool gadget_pid_rejected(__u64 pid_tgid)
@@ -75,7 +87,7 @@ static __always_inline bool gadget_pid_rejected(__u64 pid_tgid)
 
 static __always_inline bool gadget_uid_rejected(__u64 uid_gid)
 {
-	return gadget_filter_uid != 0xffffffff && (__u32)uid_gid != gadget_filter_uid;
+	return gadget_filters_uid() && (__u32)uid_gid != gadget_filter_uid;
 }
 
 static __always_inline bool gadget_mntns_rejected(__u64 mntns_id)
@@ -88,7 +100,7 @@ static __always_inline bool gadget_mntns_rejected(__u64 mntns_id)
 
 static __always_inline bool gadget_comm_rejected(const char *comm)
 {
-	if (!gadget_filter_comm[0])
+	if (!gadget_filters_comm())
 		return false;
 	for (int i = 0; i < GADGET_COMM_LEN; i++) {
 		if (comm[i] != gadget_filter_comm[i])
@@ -140,7 +152,7 @@ static __always_inline bool gadget_current_selected(struct gadget_current *cur)
 	cur->pid_tgid = bpf_get_current_pid_tgid();
 	if (gadget_pid_rejected(cur->pid_tgid))
 		return false;
-	if (gadget_filter_uid != 0xffffffff) {
+	if (gadget_filters_uid()) {
 		cur->uid_gid = bpf_get_current_uid_gid();
 		if (gadget_uid_rejected(cur->uid_gid))
 			return false;
@@ -151,7 +163,7 @@ static __always_inline bool gadget_current_selected(struct gadget_current *cur)
 	 * constant, the verifier prunes the reads from every other trace. */
 	if (gadget_filter_by_mntns && gadget_mntns_rejected(gadget_btf_task_mntns(cur->task)))
 		return false;
-	if (gadget_filter_comm[0]) {
+	if (gadget_filters_comm()) {
 		bpf_get_current_comm(cur->comm, sizeof(cur->comm));
 		if (gadget_comm_rejected(cur->comm))
 			return false;
@@ -166,7 +178,7 @@ static __always_inline bool gadget_current_selected(struct gadget_current *cur)
 static __always_inline void gadget_current_fill(struct gadget_process *proc, const struct gadget_current *cur)
 {
 	struct task_struct *task = cur->task;
-	__u64 uid_gid = gadget_filter_uid != 0xffffffff ? cur->uid_gid : bpf_get_current_uid_gid();
+	__u64 uid_gid = gadget_filters_uid() ? cur->uid_gid : bpf_get_current_uid_gid();
 
 	proc->pid = cur->pid_tgid >> 32;
 	proc->tid = (__u32)cur->pid_tgid;
@@ -176,7 +188,7 @@ static __always_inline void gadget_current_fill(struct gadget_process *proc, con
 	proc->mntns_id = task->nsproxy->mnt_ns->ns.inum;
 	proc->netns_id = task->nsproxy->net_ns->ns.inum;
 	proc->__pad = 0;
-	if (gadget_filter_comm[0])
+	if (gadget_filters_comm())
 		__builtin_memcpy(proc->comm, cur->comm, sizeof(proc->comm));
 	else
 		bpf_get_current_comm(proc->comm, sizeof(proc->comm));
