@@ -109,15 +109,18 @@ function Invoke-Build {
     Install-DebianPackages $DebianPackages
     Invoke-Native dotnet @('build', (Join-Path $Root 'Gadget.sln'), '-c', $Configuration, '--nologo', '-v', 'quiet', '-clp:ErrorsOnly')
 
-    # Stage the module: cmdlets and client at the root, the agent in agent/.
+    # Stage the module: cmdlets, client and the load context that isolates them at the root, the
+    # agent in agent/.
     if (Test-Path $ModuleOut) { Remove-Item $ModuleOut -Recurse -Force }
-    Invoke-Native dotnet @('publish', (Join-Path $Root 'src/Gadget.Commands'), '-c', $Configuration, '--no-build', '-o', $ModuleOut, '--nologo', '-v', 'quiet')
+    foreach ($project in 'Gadget.Commands', 'Gadget.LoadContext') {
+        Invoke-Native dotnet @('publish', (Join-Path $Root "src/$project"), '-c', $Configuration, '--no-build', '-o', $ModuleOut, '--nologo', '-v', 'quiet')
+    }
     # The agent is native code (NativeAOT) for this machine's architecture.
     Invoke-Native dotnet @('publish', (Join-Path $Root 'src/Gadget.Agent'), '-c', $Configuration, '-r', $AgentRuntime, '-o', (Join-Path $ModuleOut 'agent'), '--nologo', '-v', 'quiet', '-clp:ErrorsOnly')
     # Keep what runs: no symbols, XML docs or web-host leftovers.
     Get-ChildItem $ModuleOut -Recurse -Include '*.pdb', '*.dbg', 'Gadget.*.xml', 'gadget-agent.xml', 'web.config', '*.staticwebassets.*' | Remove-Item
     Get-ChildItem $ModuleOut -Filter '*.deps.json' | Remove-Item
-    Copy-Item (Join-Path $Root 'module/Gadget.psd1'), (Join-Path $Root 'module/Gadget.Format.ps1xml') $ModuleOut
+    Copy-Item (Join-Path $Root 'module/Gadget.psd1'), (Join-Path $Root 'module/Gadget.psm1'), (Join-Path $Root 'module/Gadget.Format.ps1xml') $ModuleOut
     & (Join-Path $Root 'module/help/Build-GadgetHelp.ps1') -ModulePath $ModuleOut
     Write-Host "Module staged in $ModuleOut"
 }

@@ -1,5 +1,5 @@
 @{
-    RootModule           = 'Gadget.Commands.dll'
+    RootModule           = 'Gadget.psm1'
     ModuleVersion        = '0.1.0'
     GUID                 = '4f7c2a8e-3b1d-4e6a-9c55-0d2e8b7f1a63'
     Author               = 'Gadget contributors'

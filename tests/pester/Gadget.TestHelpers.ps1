@@ -207,3 +207,24 @@ function Invoke-Measured {
     $output = @(& $ScriptBlock)
     [pscustomobject]@{ Output = $output; Elapsed = $watch.Elapsed }
 }
+
+function Invoke-FreshPwsh {
+    # Runs $Command in a new pwsh -NoProfile -NonInteractive (the way a runbook starts) with this
+    # session's PowerShell; returns its exit code and what it wrote.
+    param([string] $Command, [timespan] $Timeout = '00:01:00')
+    $start = [Diagnostics.ProcessStartInfo]::new([Environment]::ProcessPath)
+    if ([IO.Path]::GetFileNameWithoutExtension([Environment]::ProcessPath) -eq 'dotnet') {
+        $start.ArgumentList.Add((Join-Path $PSHOME 'pwsh.dll'))
+    }
+    foreach ($argument in '-NoProfile', '-NonInteractive', '-Command', $Command) { $start.ArgumentList.Add($argument) }
+    $start.RedirectStandardOutput = $true
+    $start.RedirectStandardError = $true
+    $process = [Diagnostics.Process]::Start($start)
+    try {
+        $errors = $process.StandardError.ReadToEndAsync()
+        $output = $process.StandardOutput.ReadToEndAsync()
+        if (-not $process.WaitForExit([int]$Timeout.TotalMilliseconds)) { $process.Kill(); throw "The fresh pwsh did not finish within $Timeout." }
+        [pscustomobject]@{ ExitCode = $process.ExitCode; Output = $output.Result.Trim(); Errors = $errors.Result }
+    }
+    finally { $process.Dispose() }
+}
