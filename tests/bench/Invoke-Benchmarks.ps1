@@ -1053,14 +1053,16 @@ try {
                 $results.Open += $result
                 Write-Host ('  open storm {0,-10} run {1}: {2,9:N0} opens/s, captured {3}/{4}, lost {5}' -f $result.Trace, ($round + 1), $result.Rate, $result.Captured, $result.Opens, $result.Lost)
             }
-            foreach ($traces in @('nomatch', 'nopid'), @('nocomm', 'hooks')) {
+            foreach ($pair in @('nomatch', 'nopid'), @('nocomm', 'hooks')) {
+                # In turn first, as G3's: the first storm after an untraced one is not favoured.
+                $traces = if ($round % 2) { $pair[1], $pair[0] } else { $pair }
                 foreach ($result in (Invoke-Bracketed { param($Trace) Invoke-OpenStorm $Trace } $traces 'open storm' ($round + 1))) {
                     $results.Open += $result
                 }
             }
         }
         if ('Container' -in $Scenario) {
-            foreach ($result in (Invoke-Bracketed { param($Trace) Invoke-ContainerStorm $Trace } @('other', 'hooks') 'container storm' ($round + 1))) {
+            foreach ($result in (Invoke-Bracketed { param($Trace) Invoke-ContainerStorm $Trace } $(if ($round % 2) { 'hooks', 'other' } else { 'other', 'hooks' }) 'container storm' ($round + 1))) {
                 $results.Container += $result
                 if ($result.Trace -eq 'other') { Write-Host ('    {0} events from the storm, agent CPU {1:N2} s' -f $result.Captured, $result.AgentCpu) }
             }
