@@ -208,10 +208,10 @@ function Invoke-Measured {
     [pscustomobject]@{ Output = $output; Elapsed = $watch.Elapsed }
 }
 
-function Invoke-FreshPwsh {
-    # Runs $Command in a new pwsh -NoProfile -NonInteractive (the way a runbook starts) with this
-    # session's PowerShell; returns its exit code and what it wrote.
-    param([string] $Command, [timespan] $Timeout = '00:01:00')
+function New-FreshPwshStart {
+    # How to start $Command in a new pwsh -NoProfile -NonInteractive (the way a runbook starts)
+    # with this session's PowerShell, its output and errors redirected.
+    param([string] $Command)
     $start = [Diagnostics.ProcessStartInfo]::new([Environment]::ProcessPath)
     if ([IO.Path]::GetFileNameWithoutExtension([Environment]::ProcessPath) -eq 'dotnet') {
         $start.ArgumentList.Add((Join-Path $PSHOME 'pwsh.dll'))
@@ -219,7 +219,13 @@ function Invoke-FreshPwsh {
     foreach ($argument in '-NoProfile', '-NonInteractive', '-Command', $Command) { $start.ArgumentList.Add($argument) }
     $start.RedirectStandardOutput = $true
     $start.RedirectStandardError = $true
-    $process = [Diagnostics.Process]::Start($start)
+    $start
+}
+
+function Invoke-FreshPwsh {
+    # Runs $Command in a new pwsh (New-FreshPwshStart); returns its exit code and what it wrote.
+    param([string] $Command, [timespan] $Timeout = '00:01:00')
+    $process = [Diagnostics.Process]::Start((New-FreshPwshStart $Command))
     try {
         $errors = $process.StandardError.ReadToEndAsync()
         $output = $process.StandardOutput.ReadToEndAsync()

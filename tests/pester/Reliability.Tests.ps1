@@ -149,14 +149,7 @@ Describe 'A hundred traces ended each way' -Skip:$SkipKernel {
         "Start-GadgetTrace -Gadget flood -Local -Pid $($Workload.Id) -Parameter @{ 'records-per-call' = 4 } | " +
         'ForEach-Object -Begin { $said = $false } -Process { if (-not $said) { [Console]::Out.WriteLine(''streaming''); [Console]::Out.Flush(); $said = $true } }'
         $problems = Invoke-TraceCycle -Count 20 -Cycle {
-            $start = [Diagnostics.ProcessStartInfo]::new([Environment]::ProcessPath)
-            if ([IO.Path]::GetFileNameWithoutExtension([Environment]::ProcessPath) -eq 'dotnet') {
-                $start.ArgumentList.Add((Join-Path $PSHOME 'pwsh.dll'))
-            }
-            foreach ($argument in '-NoProfile', '-NonInteractive', '-Command', $command) { $start.ArgumentList.Add($argument) }
-            $start.RedirectStandardOutput = $true
-            $start.RedirectStandardError = $true
-            $client = [Diagnostics.Process]::Start($start)
+            $client = [Diagnostics.Process]::Start((New-FreshPwshStart $command))
             try {
                 $errors = $client.StandardError.ReadToEndAsync()
                 $line = $client.StandardOutput.ReadLineAsync()
