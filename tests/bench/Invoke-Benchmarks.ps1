@@ -180,20 +180,32 @@ function Wait-Condition {
     return [bool](& $Condition)
 }
 
+function Get-AnonDescriptor {
+    # The descriptor numbers of the anonymous-inode objects of the kinds $Kind (bpf_link, bpf-prog,
+    # perf_event …) that a process holds open, from /proc/PID/fd.
+    param([int] $ProcessId, [string[]] $Kind)
+    foreach ($fd in [IO.Directory]::EnumerateFileSystemEntries("/proc/$ProcessId/fd")) {
+        try {
+            $target = [IO.File]::ResolveLinkTarget($fd, $false)?.FullName
+            if ($target -match 'anon_inode:\[?([\w-]+)\]?$' -and $Matches[1] -in $Kind) { [IO.Path]::GetFileName($fd) }
+        }
+        catch [IO.IOException] { }   # the descriptor closed while we looked
+    }
+}
+
 function Get-BpfRunTime {
     # What the BPF programs a process has attached have run so far: nanoseconds and runs, counted
     # by the kernel while kernel.bpf_stats_enabled is 1 (Measure-BpfRunTime). The programs are
     # found through the links' fdinfo: a tracer may close its program descriptors once attached.
     param([int] $ProcessId)
     $programs = [Collections.Generic.HashSet[long]]::new()
-    foreach ($fd in [IO.Directory]::EnumerateFileSystemEntries("/proc/$ProcessId/fd")) {
+    foreach ($fd in Get-AnonDescriptor $ProcessId 'bpf_link', 'bpf-prog') {
         try {
-            if ([IO.File]::ResolveLinkTarget($fd, $false)?.FullName -notmatch 'anon_inode:bpf[-_](prog|link)$') { continue }
-            foreach ($line in [IO.File]::ReadAllLines("/proc/$ProcessId/fdinfo/$([IO.Path]::GetFileName($fd))")) {
+            foreach ($line in [IO.File]::ReadAllLines("/proc/$ProcessId/fdinfo/$fd")) {
                 if ($line -match '^prog_id:\s+(\d+)') { [void]$programs.Add([long]$Matches[1]) }
             }
         }
-        catch [IO.IOException] { }   # the descriptor closed while we looked
+        catch [IO.IOException] { }   # closed since
     }
     $shown = & bpftool -j prog show | ConvertFrom-Json
     if ($LASTEXITCODE -ne 0) { throw 'bpftool prog show failed.' }
@@ -229,14 +241,7 @@ function Measure-BpfRunTime {
 function Get-BpfLinkCount {
     # BPF links a process holds: a tracer is armed once its links exist.
     param([int] $ProcessId)
-    $count = 0
-    foreach ($fd in [IO.Directory]::EnumerateFileSystemEntries("/proc/$ProcessId/fd")) {
-        try {
-            if ([IO.File]::ResolveLinkTarget($fd, $false)?.FullName -like '*anon_inode:bpf_link') { $count++ }
-        }
-        catch [IO.IOException] { }   # the descriptor closed while we looked
-    }
-    $count
+    @(Get-AnonDescriptor $ProcessId 'bpf_link').Count
 }
 
 function Get-Median {
@@ -370,14 +375,7 @@ function Test-BpftraceArmed {
     # bpftrace attaches a tracepoint through a perf event (no BPF link), beside one perf event per
     # CPU for its output buffer: it is armed once it holds $Probes more than there are CPUs.
     param([int] $ProcessId, [int] $Probes = 1)
-    $count = 0
-    foreach ($fd in [IO.Directory]::EnumerateFileSystemEntries("/proc/$ProcessId/fd")) {
-        try {
-            if ([IO.File]::ResolveLinkTarget($fd, $false)?.FullName -like '*anon_inode:`[perf_event`]') { $count++ }
-        }
-        catch [IO.IOException] { }   # the descriptor closed while we looked
-    }
-    $count -ge [Environment]::ProcessorCount + $Probes
+    @(Get-AnonDescriptor $ProcessId 'perf_event').Count -ge [Environment]::ProcessorCount + $Probes
 }
 
 # The cmdlets run in one warm runspace, the way a user's session runs them.
@@ -682,7 +680,11 @@ function Invoke-Bracketed {
     # is measured against storms seconds away, never against medians of storms minutes apart; and
     # a bracket whose untraced storms differ by more than $SteadyTolerance ran while the host
     # changed speed: it is run again, up to $BracketAttempts times (the last is kept regardless).
+    # The traced storms take turns going first from one run to the next: the first storm after an
+    # untraced one is not favoured.
     param([scriptblock] $Storm, [string[]] $Traces, [string] $Label, [int] $Run, [string] $Unit = 'opens/s')
+    $turn = ($Run - 1) % $Traces.Count
+    $Traces = @($Traces[$turn..($Traces.Count - 1)]) + @(if ($turn) { $Traces[0..($turn - 1)] })
     for ($attempt = 1; ; $attempt++) {
         $before = & $Storm 'none'
         $armed = @($Traces | ForEach-Object { & $Storm $_ })
@@ -1037,9 +1039,8 @@ try {
     }
     for ($round = 0; $round -lt $Runs; $round++) {
         if ('Exec' -in $Scenario) {
-            # Ours and execsnoop between the same two untraced storms, in turn first.
-            $execTraces = if ($round % 2) { 'execsnoop', 'ours' } else { 'ours', 'execsnoop' }
-            foreach ($result in (Invoke-Bracketed $execStorm $execTraces 'exec storm' ($round + 1) 'execs/s')) {
+            # Ours and execsnoop between the same two untraced storms.
+            foreach ($result in (Invoke-Bracketed $execStorm @('ours', 'execsnoop') 'exec storm' ($round + 1) 'execs/s')) {
                 $results[@{ none = 'Baseline'; ours = 'Ours'; execsnoop = 'Execsnoop' }[$result.Trace]] += $result
                 if ($result.Trace -ne 'none') { Write-Host ('    captured {0}/{1}, lost {2}' -f $result.Captured, $result.Execs, $result.Lost) }
             }
@@ -1053,16 +1054,14 @@ try {
                 $results.Open += $result
                 Write-Host ('  open storm {0,-10} run {1}: {2,9:N0} opens/s, captured {3}/{4}, lost {5}' -f $result.Trace, ($round + 1), $result.Rate, $result.Captured, $result.Opens, $result.Lost)
             }
-            foreach ($pair in @('nomatch', 'nopid'), @('nocomm', 'hooks')) {
-                # In turn first, as G3's: the first storm after an untraced one is not favoured.
-                $traces = if ($round % 2) { $pair[1], $pair[0] } else { $pair }
+            foreach ($traces in @('nomatch', 'nopid'), @('nocomm', 'hooks')) {
                 foreach ($result in (Invoke-Bracketed { param($Trace) Invoke-OpenStorm $Trace } $traces 'open storm' ($round + 1))) {
                     $results.Open += $result
                 }
             }
         }
         if ('Container' -in $Scenario) {
-            foreach ($result in (Invoke-Bracketed { param($Trace) Invoke-ContainerStorm $Trace } $(if ($round % 2) { 'hooks', 'other' } else { 'other', 'hooks' }) 'container storm' ($round + 1))) {
+            foreach ($result in (Invoke-Bracketed { param($Trace) Invoke-ContainerStorm $Trace } @('other', 'hooks') 'container storm' ($round + 1))) {
                 $results.Container += $result
                 if ($result.Trace -eq 'other') { Write-Host ('    {0} events from the storm, agent CPU {1:N2} s' -f $result.Captured, $result.AgentCpu) }
             }
