@@ -120,7 +120,7 @@ function Invoke-Build {
     # Keep what runs: no symbols, XML docs or web-host leftovers.
     Get-ChildItem $ModuleOut -Recurse -Include '*.pdb', '*.dbg', 'Gadget.*.xml', 'gadget-agent.xml', 'web.config', '*.staticwebassets.*' | Remove-Item
     Get-ChildItem $ModuleOut -Filter '*.deps.json' | Remove-Item
-    Copy-Item (Join-Path $Root 'module/Gadget.psd1'), (Join-Path $Root 'module/Gadget.psm1'), (Join-Path $Root 'module/Gadget.Format.ps1xml') $ModuleOut
+    Copy-Item (Join-Path $Root 'module/Gadget.psd1'), (Join-Path $Root 'module/Gadget.psm1'), (Join-Path $Root 'module/Gadget.Format.ps1xml'), (Join-Path $Root 'module/Gadget.Events.Format.ps1xml') $ModuleOut
     & (Join-Path $Root 'module/help/Build-GadgetHelp.ps1') -ModulePath $ModuleOut
     Write-Host "Module staged in $ModuleOut"
 }

@@ -8,7 +8,7 @@
     Description          = 'Live system insight from Linux hosts and Kubernetes clusters with eBPF, as typed PowerShell objects.'
     PowerShellVersion    = '7.6'
     CompatiblePSEditions = @('Core')
-    FormatsToProcess     = @('Gadget.Format.ps1xml')
+    FormatsToProcess     = @('Gadget.Events.Format.ps1xml', 'Gadget.Format.ps1xml')
     CmdletsToExport      = @(
         'Get-GadgetContainer'
         'Get-GadgetVersion'
@@ -17,6 +17,7 @@
         'Trace-GadgetDns'
         'Trace-GadgetExec'
         'Trace-GadgetOpen'
+        'Trace-GadgetSignal'
         'Uninstall-Gadget'
     )
     FunctionsToExport    = @()

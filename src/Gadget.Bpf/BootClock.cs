@@ -18,6 +18,9 @@ public sealed unsafe class BootClock
         return new BootClock(ToNs(real) - ToNs(boot));
     }
 
+    /// <summary>The wall-clock time of boot, in nanoseconds since the Unix epoch: what a boot-clock timestamp adds up to.</summary>
+    public long BootTimeUnixNanoseconds => _bootToUnixOffsetNs;
+
     /// <summary>Nanoseconds since the Unix epoch for a boot-clock timestamp.</summary>
     public long ToUnixNanoseconds(ulong bootNs) => (long)bootNs + _bootToUnixOffsetNs;
 

@@ -105,6 +105,26 @@ public sealed unsafe class BpfObject : IDisposable
         Check(Interop.Libbpf.bpf_program__set_autoload(FindProgram(program), autoload), BpfErrorId.LoadFailed, $"choose program '{program}'");
     }
 
+    /// <summary>The object's programs in ELF order, with the section that names each one's hook.</summary>
+    public IReadOnlyList<BpfProgramInfo> Programs
+    {
+        get
+        {
+            ObjectDisposedException.ThrowIf(_handle.IsClosed, this);
+            var programs = new List<BpfProgramInfo>();
+            nint obj = _handle.DangerousGetHandle();
+            for (nint prog = Interop.Libbpf.bpf_object__next_program(obj, 0); prog != 0; prog = Interop.Libbpf.bpf_object__next_program(obj, prog))
+            {
+                programs.Add(new BpfProgramInfo(
+                    Marshal.PtrToStringUTF8((nint)Interop.Libbpf.bpf_program__name(prog)) ?? string.Empty,
+                    Marshal.PtrToStringUTF8((nint)Interop.Libbpf.bpf_program__section_name(prog)) ?? string.Empty,
+                    Interop.Libbpf.bpf_program__autoload(prog)));
+            }
+
+            return programs;
+        }
+    }
+
     /// <summary>Resizes a map (for a ring buffer: its size in bytes, a power of two of pages).</summary>
     public void SetMaxEntries(string map, uint maxEntries)
     {
@@ -318,6 +338,9 @@ public sealed record BtfStruct(string Name, int Size, IReadOnlyList<BtfMember> M
 
 /// <summary>One member of a <see cref="BtfStruct"/>.</summary>
 public sealed record BtfMember(string Name, int Offset, int Size);
+
+/// <summary>One program of an object: its name, the section that names its hook, and whether it loads.</summary>
+public sealed record BpfProgramInfo(string Name, string Section, bool Autoload);
 
 /// <summary>An attached program; disposing it detaches.</summary>
 public sealed class BpfLink : IDisposable

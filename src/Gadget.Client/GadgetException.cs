@@ -51,6 +51,7 @@ public static class GadgetErrorId
     public const string AgentStreamBroken = "AgentStreamBroken";
     public const string AgentStopping = "AgentStopping";
     public const string AgentReplyMalformed = "AgentReplyMalformed";
+    public const string ProtocolMismatch = "ProtocolMismatch";
     public const string UnknownGadget = "UnknownGadget";
     public const string KubeConfigNotFound = "KubeConfigNotFound";
     public const string KubeConfigInvalid = "KubeConfigInvalid";

@@ -7,10 +7,10 @@ namespace Gadget.Commands;
 
 /// <summary>Start-GadgetTrace: runs any gadget by name, with its parameters as a hashtable.</summary>
 [Cmdlet(VerbsLifecycle.Start, "GadgetTrace", DefaultParameterSetName = LocalParameterSet)]
-[OutputType(typeof(ExecEvent), typeof(OpenEvent), typeof(Tracing.TraceStatistics))]
+[OutputType(typeof(ExecEvent), typeof(OpenEvent), typeof(DnsEvent), typeof(SignalEvent), typeof(PSObject), typeof(Tracing.TraceStatistics))]
 public sealed class StartGadgetTraceCommand : TraceCommand
 {
-    /// <summary>The gadget's name (exec; flood, a synthetic source for benchmarks, …).</summary>
+    /// <summary>The gadget's name (exec, open, dns, signal; flood, a synthetic source for benchmarks).</summary>
     [Parameter(Mandatory = true, Position = 0)]
     [ValidateNotNullOrEmpty]
     [ArgumentCompleter(typeof(GadgetNameCompleter))]
@@ -43,13 +43,11 @@ public sealed class StartGadgetTraceCommand : TraceCommand
     }
 }
 
-/// <summary>Completes gadget names.</summary>
+/// <summary>Completes gadget names: the built-in gadgets, without the diagnostic ones.</summary>
 public sealed class GadgetNameCompleter : IArgumentCompleter
 {
-    internal static readonly string[] KnownGadgets = ["dns", "exec", "open", "flood"];
-
     public IEnumerable<CompletionResult> CompleteArgument(string commandName, string parameterName, string wordToComplete, CommandAst commandAst, IDictionary fakeBoundParameters)
-        => KnownGadgets
+        => Tracing.EventTypes.Gadgets
             .Where(name => name.StartsWith(wordToComplete, StringComparison.OrdinalIgnoreCase))
             .Select(name => new CompletionResult(name));
 }

@@ -179,7 +179,7 @@ public abstract class TraceCommand : GadgetCmdlet
             switch (item)
             {
                 case GadgetEvent gadgetEvent when Accepts(gadgetEvent):
-                    WriteObject(gadgetEvent);
+                    WriteObject(gadgetEvent is GadgetRecord record ? RecordObject.From(record) : gadgetEvent);
                     if (++_written >= MaxEvents && MaxEvents > 0)
                     {
                         // The agent stops at the same count and sends its final counters after the events.

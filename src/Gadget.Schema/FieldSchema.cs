@@ -33,6 +33,9 @@ public enum FieldKind
 
     /// <summary>A kernel pointer, 8 bytes.</summary>
     Pointer,
+
+    /// <summary>IP addresses a gadget derives (a DNS answer's): not in any struct, only in rows.</summary>
+    AddressList,
 }
 
 /// <summary>What a field means, from the gadget_* typedef (or endpoint struct) it was declared with.</summary>
@@ -156,4 +159,7 @@ public sealed record EventSchema(string StructName, int Size, IReadOnlyList<Fiel
 
     /// <summary>The variable-length tail, if the struct ends with an array.</summary>
     public FieldSchema? Tail => Fields.FirstOrDefault(f => f.IsTail);
+
+    /// <summary>The shortest record of this struct: up to its last member when that is an array (a tail a record may cut), else the whole struct.</summary>
+    public int MinimumRecordSize { get; init; } = Size;
 }

@@ -7,6 +7,7 @@
 #define GADGET_COMMON_H
 
 #include "types.h"
+#include "macros.h"
 
 /* Filters, written by the agent into .rodata before load: the verifier
  * then prunes every branch of a disabled filter. */
@@ -34,19 +35,9 @@ struct {
 	__type(value, __u8);
 } gadget_mntns_filter SEC(".maps");
 
-/* The agent sizes the ring with bpf_map__set_max_entries before load. */
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 1 << 20);
-} gadget_events SEC(".maps");
-
-/* Records that did not fit in the ring, per CPU so counting is cheap. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u64);
-} gadget_lost SEC(".maps");
+/* The ring every built-in tracer writes into, and its per-CPU count of
+ * records that did not fit. The agent sizes it before load. */
+GADGET_TRACER_MAP(events, 1 << 20);
 
 static __always_inline __u64 gadget_task_mntns(struct task_struct *task)
 {
@@ -129,7 +120,6 @@ static __always_inline void gadget_process_fill(struct gadget_process *proc, str
 	proc->ppid = BPF_CORE_READ(task, real_parent, tgid);
 	proc->mntns_id = gadget_task_mntns(task);
 	proc->netns_id = gadget_task_netns(task);
-	proc->__pad = 0;
 }
 
 /* The current task as the filters read it. uid_gid and comm are read here
@@ -187,7 +177,6 @@ static __always_inline void gadget_current_fill(struct gadget_process *proc, con
 	proc->ppid = task->real_parent->tgid;
 	proc->mntns_id = task->nsproxy->mnt_ns->ns.inum;
 	proc->netns_id = task->nsproxy->net_ns->ns.inum;
-	proc->__pad = 0;
 	if (gadget_filters_comm())
 		__builtin_memcpy(proc->comm, cur->comm, sizeof(proc->comm));
 	else
@@ -206,7 +195,7 @@ static __always_inline struct pt_regs *gadget_syscall_regs(struct task_struct *t
 static __always_inline void gadget_count_lost(void)
 {
 	__u32 zero = 0;
-	__u64 *lost = bpf_map_lookup_elem(&gadget_lost, &zero);
+	__u64 *lost = bpf_map_lookup_elem(&events_lost_samples, &zero);
 	if (lost)
 		*lost += 1;
 }
@@ -219,7 +208,7 @@ static __always_inline __u64 gadget_wakeup_flags(__u64 size)
 {
 	if (!gadget_wakeup_bytes)
 		return 0;
-	__u64 waiting = bpf_ringbuf_query(&gadget_events, BPF_RB_AVAIL_DATA);
+	__u64 waiting = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
 	return waiting < gadget_wakeup_bytes && waiting + size >= gadget_wakeup_bytes
 		       ? BPF_RB_FORCE_WAKEUP
 		       : BPF_RB_NO_WAKEUP;
@@ -229,7 +218,7 @@ static __always_inline __u64 gadget_wakeup_flags(__u64 size)
  * the ring is full. The traced task never waits for the reader. */
 static __always_inline void gadget_output(void *record, __u64 size)
 {
-	if (bpf_ringbuf_output(&gadget_events, record, size, gadget_wakeup_flags(size)))
+	if (bpf_ringbuf_output(&events, record, size, gadget_wakeup_flags(size)))
 		gadget_count_lost();
 }
 

@@ -29,7 +29,7 @@ internal sealed class ContainerTracker : IDisposable
         _selection = selection;
     }
 
-    private readonly record struct Held(Event Event, long SinceTicks);
+    private readonly record struct Held(ulong MountNs, byte[] Row, long SinceTicks);
 
     /// <summary>Starts keeping <paramref name="filterMap"/> current (when the selection filters).</summary>
     public void Attach(BpfMap filterMap)
@@ -59,11 +59,14 @@ internal sealed class ContainerTracker : IDisposable
         Held,
     }
 
-    /// <summary>Decides one event; <paramref name="container"/> is set for a container's event.</summary>
-    public Verdict Classify(Event decoded, out ContainerRecord? container)
+    /// <summary>
+    /// Decides one event by its mount namespace; <paramref name="container"/> is set for a container's
+    /// event. <see cref="Verdict.Held"/>: nobody knows the namespace yet; give the event to
+    /// <see cref="Hold"/> and a container scan is asked for.
+    /// </summary>
+    public Verdict Classify(ulong mountNs, out ContainerRecord? container)
     {
         container = null;
-        ulong mountNs = decoded.MntnsId;
         if (_collection.TryGetByMountNs(mountNs, out ContainerRecord known))
         {
             container = known;
@@ -75,9 +78,14 @@ internal sealed class ContainerTracker : IDisposable
             return _selection.IncludesHost ? Verdict.Deliver : Verdict.Filtered;
         }
 
-        _held.Enqueue(new Held(decoded, Stopwatch.GetTimestamp()));
-        _collection.RequestRefresh();
         return Verdict.Held;
+    }
+
+    /// <summary>Keeps an event (its row) that <see cref="Classify"/> could not decide until a scan can.</summary>
+    public void Hold(ulong mountNs, byte[] row)
+    {
+        _held.Enqueue(new Held(mountNs, row, Stopwatch.GetTimestamp()));
+        _collection.RequestRefresh();
     }
 
     /// <summary>
@@ -86,20 +94,20 @@ internal sealed class ContainerTracker : IDisposable
     /// </summary>
     /// <param name="release">Receives each released event with its verdict and container.</param>
     /// <param name="all">Release everything now (the trace is ending), unknown namespaces as the host's.</param>
-    public void ReleaseHeld(Action<Event, Verdict, ContainerRecord?> release, bool all = false)
+    public void ReleaseHeld(Action<byte[], Verdict, ContainerRecord?> release, bool all = false)
     {
         int count = _held.Count;
         for (int i = 0; i < count; i++)
         {
             Held held = _held.Dequeue();
-            ulong mountNs = held.Event.MntnsId;
+            ulong mountNs = held.MountNs;
 
             // Ask whether a scan answered before looking the namespace up: a scan that completes
             // between the two would otherwise read as "scanned, and not a container".
             bool answered = all || _collection.ScannedSince(held.SinceTicks) || Stopwatch.GetElapsedTime(held.SinceTicks) > HoldLimit;
             if (_collection.TryGetByMountNs(mountNs, out ContainerRecord known))
             {
-                release(held.Event, _selection.Matches(known) ? Verdict.Deliver : Verdict.Filtered, known);
+                release(held.Row, _selection.Matches(known) ? Verdict.Deliver : Verdict.Filtered, known);
                 continue;
             }
 
@@ -112,7 +120,7 @@ internal sealed class ContainerTracker : IDisposable
                 }
 
                 SetKernel(mountNs, _selection.IncludesHost);
-                release(held.Event, _selection.IncludesHost ? Verdict.Deliver : Verdict.Filtered, null);
+                release(held.Row, _selection.IncludesHost ? Verdict.Deliver : Verdict.Filtered, null);
                 continue;
             }
 

@@ -3,31 +3,20 @@ using Gadget.Protocol.V1;
 
 namespace Gadget.Agent.Gadgets;
 
-/// <summary>Process executions (bpf/exec.bpf.c).</summary>
-internal sealed class ExecGadget : GadgetDefinition
+/// <summary>Process executions (bpf/exec): loads the failed-exec programs only when asked.</summary>
+internal sealed class ExecGadget : GadgetHook
 {
     public const string IncludeFailedParameter = "include-failed";
 
-    public override string Name => "exec";
+    /// <summary>The syscall exits that report failed execs: they slow every syscall on the host, so they load only on request.</summary>
+    private static readonly string[] FailurePrograms = ["gadget_execve_exit", "gadget_execveat_exit"];
 
-    public override string Description => "Every process execution: pid, parent, user, file, arguments.";
-
-    public override IReadOnlyDictionary<string, string> Parameters { get; } = new Dictionary<string, string>
-    {
-        [IncludeFailedParameter] = "true: also report execs that failed (adds syscall tracepoints on execve/execveat).",
-    };
-
-    public override IReadOnlyList<ProgramAttachment> Configure(BpfObject bpf, TraceRequest request)
+    public override void Configure(BpfObject bpf, TraceRequest request)
     {
         bool includeFailed = GadgetParameters.Bool(request, IncludeFailedParameter);
-        string[] failurePrograms = ["gadget_execve_exit", "gadget_execveat_exit"];
-        foreach (string program in failurePrograms)
+        foreach (string program in FailurePrograms)
         {
             bpf.SetAutoload(program, includeFailed);
         }
-
-        return includeFailed ? ["gadget_exec", .. failurePrograms] : ["gadget_exec"];
     }
-
-    public override IRecordDecoder CreateDecoder(TraceRequest request, EventFactory events) => new ExecDecoder(events);
 }

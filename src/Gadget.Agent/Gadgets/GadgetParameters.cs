@@ -1,12 +1,85 @@
+using System.Buffers.Binary;
 using System.Globalization;
+using System.Text;
+using Gadget.Bpf;
 using Gadget.Protocol.V1;
+using Gadget.Schema;
+using FieldKind = Gadget.Schema.FieldKind;
 
 namespace Gadget.Agent.Gadgets;
+
+/// <summary>
+/// A parameter a request may set: a program variable marked with GADGET_PARAM (converted to its
+/// BTF type here), or one the gadget's hook interprets.
+/// </summary>
+internal sealed record GadgetParameter(string Key, string Description, string? DefaultValue, string? Variable, FieldSchema? Type, long? Minimum, long? Maximum)
+{
+    /// <summary>The help line clients show: the description, the type and the default.</summary>
+    public string Help
+    {
+        get
+        {
+            string help = Description;
+            if (Type is not null && string.IsNullOrEmpty(help))
+            {
+                help = $"sets {Variable} ({Type.TypeName})";
+            }
+
+            return DefaultValue is null || help.Contains("default", StringComparison.OrdinalIgnoreCase) ? help : $"{help} Default: {DefaultValue}.";
+        }
+    }
+}
 
 /// <summary>Typed reads of TraceRequest.parameters with errors that name the parameter.</summary>
 internal static class GadgetParameters
 {
     public const string InvalidParameterId = "InvalidGadgetParameter";
+
+    /// <summary>The parameters of an object: its GADGET_PARAM variables (keyed by gadget.yaml, else by name) and gadget.yaml's agent parameters.</summary>
+    public static IReadOnlyList<GadgetParameter> Describe(GadgetObjectInfo info, GadgetMetadata metadata)
+    {
+        var parameters = new List<GadgetParameter>();
+        foreach (ParameterInfo marked in info.Parameters)
+        {
+            ParameterMetadata? described = metadata.ProgramParameters.FirstOrDefault(p => p.Variable == marked.VariableName);
+            parameters.Add(new GadgetParameter(described?.Key ?? marked.VariableName, described?.Description ?? string.Empty,
+                described?.DefaultValue ?? DefaultText(marked), marked.VariableName, marked.Type, described?.Minimum, described?.Maximum));
+        }
+
+        foreach (ParameterMetadata agent in metadata.AgentParameters)
+        {
+            parameters.Add(new GadgetParameter(agent.Key, agent.Description, agent.DefaultValue, null, null, agent.Minimum, agent.Maximum));
+        }
+
+        return parameters;
+    }
+
+    /// <summary>Refuses names the gadget does not know, so a typo is never silently ignored.</summary>
+    public static void CheckKnown(TraceRequest request, GadgetDefinition gadget)
+    {
+        foreach (string name in request.Parameters.Keys)
+        {
+            if (!gadget.Parameters.Any(p => p.Key == name))
+            {
+                string known = gadget.Parameters.Count == 0 ? "none" : string.Join(", ", gadget.Parameters.Select(p => p.Key));
+                throw new GadgetRequestException(InvalidParameterId, $"Gadget '{gadget.Name}' has no parameter '{name}' (known: {known}).");
+            }
+        }
+    }
+
+    /// <summary>Writes the request's values of the program's own parameters into its constants, each converted to its variable's BTF type.</summary>
+    public static void SetProgramParameters(BpfObject bpf, TraceRequest request, GadgetDefinition gadget)
+    {
+        foreach (GadgetParameter parameter in gadget.Parameters)
+        {
+            if (parameter.Variable is null || parameter.Type is null || !request.Parameters.TryGetValue(parameter.Key, out string? text) || string.IsNullOrEmpty(text))
+            {
+                continue;
+            }
+
+            bpf.SetConstant(parameter.Variable, Convert(parameter, text));
+        }
+    }
 
     public static bool Bool(TraceRequest request, string name, bool defaultValue = false)
     {
@@ -15,33 +88,97 @@ internal static class GadgetParameters
             return defaultValue;
         }
 
-        return bool.TryParse(text, out bool value)
-            ? value
-            : throw new GadgetRequestException(InvalidParameterId, $"Parameter '{name}' must be true or false, not '{text}'.");
+        return ParseBool(text) ?? throw new GadgetRequestException(InvalidParameterId, $"Parameter '{name}' must be true or false, not '{text}'.");
     }
 
-    public static int Int(TraceRequest request, string name, int defaultValue, int minimum, int maximum)
+    /// <summary>A value in the variable's representation: little-endian integers, a NUL-terminated string.</summary>
+    internal static byte[] Convert(GadgetParameter parameter, string text)
     {
-        if (!request.Parameters.TryGetValue(name, out string? text) || string.IsNullOrEmpty(text))
+        FieldSchema type = parameter.Type!;
+        switch (type.Kind)
         {
-            return defaultValue;
+            case FieldKind.Bool:
+                return ParseBool(text) is bool flag
+                    ? [flag ? (byte)1 : (byte)0]
+                    : throw new GadgetRequestException(InvalidParameterId, $"Parameter '{parameter.Key}' must be true or false, not '{text}'.");
+            case FieldKind.Int or FieldKind.Enum:
+                // Little-endian: the low bytes of the 64-bit value are the narrower one's.
+                byte[] wide = new byte[8];
+                BinaryPrimitives.WriteInt64LittleEndian(wide, ParseInteger(parameter, type, text));
+                return wide[..type.Size];
+            case FieldKind.String:
+                byte[] utf8 = Encoding.UTF8.GetBytes(text);
+                if (utf8.Length >= type.Size)
+                {
+                    throw new GadgetRequestException(InvalidParameterId, $"Parameter '{parameter.Key}' holds at most {type.Size - 1} bytes; '{text}' has {utf8.Length}.");
+                }
+
+                byte[] terminated = new byte[type.Size];
+                utf8.CopyTo(terminated, 0);
+                return terminated;
+            default:
+                throw new GadgetRequestException(InvalidParameterId, $"Parameter '{parameter.Key}' sets {parameter.Variable}, a {type.TypeName}, which cannot be set from text.");
+        }
+    }
+
+    private static long ParseInteger(GadgetParameter parameter, FieldSchema type, string text)
+    {
+        (long min, long max) = (type.Size, type.Signed) switch
+        {
+            (1, true) => (sbyte.MinValue, sbyte.MaxValue),
+            (1, false) => (byte.MinValue, byte.MaxValue),
+            (2, true) => (short.MinValue, short.MaxValue),
+            (2, false) => (ushort.MinValue, ushort.MaxValue),
+            (4, true) => (int.MinValue, int.MaxValue),
+            (4, false) => (uint.MinValue, uint.MaxValue),
+            _ => (long.MinValue, long.MaxValue),
+        };
+        min = Math.Max(min, parameter.Minimum ?? long.MinValue);
+        max = Math.Min(max, parameter.Maximum ?? long.MaxValue);
+        long value;
+        if (type.Kind == FieldKind.Enum && type.EnumMembers.FirstOrDefault(m => string.Equals(m.Name, text, StringComparison.OrdinalIgnoreCase)) is { Name: not null } member)
+        {
+            value = member.Value;
+        }
+        else if (!long.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out value))
+        {
+            throw new GadgetRequestException(InvalidParameterId, $"Parameter '{parameter.Key}' must be a whole number from {min} to {max}, not '{text}'.");
         }
 
-        return int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out int value) && value >= minimum && value <= maximum
+        return value >= min && value <= max
             ? value
-            : throw new GadgetRequestException(InvalidParameterId, $"Parameter '{name}' must be a whole number from {minimum} to {maximum}, not '{text}'.");
+            : throw new GadgetRequestException(InvalidParameterId, $"Parameter '{parameter.Key}' must be a whole number from {min} to {max}, not '{text}'.");
     }
 
-    /// <summary>Refuses names the gadget does not know, so a typo is never silently ignored.</summary>
-    public static void CheckKnown(TraceRequest request, GadgetDefinition gadget)
+    private static bool? ParseBool(string text) => text.ToLowerInvariant() switch
     {
-        foreach (string name in request.Parameters.Keys)
+        "true" or "1" => true,
+        "false" or "0" => false,
+        _ => null,
+    };
+
+    /// <summary>The default a program was compiled with, as text.</summary>
+    private static string? DefaultText(ParameterInfo parameter)
+    {
+        ReadOnlySpan<byte> bytes = parameter.DefaultValue.Span;
+        FieldSchema type = parameter.Type;
+        return type.Kind switch
         {
-            if (!gadget.Parameters.ContainsKey(name))
-            {
-                string known = gadget.Parameters.Count == 0 ? "none" : string.Join(", ", gadget.Parameters.Keys);
-                throw new GadgetRequestException(InvalidParameterId, $"Gadget '{gadget.Name}' has no parameter '{name}' (known: {known}).");
-            }
-        }
+            FieldKind.Bool when bytes.Length >= 1 => bytes[0] != 0 ? "true" : "false",
+            FieldKind.Int or FieldKind.Enum when bytes.Length >= type.Size && type.Size is 1 or 2 or 4 or 8 => ReadInteger(bytes, type.Size, type.Signed).ToString(CultureInfo.InvariantCulture),
+            FieldKind.String => Encoding.UTF8.GetString(bytes.IndexOf((byte)0) is int end and >= 0 ? bytes[..end] : bytes),
+            _ => null,
+        };
     }
+
+    private static long ReadInteger(ReadOnlySpan<byte> bytes, int size, bool signed) => (size, signed) switch
+    {
+        (1, true) => (sbyte)bytes[0],
+        (1, false) => bytes[0],
+        (2, true) => BinaryPrimitives.ReadInt16LittleEndian(bytes),
+        (2, false) => BinaryPrimitives.ReadUInt16LittleEndian(bytes),
+        (4, true) => BinaryPrimitives.ReadInt32LittleEndian(bytes),
+        (4, false) => BinaryPrimitives.ReadUInt32LittleEndian(bytes),
+        _ => BinaryPrimitives.ReadInt64LittleEndian(bytes),
+    };
 }

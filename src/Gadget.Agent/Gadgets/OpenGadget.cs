@@ -1,56 +1,27 @@
-using System.Runtime.InteropServices;
 using System.Text;
+using Gadget.Agent.Decoding;
 using Gadget.Bpf;
 using Gadget.Protocol.V1;
+using Gadget.Schema;
+using BtfMember = Gadget.Bpf.BtfMember;
 
 namespace Gadget.Agent.Gadgets;
 
-/// <summary>Mirror of <c>struct open_event</c> (bpf/open.h) up to, not including, the dir buffer.</summary>
-[StructLayout(LayoutKind.Sequential)]
-internal unsafe struct OpenRecordHeader
-{
-    public const int PathSize = 256;
-    public const int DirSize = 1024;
-    public const uint PathTruncated = 1;
-    public const uint DirTruncated = 2;
-    public const uint DirResolved = 4;
-
-    public ulong TimestampNs;
-    public ProcessRecord Proc;
-    public int Error;
-    public int Fd;
-    public uint OpenFlags;
-    public uint Mode;
-    public uint Flags;
-    public uint DirSizeUsed;
-    public fixed byte Path[PathSize];
-}
-
-/// <summary>File opens (bpf/open.bpf.c): open, openat, openat2, creat.</summary>
-internal sealed class OpenGadget : GadgetDefinition
+/// <summary>
+/// File opens (bpf/open): turns the path and access parameters into the program's filters, and
+/// derives each open's full path from the path as passed and the directory the kernel resolved.
+/// </summary>
+internal sealed class OpenGadget : GadgetHook
 {
     public const string PathParameter = "path";
     public const string AccessParameter = "access";
-    public const string FailedParameter = "failed";
 
-    public override string Name => "open";
+    private const int PathSize = 256;
+    private const byte DirTruncated = 1;
+    private const byte DirResolved = 2;
 
-    public override string Description => "Every file open: process, path, flags, result.";
-
-    public override IReadOnlyDictionary<string, string> Parameters { get; } = new Dictionary<string, string>
+    public override void Configure(BpfObject bpf, TraceRequest request)
     {
-        [PathParameter] = "Only this absolute path; * ? [] wildcards allowed (their literal prefix is checked in the kernel).",
-        [AccessParameter] = "read, write or readwrite: only opens that can read (O_RDONLY, O_RDWR), write (O_WRONLY, O_RDWR) or both (O_RDWR).",
-        [FailedParameter] = "true: only opens that failed.",
-    };
-
-    public override IReadOnlyList<ProgramAttachment> Configure(BpfObject bpf, TraceRequest request)
-    {
-        if (GadgetParameters.Bool(request, FailedParameter))
-        {
-            bpf.SetConstant("gadget_open_failed_only", true);
-        }
-
         if (AccessMask(request) is uint mask)
         {
             bpf.SetConstant("gadget_open_accmode_mask", mask);
@@ -59,16 +30,16 @@ internal sealed class OpenGadget : GadgetDefinition
         if (PathPattern.FromRequest(request) is PathPattern pattern)
         {
             byte[] prefix = Encoding.UTF8.GetBytes(pattern.KernelPrefix);
-            bpf.SetConstant("gadget_open_path", prefix.AsSpan(0, Math.Min(prefix.Length, OpenRecordHeader.PathSize - 1)));
-            bpf.SetConstant("gadget_open_path_is_prefix", pattern.HasWildcards || prefix.Length >= OpenRecordHeader.PathSize);
+            bpf.SetConstant("gadget_open_path", prefix.AsSpan(0, Math.Min(prefix.Length, PathSize - 1)));
+            bpf.SetConstant("gadget_open_path_is_prefix", pattern.HasWildcards || prefix.Length >= PathSize);
         }
-
-        // Exits only: each reads its open's arguments from the registers the syscall began with.
-        return ["gadget_open_exit", "gadget_creat_exit", "gadget_openat_exit", "gadget_openat2_exit"];
     }
 
-    public override IRecordDecoder CreateDecoder(TraceRequest request, EventFactory events)
-        => new Decoder(events, PathPattern.FromRequest(request));
+    public override RecordHook CreateRecordHook(TraceRequest request, TraceSchema schema, BpfObject bpf)
+    {
+        BtfStruct layout = bpf.FindStruct("open_event") ?? throw new GadgetObjectException("The open program has no struct open_event.");
+        return new FullPathHook(PathPattern.FromRequest(request), layout["path"], layout["__dir_flags"].Offset, layout["__dir"].Offset);
+    }
 
     /// <summary>Bits (1 &lt;&lt; (flags &amp; O_ACCMODE)) that pass: O_RDONLY 0, O_WRONLY 1, O_RDWR 2.</summary>
     private static uint? AccessMask(TraceRequest request)
@@ -88,40 +59,33 @@ internal sealed class OpenGadget : GadgetDefinition
         };
     }
 
-    private sealed unsafe class Decoder(EventFactory events, PathPattern? pattern) : IRecordDecoder
+    /// <summary>Adds full_path, and applies the path pattern where the kernel could not (wildcards, relative paths).</summary>
+    private sealed class FullPathHook(PathPattern? pattern, BtfMember path, int dirFlagsOffset, int dirOffset) : RecordHook
     {
-        public Event? Decode(ReadOnlySpan<byte> record)
+        public override bool Complete(ReadOnlySpan<byte> record, RowWriter row)
         {
-            ref readonly OpenRecordHeader header = ref RecordReader.Header<OpenRecordHeader>(record);
-            string path;
-            fixed (byte* pathBytes = header.Path)
+            ReadOnlySpan<byte> pathBytes = record.Slice(path.Offset, path.Size);
+            if (pathBytes.IndexOf((byte)0) is int end and >= 0)
             {
-                path = RecordReader.CString(new ReadOnlySpan<byte>(pathBytes, OpenRecordHeader.PathSize));
+                pathBytes = pathBytes[..end];
             }
 
-            ReadOnlySpan<byte> dir = record[sizeof(OpenRecordHeader)..];
-            if (header.DirSizeUsed < dir.Length)
+            if (pattern is null && IsNormal(pathBytes))
             {
-                dir = dir[..(int)header.DirSizeUsed];
+                row.AppendVariable(pathBytes); // most opens: an absolute path is its own full path, no string made
+                return true;
             }
 
-            string fullPath = FullPath(path, dir, header.Flags);
+            string fullPath = FullPath(Encoding.UTF8.GetString(pathBytes), record[dirOffset..], record[dirFlagsOffset]);
             if (pattern is not null && !pattern.Matches(fullPath))
             {
-                return null;
+                return false;
             }
 
-            Event e = events.New(header.Proc, header.TimestampNs);
-            OpenPayload payload = e.Open ?? new OpenPayload();
-            payload.Path = path;
-            payload.FullPath = fullPath;
-            payload.Fd = header.Fd;
-            payload.Error = header.Error;
-            payload.Flags = header.OpenFlags;
-            payload.Mode = header.Mode;
-            payload.PathTruncated = (header.Flags & OpenRecordHeader.PathTruncated) != 0;
-            e.Open = payload;
-            return e;
+            int length = Encoding.UTF8.GetByteCount(fullPath);
+            Encoding.UTF8.GetBytes(fullPath, row.BeginVariable(length));
+            row.EndVariable(length);
+            return true;
         }
     }
 
@@ -129,14 +93,14 @@ internal sealed class OpenGadget : GadgetDefinition
     /// The absolute path: an absolute path as is; a relative one joined to its directory, whose
     /// components the kernel sent innermost first. Empty when the directory is unknown or was cut.
     /// </summary>
-    internal static string FullPath(string path, ReadOnlySpan<byte> dirComponents, uint flags)
+    internal static string FullPath(string path, ReadOnlySpan<byte> dirComponents, byte dirFlags)
     {
         if (path.StartsWith('/'))
         {
             return Normalize(path);
         }
 
-        if ((flags & OpenRecordHeader.DirResolved) == 0 || (flags & OpenRecordHeader.DirTruncated) != 0)
+        if ((dirFlags & DirResolved) == 0 || (dirFlags & DirTruncated) != 0)
         {
             return string.Empty;
         }
@@ -189,6 +153,12 @@ internal sealed class OpenGadget : GadgetDefinition
 
         return "/" + string.Join('/', segments);
     }
+
+    /// <summary>An absolute path with nothing to normalize, as bytes.</summary>
+    private static bool IsNormal(ReadOnlySpan<byte> path)
+        => path.Length > 0 && path[0] == '/'
+            && (path.Length == 1 || (path[^1] != '/' && !path.EndsWith("/."u8) && !path.EndsWith("/.."u8)
+                && path.IndexOf("//"u8) < 0 && path.IndexOf("/./"u8) < 0 && path.IndexOf("/../"u8) < 0));
 
     private static bool IsNormal(string absolute)
         => absolute == "/"

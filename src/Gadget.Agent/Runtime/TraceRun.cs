@@ -1,9 +1,14 @@
+using System.Buffers.Binary;
+using System.Collections.Concurrent;
 using System.Text;
 using System.Threading.Channels;
 using Gadget.Agent.Containers;
+using Gadget.Agent.Decoding;
 using Gadget.Agent.Gadgets;
 using Gadget.Bpf;
 using Gadget.Protocol.V1;
+using Gadget.Schema;
+using WellKnownType = Gadget.Schema.WellKnownType;
 
 namespace Gadget.Agent.Runtime;
 
@@ -55,30 +60,33 @@ internal sealed record TraceSettings
 
 /// <summary>
 /// One running gadget for one client: the loaded object, its links, the ring reader, and the
-/// bounded queue of batches towards the stream. Disposing tears down in the only safe order:
-/// stop and join the reader, free the ring, detach the links, close the object.
+/// bounded queue of row batches towards the stream. Any gadget runs through here alike: its BTF
+/// says what a record holds, its hook (if any) adds what BTF cannot. Disposing tears down in the
+/// only safe order: stop and join the reader, free the ring, detach the links, close the object.
 /// </summary>
 internal sealed class TraceRun : IRingRecordSink, IDisposable
 {
-    public const string RingMap = "gadget_events";
-    public const string LostMap = "gadget_lost";
     public const string MountNsFilterMap = "gadget_mntns_filter";
+
+    /// <summary>Idle batches kept for reuse at most.</summary>
+    private const int MaxFreeBatches = 8;
 
     private readonly BpfObject _bpf;
     private readonly List<BpfLink> _links = [];
-    private readonly IRecordDecoder _decoder;
-    private readonly EventFactory _events;
-    private readonly Channel<EventBatch> _batches = Channel.CreateUnbounded<EventBatch>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+    private readonly RecordDecoder _decoder;
+    private readonly RecordHook? _hook;
+    private readonly Channel<RowBatch> _batches = Channel.CreateUnbounded<RowBatch>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+    private readonly ConcurrentQueue<RowBatch> _freeBatches = new();
     private readonly TraceSettings _settings;
     private readonly ContainerTracker _containers;
     private readonly HashSet<ulong> _announced = [];
-    private readonly List<Event> _synthesizedScratch = [];
-    private readonly Action<Event, ContainerTracker.Verdict, ContainerRecord?> _release;
+    private readonly List<byte[]> _synthesizedScratch = [];
+    private readonly Action<byte[], ContainerTracker.Verdict, ContainerRecord?> _release;
     private readonly bool _dropWhenFull;
+    private readonly int _rowMountNsOffset;
     private RingBufferReader? _reader;
     private BpfMap _lostMap;
-    private EventBatch _current;
-    private int _currentBytes;
+    private RowBatch _current;
     private long _queuedEvents;
     private long _seen;
     private long _lostAgent;
@@ -90,25 +98,29 @@ internal sealed class TraceRun : IRingRecordSink, IDisposable
     private bool _readerStopped;
     private long _lastHandOverMs = long.MinValue / 2;
 
-    private TraceRun(GadgetDefinition gadget, BpfObject bpf, EventFactory events, TraceRequest request, TraceSettings settings, ContainerTracker containers)
+    private TraceRun(GadgetDefinition gadget, BpfObject bpf, TraceRequest request, TraceSettings settings, ContainerTracker containers)
     {
         Gadget = gadget;
         _bpf = bpf;
-        _events = events;
-        _decoder = gadget.CreateDecoder(request, events);
-        _current = events.NewBatch();
+        _decoder = new RecordDecoder(gadget.Schema, gadget.Tracer.Event.MinimumRecordSize);
+        _hook = gadget.Hook?.CreateRecordHook(request, gadget.Schema, bpf);
+        _current = new RowBatch();
         _settings = settings;
         _containers = containers;
         _release = Release;
+        _rowMountNsOffset = gadget.Schema.First(WellKnownType.MountNsId) is { IsFixed: true } mountNs ? mountNs.Offset : -1;
 
-        // A decoder that pairs records (a DNS query with its response) must see every one of them.
-        _dropWhenFull = _decoder is not ITimedRecordDecoder;
+        // A hook that pairs records (a DNS query with its response) must see every one of them.
+        _dropWhenFull = _hook is not { NeedsEveryRecord: true };
     }
 
     public GadgetDefinition Gadget { get; }
 
+    /// <summary>What the rows hold; the stream sends it first.</summary>
+    public TraceSchema Schema => Gadget.Schema;
+
     /// <summary>Batches ready for the stream.</summary>
-    public ChannelReader<EventBatch> Batches => _batches.Reader;
+    public ChannelReader<RowBatch> Batches => _batches.Reader;
 
     /// <summary>A notice for the user at the start (the selection matches no container yet), or null.</summary>
     public string? StartNotice => _containers.MatchesNothingYet
@@ -120,7 +132,7 @@ internal sealed class TraceRun : IRingRecordSink, IDisposable
     {
         GadgetParameters.CheckKnown(request, gadget);
         KernelFilesystems.EnsureMounted();
-        BpfObject bpf = BpfObject.Open(GadgetCatalog.ReadObject(gadget), gadget.Name, new BpfOpenOptions { KernelBtfPath = settings.KernelBtfPath });
+        BpfObject bpf = BpfObject.Open(gadget.Program, gadget.Name, new BpfOpenOptions { KernelBtfPath = settings.KernelBtfPath });
         TraceRun? run = null;
         try
         {
@@ -128,17 +140,18 @@ internal sealed class TraceRun : IRingRecordSink, IDisposable
             SetProcessFilter(bpf, request.Filter);
             bpf.SetConstant("gadget_filter_by_mntns", selection.IsFiltering);
             bpf.SetConstant("gadget_wakeup_bytes", settings.WakeupBytes);
-            bpf.SetMaxEntries(RingMap, settings.RingBytes);
-            IReadOnlyList<ProgramAttachment> programs = gadget.Configure(bpf, request);
-            run = new TraceRun(gadget, bpf, new EventFactory(BootClock.Now()), request, settings, new ContainerTracker(containers, selection));
+            bpf.SetMaxEntries(gadget.Tracer.MapName, settings.RingBytes);
+            GadgetParameters.SetProgramParameters(bpf, request, gadget);
+            gadget.Hook?.Configure(bpf, request);
+            run = new TraceRun(gadget, bpf, request, settings, new ContainerTracker(containers, selection));
             bpf.Load();
-            (run._decoder as IObjectAwareDecoder)?.OnLoaded(bpf);
+            run._hook?.OnLoaded(bpf);
             run._containers.Attach(bpf.GetMap(MountNsFilterMap));
-            run._lostMap = bpf.GetMap(LostMap);
-            run._reader = new RingBufferReader(bpf.GetMap(RingMap), run, settings.PollInterval);
-            foreach (ProgramAttachment program in programs)
+            run._lostMap = bpf.GetMap(gadget.Tracer.MapName + "_lost_samples");
+            run._reader = new RingBufferReader(bpf.GetMap(gadget.Tracer.MapName), run, settings.PollInterval);
+            foreach (BpfProgramInfo program in bpf.Programs.Where(p => p.Autoload))
             {
-                run._links.Add(program.Attach(bpf));
+                run._links.Add(Attach(bpf, program));
             }
 
             run._reader.Start();
@@ -159,6 +172,12 @@ internal sealed class TraceRun : IRingRecordSink, IDisposable
         }
     }
 
+    /// <summary>Attaches a program where its section says: cgroup programs to the root of the cgroup v2 tree (every socket on the host), the rest to their hook.</summary>
+    private static BpfLink Attach(BpfObject bpf, BpfProgramInfo program)
+        => program.Section.StartsWith("cgroup_skb/", StringComparison.Ordinal) || program.Section.StartsWith("cgroup/", StringComparison.Ordinal)
+            ? bpf.AttachCgroup(program.Name, KernelFilesystems.Cgroup2Root())
+            : bpf.Attach(program.Name);
+
     /// <summary>Counters so far; <paramref name="delivered"/> is what the stream wrote.</summary>
     /// <remarks>The poll thread is the only writer of the plain counters; aligned 64-bit reads are atomic.</remarks>
     public TraceCounters Counters(ulong delivered, bool final = false)
@@ -173,7 +192,7 @@ internal sealed class TraceRun : IRingRecordSink, IDisposable
             Seen = (ulong)Volatile.Read(ref _seen),
             Delivered = delivered,
             LostKernel = _lostKernel,
-            LostAgent = (ulong)(Interlocked.Read(ref _lostAgent) + ((_decoder as ITimedRecordDecoder)?.Dropped ?? 0)),
+            LostAgent = (ulong)(Interlocked.Read(ref _lostAgent) + (_hook?.Dropped ?? 0)),
             FilteredAgent = (ulong)Volatile.Read(ref _filteredAgent),
             Malformed = (ulong)(Volatile.Read(ref _malformed) + (_reader?.CallbackFailures ?? 0)),
             Synthesized = (ulong)Volatile.Read(ref _synthesized),
@@ -201,7 +220,7 @@ internal sealed class TraceRun : IRingRecordSink, IDisposable
 
             // The poll thread is gone: release what waited for a container scan, then hand it over.
             _containers.ReleaseHeld(_release, all: true);
-            if (_current.Events.Count > 0)
+            if (_current.Count > 0)
             {
                 HandOver();
             }
@@ -211,10 +230,17 @@ internal sealed class TraceRun : IRingRecordSink, IDisposable
     }
 
     /// <summary>The stream took a batch off the queue.</summary>
-    public void MarkDequeued(EventBatch batch) => Interlocked.Add(ref _queuedEvents, -batch.Events.Count);
+    public void MarkDequeued(RowBatch batch) => Interlocked.Add(ref _queuedEvents, -batch.Count);
 
-    /// <summary>The stream has written (or dropped) a batch it took: its events can be reused.</summary>
-    public void Recycle(EventBatch batch) => _events.Recycle(batch);
+    /// <summary>The stream has written (or dropped) a batch it took: it can be reused.</summary>
+    public void Recycle(RowBatch batch)
+    {
+        if (_freeBatches.Count < MaxFreeBatches)
+        {
+            batch.Reset();
+            _freeBatches.Enqueue(batch);
+        }
+    }
 
     public void Dispose()
     {
@@ -237,44 +263,56 @@ internal sealed class TraceRun : IRingRecordSink, IDisposable
     void IRingRecordSink.OnRecord(ReadOnlySpan<byte> record)
     {
         _seen++;
-        if (_dropWhenFull && Interlocked.Read(ref _queuedEvents) + _current.Events.Count >= _settings.MaxQueuedEvents)
+        if (_dropWhenFull && Interlocked.Read(ref _queuedEvents) + _current.Count >= _settings.MaxQueuedEvents)
         {
-            // The queue is full: the event would be built only to be dropped with its batch.
+            // The queue is full: the row would be written only to be dropped with its batch.
             Interlocked.Increment(ref _lostAgent);
             return;
         }
 
-        Event? decoded;
+        RowWriter row = _current.Begin(_decoder.Schema.FixedSize);
         try
         {
-            decoded = _decoder.Decode(record);
+            _decoder.Decode(record, row);
+            if (_hook is not null && !_hook.Complete(record, row))
+            {
+                row.Rollback();
+                _filteredAgent++;
+                return;
+            }
         }
         catch (MalformedRecordException)
         {
+            row.Rollback();
             _malformed++;
-            return;
-        }
-
-        if (decoded is null)
-        {
-            _filteredAgent++;
             return;
         }
 
         if (_containers.HeldCount > 0)
         {
             // Release what the container scan has answered first, so events keep their order.
+            byte[] pending = row.Written.ToArray();
+            row.Rollback();
             _containers.ReleaseHeld(_release);
+            Classify(pending);
+            return;
         }
 
-        switch (_containers.Classify(decoded, out ContainerRecord? container))
+        ulong mountNs = _decoder.MountNs(record);
+        switch (_containers.Classify(mountNs, out ContainerRecord? container))
         {
             case ContainerTracker.Verdict.Deliver:
-                Add(decoded, container, record.Length);
+                Announce(container);
+                row.Commit();
+                HandOverIfFull();
                 break;
             case ContainerTracker.Verdict.Filtered:
+                row.Rollback();
                 _filteredAgent++;
-                _events.Release(decoded);
+                break;
+            case ContainerTracker.Verdict.Held:
+                _containers.Hold(mountNs, row.Written.ToArray());
+                row.Rollback();
                 break;
         }
     }
@@ -286,56 +324,64 @@ internal sealed class TraceRun : IRingRecordSink, IDisposable
             _containers.ReleaseHeld(_release);
         }
 
-        if (_decoder is ITimedRecordDecoder timed)
+        if (_hook is not null)
         {
-            // Events the decoder makes itself (an unanswered query) are selected and labelled like the rest.
+            // Rows the hook makes itself (an unanswered query) are selected and labelled like the rest.
             _synthesizedScratch.Clear();
-            timed.Tick(BootClock.BootNanoseconds(), _synthesizedScratch);
+            _hook.Tick(BootClock.BootNanoseconds(), _synthesizedScratch);
             _synthesized += _synthesizedScratch.Count;
-            foreach (Event synthesized in _synthesizedScratch)
+            foreach (byte[] synthesized in _synthesizedScratch)
             {
-                switch (_containers.Classify(synthesized, out ContainerRecord? container))
-                {
-                    case ContainerTracker.Verdict.Deliver:
-                        Add(synthesized, container, 0);
-                        break;
-                    case ContainerTracker.Verdict.Filtered:
-                        _filteredAgent++;
-                        break;
-                }
+                Classify(synthesized);
             }
         }
 
-        if (_current.Events.Count > 0 && Environment.TickCount64 - _lastHandOverMs >= (long)_settings.PartialBatchInterval.TotalMilliseconds)
+        if (_current.Count > 0 && Environment.TickCount64 - _lastHandOverMs >= (long)_settings.PartialBatchInterval.TotalMilliseconds)
         {
             HandOver();
         }
     }
 
-    private void Release(Event decoded, ContainerTracker.Verdict verdict, ContainerRecord? container)
+    /// <summary>Decides a whole row made earlier, by the mount namespace in its fixed block.</summary>
+    private void Classify(byte[] row)
+    {
+        ulong mountNs = _rowMountNsOffset >= 0 ? BinaryPrimitives.ReadUInt64LittleEndian(row.AsSpan(_rowMountNsOffset)) : 0;
+        ContainerTracker.Verdict verdict = _containers.Classify(mountNs, out ContainerRecord? container);
+        if (verdict == ContainerTracker.Verdict.Held)
+        {
+            _containers.Hold(mountNs, row);
+            return;
+        }
+
+        Release(row, verdict, container);
+    }
+
+    private void Release(byte[] row, ContainerTracker.Verdict verdict, ContainerRecord? container)
     {
         if (verdict == ContainerTracker.Verdict.Deliver)
         {
-            Add(decoded, container, 0);
+            Announce(container);
+            _current.Append(row);
+            HandOverIfFull();
         }
         else
         {
             _filteredAgent++;
-            _events.Release(decoded);
         }
     }
 
-    /// <summary>Adds an event to the batch, describing its container first if this stream has not seen it.</summary>
-    private void Add(Event decoded, ContainerRecord? container, int recordBytes)
+    /// <summary>Describes a container to the stream before its first event.</summary>
+    private void Announce(ContainerRecord? container)
     {
         if (container is not null && _announced.Add(container.MountNsId))
         {
             _current.Containers.Add(container.ToInfo());
         }
+    }
 
-        _current.Events.Add(decoded);
-        _currentBytes += recordBytes;
-        if (_current.Events.Count >= _settings.MaxBatchEvents || _currentBytes >= _settings.MaxBatchBytes)
+    private void HandOverIfFull()
+    {
+        if (_current.Count >= _settings.MaxBatchEvents || _current.Length >= _settings.MaxBatchBytes)
         {
             HandOver();
         }
@@ -343,11 +389,10 @@ internal sealed class TraceRun : IRingRecordSink, IDisposable
 
     private void HandOver()
     {
-        EventBatch batch = _current;
-        _current = _events.NewBatch();
-        _currentBytes = 0;
+        RowBatch batch = _current;
+        _current = _freeBatches.TryDequeue(out RowBatch? free) ? free : new RowBatch();
         _lastHandOverMs = Environment.TickCount64;
-        int count = batch.Events.Count;
+        int count = batch.Count;
         if (Interlocked.Read(ref _queuedEvents) + count > _settings.MaxQueuedEvents || !_batches.Writer.TryWrite(batch))
         {
             Interlocked.Add(ref _lostAgent, count);
@@ -356,8 +401,7 @@ internal sealed class TraceRun : IRingRecordSink, IDisposable
                 _announced.Remove(unannounced.MntnsId); // describe it again with its next event
             }
 
-            _events.Recycle(batch);
-
+            Recycle(batch);
             return;
         }
 

@@ -13,6 +13,7 @@ internal static class AgentErrors
     public const string ErrorIdTrailer = "gadget-error-id";
     public const string UnknownGadget = "UnknownGadget";
     public const string AgentStopping = "AgentStopping";
+    public const string ProtocolMismatch = "ProtocolMismatch";
 
     public static RpcException ToRpcException(Exception exception) => exception switch
     {
@@ -26,6 +27,7 @@ internal static class AgentErrors
             request.ErrorId == UnknownGadget ? StatusCode.NotFound : StatusCode.InvalidArgument,
             request.ErrorId,
             request.Message),
+        Schema.GadgetObjectException invalid => Create(StatusCode.InvalidArgument, "InvalidGadgetObject", invalid.Message),
         RpcException rpc => rpc,
         _ => Create(StatusCode.Internal, "AgentFailure", exception.Message),
     };

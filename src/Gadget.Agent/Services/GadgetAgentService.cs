@@ -1,5 +1,7 @@
 using Gadget.Agent.Containers;
+using Gadget.Agent.Decoding;
 using Gadget.Agent.Gadgets;
+using Gadget.Bpf;
 using Gadget.Agent.Runtime;
 using Gadget.Protocol.V1;
 using Grpc.Core;
@@ -7,7 +9,6 @@ using Grpc.Core;
 namespace Gadget.Agent.Services;
 
 /// <summary>The gRPC face of the agent.</summary>
-[BindServiceMethod(typeof(GadgetAgentService), nameof(BindService))]
 internal sealed class GadgetAgentService(
     GadgetCatalog catalog,
     ContainerCollection containers,
@@ -15,8 +16,8 @@ internal sealed class GadgetAgentService(
     IHostApplicationLifetime lifetime,
     ILogger<GadgetAgentService> logger) : GadgetAgent.GadgetAgentBase
 {
-    /// <summary>Version of the v1 contract this agent speaks (see gadget.proto).</summary>
-    public const uint ProtocolVersion = 1;
+    /// <summary>Version of the contract this agent speaks (see gadget.proto).</summary>
+    public const uint ProtocolVersion = 2;
 
     private static readonly TimeSpan CountersInterval = TimeSpan.FromSeconds(1);
 
@@ -25,11 +26,6 @@ internal sealed class GadgetAgentService(
 
     /// <summary>How long a request waits for the first container scan of a just-started agent.</summary>
     private static readonly TimeSpan InitialScanWait = TimeSpan.FromSeconds(3);
-
-    /// <summary>The generated binding, with the Trace stream's replies written by <see cref="TraceReplyWriter"/>.</summary>
-    /// <remarks>The second parameter's type tells Grpc.AspNetCore which class declares the methods it binds.</remarks>
-    public static void BindService(ServiceBinderBase binder, GadgetAgent.GadgetAgentBase? service)
-        => GadgetAgent.BindService(new TraceReplyBinder(binder), service);
 
     public override Task<AgentInfo> GetInfo(GetInfoRequest request, ServerCallContext context)
     {
@@ -42,10 +38,10 @@ internal sealed class GadgetAgentService(
         };
         foreach (GadgetDefinition gadget in catalog.All)
         {
-            var descriptor = new GadgetDescriptor { Name = gadget.Name, Description = gadget.Description };
-            foreach ((string name, string help) in gadget.Parameters)
+            var descriptor = new GadgetDescriptor { Name = gadget.Name, Description = gadget.Description, Diagnostic = gadget.Diagnostic };
+            foreach (GadgetParameter parameter in gadget.Parameters)
             {
-                descriptor.Parameters[name] = help;
+                descriptor.Parameters[parameter.Key] = parameter.Help;
             }
             info.Gadgets.Add(descriptor);
         }
@@ -76,6 +72,13 @@ internal sealed class GadgetAgentService(
 
     public override async Task Trace(TraceRequest request, IServerStreamWriter<TraceReply> responseStream, ServerCallContext context)
     {
+        if (request.ProtocolVersion != ProtocolVersion)
+        {
+            // A version 1 client sends no version and reads events this agent no longer sends.
+            throw AgentErrors.Create(StatusCode.FailedPrecondition, AgentErrors.ProtocolMismatch,
+                $"The agent on {options.NodeName} speaks Gadget protocol {ProtocolVersion} (agent {AgentOptions.Version}); this client speaks protocol {Math.Max(1, request.ProtocolVersion)}. Use a client and an agent of the same version.");
+        }
+
         if (!catalog.TryGet(request.Gadget, out GadgetDefinition gadget))
         {
             throw AgentErrors.Create(StatusCode.NotFound, AgentErrors.UnknownGadget,
@@ -107,8 +110,9 @@ internal sealed class GadgetAgentService(
                     durationEnd.CancelAfter(TimeSpan.FromMilliseconds(request.DurationMs));
                 }
 
-                // The programs are attached: say so at once, so a client can start its workload knowing
-                // that nothing it does from now on is missed.
+                // What the rows hold, then: the programs are attached. Say so at once, so a client can start
+                // its workload knowing that nothing it does from now on is missed.
+                await responseStream.WriteAsync(new TraceReply { Schema = SchemaMessage.Create(run.Schema, BootClock.Now().BootTimeUnixNanoseconds) }, context.CancellationToken);
                 await responseStream.WriteAsync(new TraceReply { Counters = run.Counters(0) }, context.CancellationToken);
                 if (run.StartNotice is string notice)
                 {
@@ -171,7 +175,7 @@ internal sealed class GadgetAgentService(
 
             // Under overload the queue never empties: the counters (and the loss they report) still
             // go out between batches.
-            while (!token.IsCancellationRequested && !CountersDue() && run.Batches.TryRead(out EventBatch? batch))
+            while (!token.IsCancellationRequested && !CountersDue() && run.Batches.TryRead(out RowBatch? batch))
             {
                 run.MarkDequeued(batch);
                 delivered += await WriteBatchAsync(run, batch, maxEvents, delivered, stream, writeToken);
@@ -204,7 +208,7 @@ internal sealed class GadgetAgentService(
     private static async Task<ulong> DrainAsync(TraceRun run, ulong maxEvents, ulong delivered, IServerStreamWriter<TraceReply> stream)
     {
         ulong added = 0;
-        while ((maxEvents == 0 || delivered + added < maxEvents) && run.Batches.TryRead(out EventBatch? batch))
+        while ((maxEvents == 0 || delivered + added < maxEvents) && run.Batches.TryRead(out RowBatch? batch))
         {
             run.MarkDequeued(batch);
             added += await WriteBatchAsync(run, batch, maxEvents, delivered + added, stream, CancellationToken.None);
@@ -213,22 +217,19 @@ internal sealed class GadgetAgentService(
         return added;
     }
 
-    private static async Task<ulong> WriteBatchAsync(TraceRun run, EventBatch batch, ulong maxEvents, ulong delivered, IServerStreamWriter<TraceReply> stream, CancellationToken token)
+    private static async Task<ulong> WriteBatchAsync(TraceRun run, RowBatch batch, ulong maxEvents, ulong delivered, IServerStreamWriter<TraceReply> stream, CancellationToken token)
     {
-        if (maxEvents > 0 && delivered + (ulong)batch.Events.Count > maxEvents)
+        if (maxEvents > 0 && delivered + (ulong)batch.Count > maxEvents)
         {
-            int keep = (int)(maxEvents - delivered);
-            while (batch.Events.Count > keep)
-            {
-                batch.Events.RemoveAt(batch.Events.Count - 1);
-            }
+            batch.Truncate((int)(maxEvents - delivered));
         }
 
-        int written = batch.Events.Count;
+        int written = batch.Count;
         if (written > 0)
         {
-            // Serialized by the time the write completes; a write that throws leaves the batch to the collector.
-            await stream.WriteAsync(new TraceReply { Batch = batch }, token);
+            // Serialized by the time the write completes (the message wraps the batch's buffer); a
+            // write that throws leaves the batch to the collector.
+            await stream.WriteAsync(new TraceReply { Batch = batch.ToMessage() }, token);
         }
 
         run.Recycle(batch);

@@ -52,6 +52,19 @@ internal static unsafe partial class Interop
         [LibraryImport(LibbpfName)]
         internal static partial int bpf_program__set_autoload(nint prog, [MarshalAs(UnmanagedType.U1)] bool autoload);
 
+        [LibraryImport(LibbpfName)]
+        [return: MarshalAs(UnmanagedType.U1)]
+        internal static partial bool bpf_program__autoload(nint prog);
+
+        [LibraryImport(LibbpfName)]
+        internal static partial nint bpf_object__next_program(nint obj, nint prev);
+
+        [LibraryImport(LibbpfName)]
+        internal static partial byte* bpf_program__name(nint prog);
+
+        [LibraryImport(LibbpfName)]
+        internal static partial byte* bpf_program__section_name(nint prog);
+
         [LibraryImport(LibbpfName, SetLastError = true)]
         internal static partial nint bpf_program__attach(nint prog);
 

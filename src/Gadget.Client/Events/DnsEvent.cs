@@ -1,7 +1,4 @@
 using System.Net;
-using System.Runtime.CompilerServices;
-using Gadget.Protocol.V1;
-using Gadget.Tracing;
 
 namespace Gadget;
 
@@ -9,128 +6,12 @@ namespace Gadget;
 /// A DNS message a local socket sent or received (gadget <c>dns</c>), or a query that got no
 /// response in time: then <see cref="Rcode"/> is <see cref="DnsResponseCode.NoResponse"/>, the
 /// other fields (including <see cref="GadgetEvent.Timestamp"/>) are the query's, and
-/// <see cref="Latency"/> is null.
+/// <see cref="Latency"/> is null. Its fields are generated from the gadget's BTF (DnsEvent.g.cs).
 /// </summary>
-public sealed class DnsEvent : GadgetEvent
+public sealed partial class DnsEvent
 {
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal DnsEvent(in WireEvent source, EventOrigin origin)
-        : base(source, origin)
-    {
-        var addresses = new List<IPAddress>();
-        IPAddress srcAddress = IPAddress.None, dstAddress = IPAddress.None;
-        ushort srcPort = 0, dstPort = 0;
-        var payload = new WireReader(source.Payload);
-        while (payload.TryReadTag(out int field, out WireType type))
-        {
-            switch (field)
-            {
-                case DnsPayload.ResponseFieldNumber when type == WireType.Varint:
-                    Qr = payload.ReadBool() ? DnsQr.Response : DnsQr.Query;
-                    break;
-                case DnsPayload.PacketTypeFieldNumber when type == WireType.Varint:
-                    PacketType = (DnsPacketType)payload.ReadUInt32();
-                    break;
-                case DnsPayload.IdFieldNumber when type == WireType.Varint:
-                    Id = payload.ReadUInt16();
-                    break;
-                case DnsPayload.QtypeFieldNumber when type == WireType.Varint:
-                    QType = (DnsQueryType)payload.ReadUInt32();
-                    break;
-                case DnsPayload.NameFieldNumber when type == WireType.LengthDelimited:
-                    Name = payload.ReadString();
-                    break;
-                case DnsPayload.RcodeFieldNumber when type == WireType.Varint:
-                    Rcode = (DnsResponseCode)payload.ReadInt32();
-                    break;
-                case DnsPayload.NumAnswersFieldNumber when type == WireType.Varint:
-                    NumAnswers = (int)payload.ReadUInt32();
-                    break;
-                case DnsPayload.AddressesFieldNumber when type == WireType.LengthDelimited:
-                    if (Address(payload.ReadBytes()) is IPAddress answer)
-                    {
-                        addresses.Add(answer);
-                    }
-
-                    break;
-                case DnsPayload.SrcAddrFieldNumber when type == WireType.LengthDelimited:
-                    srcAddress = Address(payload.ReadBytes()) ?? IPAddress.None;
-                    break;
-                case DnsPayload.SrcPortFieldNumber when type == WireType.Varint:
-                    srcPort = payload.ReadUInt16();
-                    break;
-                case DnsPayload.DstAddrFieldNumber when type == WireType.LengthDelimited:
-                    dstAddress = Address(payload.ReadBytes()) ?? IPAddress.None;
-                    break;
-                case DnsPayload.DstPortFieldNumber when type == WireType.Varint:
-                    dstPort = payload.ReadUInt16();
-                    break;
-                case DnsPayload.ProtocolFieldNumber when type == WireType.Varint:
-                    Protocol = (IpProtocol)payload.ReadUInt32();
-                    break;
-                case DnsPayload.LatencyNsFieldNumber when type == WireType.Varint:
-                    Latency = TimeSpan.FromTicks((long)(payload.ReadVarint() / 100));
-                    break;
-                case DnsPayload.TruncatedFieldNumber when type == WireType.Varint:
-                    Truncated = payload.ReadBool();
-                    break;
-                default:
-                    payload.Skip(type);
-                    break;
-            }
-        }
-
-        Addresses = new IPAddressList([.. addresses]);
-        Src = new IPEndPoint(srcAddress, srcPort);
-        Dst = new IPEndPoint(dstAddress, dstPort);
-        Nameserver = Qr == DnsQr.Query ? Dst.Address : Src.Address;
-    }
-
-    /// <summary>Query or Response: the header's QR bit.</summary>
-    public DnsQr Qr { get; }
-
-    /// <summary>Outgoing: a local socket sent it; Host: a local socket received it.</summary>
-    public DnsPacketType PacketType { get; }
-
-    /// <summary>The DNS message id.</summary>
-    public ushort Id { get; }
-
-    /// <summary>The first question's type.</summary>
-    public DnsQueryType QType { get; }
-
-    /// <summary>The first question's name, fully qualified with a trailing dot.</summary>
-    public string Name { get; } = "";
-
-    /// <summary>
-    /// The response code: NoError (0) on a successful response and on a query; NXDomain, ServFail,
-    /// Refused … on a failed response; NoResponse on a query that got no response in time.
-    /// </summary>
-    public DnsResponseCode Rcode { get; }
-
-    /// <summary>The number of answer records (the header's ANCOUNT).</summary>
-    public int NumAnswers { get; }
-
-    /// <summary>The A and AAAA answers (a list of IPAddress that prints as "a, b").</summary>
-    public IPAddressList Addresses { get; }
-
     /// <summary>The server: the destination of a query, the source of a response.</summary>
-    public IPAddress Nameserver { get; }
-
-    public IPEndPoint Src { get; }
-
-    public IPEndPoint Dst { get; }
-
-    /// <summary>Udp or Tcp.</summary>
-    public IpProtocol Protocol { get; }
-
-    /// <summary>On a response: the time since its query left the same socket, measured in the kernel.</summary>
-    public TimeSpan? Latency { get; }
-
-    /// <summary>True when the message was longer than the 512 bytes captured, so answers may be missing.</summary>
-    public bool Truncated { get; }
-
-    /// <summary>An IPv4 or IPv6 address; null for any other length.</summary>
-    private static IPAddress? Address(ReadOnlySpan<byte> bytes) => bytes.Length is 4 or 16 ? new IPAddress(bytes) : null;
+    public IPAddress Nameserver => Qr == DnsQr.Query ? Dst.Address : Src.Address;
 }
 
 /// <summary>The QR bit of a DNS header.</summary>

@@ -11,12 +11,15 @@ public abstract class GadgetEvent
 {
     private static readonly IReadOnlyDictionary<string, string> NoLabels = new Dictionary<string, string>();
 
+    /// <summary>Reads the fields every event has, wherever the trace's schema puts them (by their well-known types).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private protected GadgetEvent(in WireEvent source, EventOrigin origin)
+    private protected GadgetEvent(in EventRow row, EventOrigin origin)
     {
-        Timestamp = DateTime.UnixEpoch.AddTicks(source.TimestampUnixNs / 100);
+        EventBinding fields = row.Binding;
+        Timestamp = row.Time(fields.Timestamp);
         Node = origin.Node;
-        if (origin.ContainerOf(source.MntnsId) is GadgetContainer container)
+        MountNsId = row.UInt64(fields.MountNsId);
+        if (origin.ContainerOf(MountNsId) is GadgetContainer container)
         {
             Namespace = container.Namespace;
             Pod = container.Pod;
@@ -25,13 +28,13 @@ public abstract class GadgetEvent
             PodLabels = container.PodLabels;
         }
 
-        Pid = (int)source.Pid;
-        Tid = (int)source.Tid;
-        Uid = source.Uid;
-        Gid = source.Gid;
-        Comm = source.Comm;
-        MountNsId = source.MntnsId;
-        NetNsId = source.NetnsId;
+        Pid = row.Int32(fields.Pid);
+        Tid = row.Int32(fields.Tid);
+        Ppid = row.Int32(fields.Ppid);
+        Uid = row.UInt32(fields.Uid);
+        Gid = row.UInt32(fields.Gid);
+        Comm = row.Comm(fields.Comm);
+        NetNsId = row.UInt64(fields.NetNsId);
     }
 
     /// <summary>When the kernel saw the event (UTC).</summary>
@@ -60,6 +63,9 @@ public abstract class GadgetEvent
 
     /// <summary>The thread id.</summary>
     public int Tid { get; }
+
+    /// <summary>The parent process id.</summary>
+    public int Ppid { get; }
 
     public uint Uid { get; }
 

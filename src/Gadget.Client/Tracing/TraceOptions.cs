@@ -33,6 +33,7 @@ public sealed class TraceOptions
         var request = new TraceRequest
         {
             Gadget = Gadget,
+            ProtocolVersion = TraceReplyDecoder.ProtocolVersion,
             DurationMs = Duration is { } duration ? (ulong)Math.Ceiling(duration.TotalMilliseconds) : 0,
             MaxEvents = MaxEvents ?? 0,
             Filter = new ProcessFilter { Pid = (uint)(Pid ?? 0), Comm = Comm ?? string.Empty },

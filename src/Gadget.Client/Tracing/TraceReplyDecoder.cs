@@ -1,5 +1,9 @@
 using System.Buffers;
+using System.Buffers.Binary;
+using System.Numerics;
 using System.Runtime.CompilerServices;
+using Gadget.Schema;
+using EventSchema = Gadget.Protocol.V1.EventSchema;
 using Gadget.Protocol.V1;
 using Google.Protobuf;
 using Grpc.Core;
@@ -27,9 +31,16 @@ internal sealed class TraceReplyDecoder(EventOrigin origin)
             (_, _) => throw new NotSupportedException("The client never sends a TraceReply."),
             TraceReplyBytes.CopyFrom));
 
-    // Consecutive events mostly come from one process: reuse its name rather than decode it again.
-    private byte[] _lastCommBytes = [];
-    private string _lastComm = "";
+    /// <summary>The version of the contract this client speaks (see gadget.proto).</summary>
+    public const uint ProtocolVersion = 2;
+
+    private EventMaker? _maker;
+
+    // Where each of a row's variable parts starts and how long it is, reused from row to row.
+    private int[] _variables = [];
+
+    /// <summary>The trace's schema, once the agent has sent it.</summary>
+    public TraceSchema? Schema => _maker?.Binding.Schema;
 
     public TraceFrame Decode(ReadOnlySpan<byte> reply)
     {
@@ -40,10 +51,17 @@ internal sealed class TraceReplyDecoder(EventOrigin origin)
         {
             switch (field)
             {
+                case TraceReply.SchemaFieldNumber when type == WireType.LengthDelimited:
+                    EventSchema schema = EventSchema.Parser.ParseFrom(reader.ReadBytes());
+                    _maker = EventTypes.MakerFor(SchemaMessage.Read(schema), schema.BootTimeUnixNs);
+                    _variables = new int[_maker.Binding.Schema.VariableCount * 2];
+                    frame = TraceFrame.Empty;
+                    break;
                 case TraceReply.BatchFieldNumber when type == WireType.LengthDelimited:
-                    frame = new TraceFrame(DecodeBatch(reader.ReadBytes()));
+                    frame = new TraceFrame(DecodeBatch(reader.ReadBytes(), RequireSchema()));
                     break;
                 case TraceReply.CountersFieldNumber when type == WireType.LengthDelimited:
+                    RequireSchema();
                     frame = new TraceFrame(new TraceStatistics(origin.Node, TraceCounters.Parser.ParseFrom(reader.ReadBytes())));
                     break;
                 case TraceReply.NoticeFieldNumber when type == WireType.LengthDelimited:
@@ -59,104 +77,33 @@ internal sealed class TraceReplyDecoder(EventOrigin origin)
         return frame;
     }
 
+    /// <summary>An agent of protocol 2 sends the schema first; one of protocol 1 starts with its counters.</summary>
+    private EventMaker RequireSchema() => _maker ?? throw new GadgetException(GadgetErrorId.ProtocolMismatch, GadgetErrorKind.NotSupported,
+        $"The agent{(string.IsNullOrEmpty(origin.Node) ? string.Empty : " on " + origin.Node)} speaks Gadget protocol 1: it sent events without a schema. This client speaks protocol {ProtocolVersion}.")
+    {
+        RecommendedAction = "Use a client and an agent of the same Gadget version (Get-GadgetVersion shows both).",
+    };
+
     /// <summary>The batch's events in chunks of at most <see cref="TraceSession.ChunkEvents"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private List<GadgetEvent[]> DecodeBatch(ReadOnlySpan<byte> batch)
+    private List<GadgetEvent[]> DecodeBatch(ReadOnlySpan<byte> batch, EventMaker maker)
     {
-        // First pass: the containers (protobuf writes them after the events that refer to them)
-        // and the number of events, so the chunks are allocated at their final size.
-        int remaining = 0;
-        var scan = new WireReader(batch);
-        while (scan.TryReadTag(out int field, out WireType type))
-        {
-            if (field == EventBatch.EventsFieldNumber && type == WireType.LengthDelimited)
-            {
-                scan.ReadBytes();
-                remaining++;
-            }
-            else if (field == EventBatch.ContainersFieldNumber && type == WireType.LengthDelimited)
-            {
-                origin.Learn(new GadgetContainer(ContainerInfo.Parser.ParseFrom(scan.ReadBytes()), origin.Node));
-            }
-            else
-            {
-                scan.Skip(type);
-            }
-        }
-
-        var chunks = new List<GadgetEvent[]>((remaining + TraceSession.ChunkEvents - 1) / TraceSession.ChunkEvents);
-        GadgetEvent[]? chunk = null;
-        int filled = 0;
+        // The containers first (protobuf writes them after the rows that refer to them).
+        ReadOnlySpan<byte> rows = [];
+        int count = 0;
         var reader = new WireReader(batch);
-        while (reader.TryReadTag(out int field, out WireType type))
-        {
-            if (field != EventBatch.EventsFieldNumber || type != WireType.LengthDelimited)
-            {
-                reader.Skip(type);
-                continue;
-            }
-
-            chunk ??= new GadgetEvent[Math.Min(TraceSession.ChunkEvents, remaining)];
-            remaining--;
-            if (DecodeEvent(reader.ReadBytes()) is GadgetEvent typed)
-            {
-                chunk[filled++] = typed;
-                if (filled == chunk.Length)
-                {
-                    chunks.Add(chunk);
-                    chunk = null;
-                    filled = 0;
-                }
-            }
-        }
-
-        if (filled > 0)
-        {
-            chunks.Add(chunk![..filled]); // events of a gadget this client does not know were left out
-        }
-
-        return chunks;
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private GadgetEvent? DecodeEvent(ReadOnlySpan<byte> bytes)
-    {
-        var wire = new WireEvent();
-        var reader = new WireReader(bytes);
         while (reader.TryReadTag(out int field, out WireType type))
         {
             switch (field)
             {
-                case Event.TimestampUnixNsFieldNumber when type == WireType.Fixed64:
-                    wire.TimestampUnixNs = (long)reader.ReadFixed64();
+                case EventBatch.ContainersFieldNumber when type == WireType.LengthDelimited:
+                    origin.Learn(new GadgetContainer(ContainerInfo.Parser.ParseFrom(reader.ReadBytes()), origin.Node));
                     break;
-                case Event.PidFieldNumber when type == WireType.Varint:
-                    wire.Pid = reader.ReadUInt32();
+                case EventBatch.RowsFieldNumber when type == WireType.LengthDelimited:
+                    rows = reader.ReadBytes();
                     break;
-                case Event.TidFieldNumber when type == WireType.Varint:
-                    wire.Tid = reader.ReadUInt32();
-                    break;
-                case Event.PpidFieldNumber when type == WireType.Varint:
-                    wire.Ppid = reader.ReadUInt32();
-                    break;
-                case Event.UidFieldNumber when type == WireType.Varint:
-                    wire.Uid = reader.ReadUInt32();
-                    break;
-                case Event.GidFieldNumber when type == WireType.Varint:
-                    wire.Gid = reader.ReadUInt32();
-                    break;
-                case Event.CommFieldNumber when type == WireType.LengthDelimited:
-                    wire.Comm = Comm(reader.ReadBytes());
-                    break;
-                case Event.MntnsIdFieldNumber when type == WireType.Fixed64:
-                    wire.MntnsId = reader.ReadFixed64();
-                    break;
-                case Event.NetnsIdFieldNumber when type == WireType.Fixed64:
-                    wire.NetnsId = reader.ReadFixed64();
-                    break;
-                case >= EventFactory.FirstPayloadField when type == WireType.LengthDelimited:
-                    wire.PayloadField = field;
-                    wire.Payload = reader.ReadBytes();
+                case EventBatch.RowCountFieldNumber when type == WireType.Varint:
+                    count = (int)Math.Min(reader.ReadUInt32(), (uint)(rows.Length + batch.Length));
                     break;
                 default:
                     reader.Skip(type);
@@ -164,19 +111,59 @@ internal sealed class TraceReplyDecoder(EventOrigin origin)
             }
         }
 
-        return EventFactory.Create(wire, origin);
-    }
-
-    private string Comm(ReadOnlySpan<byte> bytes)
-    {
-        if (!bytes.SequenceEqual(_lastCommBytes))
+        var chunks = new List<GadgetEvent[]>((count + TraceSession.ChunkEvents - 1) / TraceSession.ChunkEvents);
+        GadgetEvent[]? chunk = null;
+        int filled = 0;
+        int remaining = count;
+        while (!rows.IsEmpty)
         {
-            _lastCommBytes = bytes.ToArray();
-            _lastComm = System.Text.Encoding.UTF8.GetString(bytes);
+            if (rows.Length < sizeof(uint) || BinaryPrimitives.ReadUInt32LittleEndian(rows) is var length && length > (uint)(rows.Length - sizeof(uint)))
+            {
+                throw new InvalidDataException("The agent sent a malformed message: a row runs past the end of its batch.");
+            }
+
+            ReadOnlySpan<byte> row = rows.Slice(sizeof(uint), (int)length);
+            rows = rows[(sizeof(uint) + (int)length)..];
+            chunk ??= new GadgetEvent[Math.Clamp(remaining, 1, TraceSession.ChunkEvents)];
+            remaining--;
+            chunk[filled++] = maker.Make(Locate(row, maker.Binding.Schema.FixedSize), origin);
+            if (filled == chunk.Length)
+            {
+                chunks.Add(chunk);
+                chunk = null;
+                filled = 0;
+            }
         }
 
-        return _lastComm;
+        if (filled > 0)
+        {
+            chunks.Add(chunk![..filled]); // the batch held more rows than it said
+        }
+
+        return chunks;
+
+        EventRow Locate(ReadOnlySpan<byte> row, int fixedSize)
+        {
+            if (row.Length < fixedSize)
+            {
+                throw new InvalidDataException($"The agent sent a malformed message: a row of {row.Length} bytes is shorter than its fixed block ({fixedSize}).");
+            }
+
+            var parts = new WireReader(row[fixedSize..]);
+            int position = fixedSize;
+            for (int i = 0; i < _variables.Length; i += 2)
+            {
+                ReadOnlySpan<byte> part = parts.ReadBytes();
+                _variables[i] = position + VarintLength(part.Length);
+                _variables[i + 1] = part.Length;
+                position = _variables[i] + part.Length;
+            }
+
+            return new EventRow(row, _variables, maker.Binding);
+        }
     }
+
+    private static int VarintLength(int value) => (BitOperations.Log2((uint)value | 1) / 7) + 1;
 }
 
 /// <summary>What one reply carried: a batch of events in chunks, the counters, or a notice.</summary>

@@ -141,6 +141,10 @@ public sealed class TraceSession : ITraceSource
         {
             TryAddFinal(RpcErrors.ToGadgetException(exception, connection.Target, streaming));
         }
+        catch (GadgetException exception)
+        {
+            TryAddFinal(exception);
+        }
         catch (Exception exception) when (exception is InvalidDataException or Google.Protobuf.InvalidProtocolBufferException)
         {
             TryAddFinal(new GadgetException(GadgetErrorId.AgentReplyMalformed, GadgetErrorKind.Failure,

@@ -1,39 +1,13 @@
+using System.Buffers.Binary;
 using System.Globalization;
 using System.Runtime.InteropServices;
+using System.Text;
+using Gadget.Agent.Decoding;
 using Gadget.Bpf;
 using Gadget.Protocol.V1;
-using Google.Protobuf;
+using Gadget.Schema;
 
 namespace Gadget.Agent.Gadgets.Dns;
-
-/// <summary>Mirror of <c>struct dns_event</c> (bpf/dns.h) up to, not including, the data buffer.</summary>
-[StructLayout(LayoutKind.Sequential)]
-internal unsafe struct DnsRecordHeader
-{
-    public const int MaxData = 512;
-    public const byte FlagAttributed = 1;
-    public const byte FlagLatency = 2;
-    public const byte PacketHost = 0;
-    public const byte PacketOutgoing = 4;
-
-    public ulong TimestampNs;
-    public ProcessRecord Proc;
-    public ulong SocketCookie;
-    public ulong LatencyNs;
-    public fixed byte Saddr[16];
-    public fixed byte Daddr[16];
-    public ushort Sport;
-    public ushort Dport;
-    public ushort DnsId;
-    public byte Family;
-    public byte Protocol;
-    public byte PacketType;
-    public byte Flags;
-    public ushort Pad;
-    public uint MessageLength;
-    public uint DataLength;
-    public uint Pad2;
-}
 
 /// <summary>Mirror of <c>struct dns_query_key</c> (bpf/dns.h).</summary>
 [StructLayout(LayoutKind.Sequential)]
@@ -45,8 +19,12 @@ internal struct DnsQueryKey
     public uint Pad1;
 }
 
-/// <summary>DNS queries and responses of every process (bpf/dns.bpf.c).</summary>
-internal sealed class DnsGadget : GadgetDefinition
+/// <summary>
+/// DNS queries and responses of every process (bpf/dns): turns the ports and qr parameters into
+/// the program's filters, parses each captured message into the fields gadget.yaml declares as
+/// derived, and reports queries that got no response.
+/// </summary>
+internal sealed class DnsGadget : GadgetHook
 {
     public const string PortsParameter = "ports";
     public const string QrParameter = "qr";
@@ -61,31 +39,17 @@ internal sealed class DnsGadget : GadgetDefinition
     /// <summary>Queries the agent waits on at once; the kernel's dns_queries map has as many entries.</summary>
     public const int MaxPendingQueries = 16384;
 
-    public override string Name => "dns";
-
-    public override string Description => "DNS queries and responses: process, name, type, response code, addresses, nameserver, latency; queries that get no response.";
-
-    public override IReadOnlyDictionary<string, string> Parameters { get; } = new Dictionary<string, string>
-    {
-        [PortsParameter] = "Comma-separated UDP/TCP ports that carry DNS (at most 16; default 53,5353). Checked in the kernel.",
-        [QrParameter] = "query or response: only that half (checked in the kernel). Default: both.",
-        [NameParameter] = "Comma-separated name patterns with * ? [a-z] wildcards, matched against the first question's name (in the agent).",
-        [ResponseTimeoutParameter] = "Milliseconds to wait for a response before reporting a query as unanswered (rcode -1); 0: never. Default 5000.",
-    };
-
-    public override IReadOnlyList<ProgramAttachment> Configure(BpfObject bpf, TraceRequest request)
+    public override void Configure(BpfObject bpf, TraceRequest request)
     {
         ushort[] ports = ParsePorts(request);
         bpf.SetConstant("dns_ports", MemoryMarshal.AsBytes(ports.AsSpan()));
         bpf.SetConstant("dns_filter_qr", (byte)ParseQr(request));
-        return [ProgramAttachment.CgroupRoot("gadget_dns_egress"), ProgramAttachment.CgroupRoot("gadget_dns_ingress")];
     }
 
-    public override IRecordDecoder CreateDecoder(TraceRequest request, EventFactory events)
+    public override RecordHook CreateRecordHook(TraceRequest request, TraceSchema schema, BpfObject bpf)
     {
-        TimeSpan timeout = ParseTimeout(request);
-        NamePattern[] names = ParseNames(request);
-        return new DnsDecoder(events, names, timeout);
+        BtfStruct layout = bpf.FindStruct("dns_event") ?? throw new GadgetObjectException("The dns program has no struct dns_event.");
+        return new DnsDecoder(DnsRecordLayout.From(layout, schema), ParseNames(request), ParseTimeout(request));
     }
 
     internal static ushort[] ParsePorts(TraceRequest request)
@@ -147,60 +111,98 @@ internal sealed class DnsGadget : GadgetDefinition
             : [];
 }
 
-/// <summary>
-/// Turns dns records into events, applies the name filter, and reports queries that got no
-/// response: every outgoing query that passes the filters waits here until its response is seen
-/// or <c>timeout</c> passes. At the deadline the kernel's dns_queries map has the last word (a
-/// response the kernel filtered out still removed its entry there); a query still in it is
-/// reported once, as a copy of the query event with rcode -1.
-/// </summary>
-internal sealed unsafe class DnsDecoder(EventFactory events, NamePattern[] names, TimeSpan timeout) : ITimedRecordDecoder, IObjectAwareDecoder
+/// <summary>Where a dns_event's fields sit in the record, and where the derived ones go in a row.</summary>
+internal sealed record DnsRecordLayout(
+    int Timestamp, int SocketCookie, int Id, int PacketType, int Qr, int MessageLength, int Data,
+    int RowQType, int RowRcode, int RowNumAnswers, int RowTruncated)
 {
+    public static DnsRecordLayout From(BtfStruct record, TraceSchema schema) => new(
+        record["timestamp"].Offset, record["__socket_cookie"].Offset, record["id"].Offset, record["pkt_type"].Offset, record["qr"].Offset,
+        record["__msg_len"].Offset, record["__data"].Offset,
+        RowOffset(schema, "qtype"), RowOffset(schema, "rcode"), RowOffset(schema, "num_answers"), RowOffset(schema, "truncated"));
+
+    private static int RowOffset(TraceSchema schema, string field)
+        => schema.Field(field) is { IsFixed: true } found ? found.Offset : throw new GadgetObjectException($"The dns gadget's schema lacks the fixed field '{field}'.");
+}
+
+/// <summary>
+/// Parses dns records into their derived fields, applies the name filter, and reports queries that
+/// got no response: every outgoing query that passes the filters waits here until its response is
+/// seen or <c>timeout</c> passes. At the deadline the kernel's dns_queries map has the last word (a
+/// response the kernel filtered out still removed its entry there); a query still in it is reported
+/// once, as a copy of the query's row with rcode -1.
+/// </summary>
+internal sealed class DnsDecoder(DnsRecordLayout layout, NamePattern[] names, TimeSpan timeout) : RecordHook
+{
+    private const byte PacketHost = 0;
+    private const byte PacketOutgoing = 4;
+
     private readonly ulong _timeoutNs = (ulong)timeout.Ticks * 100;
     private readonly Dictionary<(ulong Cookie, ushort Id), LinkedListNode<Pending>> _pending = [];
     private readonly LinkedList<Pending> _byDeadline = new();
     private BpfMap? _queries;
     private long _dropped;
 
-    public long Dropped => Interlocked.Read(ref _dropped);
+    public override long Dropped => Interlocked.Read(ref _dropped);
 
-    public void OnLoaded(BpfObject bpf) => _queries = bpf.GetMap("dns_queries");
+    public override bool NeedsEveryRecord => true;
 
-    public Event? Decode(ReadOnlySpan<byte> record)
+    public override void OnLoaded(BpfObject bpf) => _queries = bpf.GetMap("dns_queries");
+
+    public override bool Complete(ReadOnlySpan<byte> record, RowWriter row)
     {
-        ref readonly DnsRecordHeader header = ref RecordReader.Header<DnsRecordHeader>(record);
-        ReadOnlySpan<byte> data = record[sizeof(DnsRecordHeader)..];
-        if (header.DataLength < data.Length)
-        {
-            data = data[..(int)header.DataLength];
-        }
-
+        uint messageLength = BinaryPrimitives.ReadUInt32LittleEndian(record[layout.MessageLength..]);
+        ReadOnlySpan<byte> data = record[layout.Data..];
         if (!DnsParser.TryParse(data, out DnsMessage? message))
         {
             throw new MalformedRecordException($"An unreadable DNS message ({data.Length} bytes).");
         }
 
-        var key = (header.SocketCookie, message!.Id);
-        if (message.Response && header.PacketType == DnsRecordHeader.PacketHost && _pending.Remove(key, out LinkedListNode<Pending>? answered))
+        ulong cookie = BinaryPrimitives.ReadUInt64LittleEndian(record[layout.SocketCookie..]);
+        byte packetType = record[layout.PacketType];
+        var key = (cookie, message!.Id);
+        if (message.Response && packetType == PacketHost && _pending.Remove(key, out LinkedListNode<Pending>? answered))
         {
             _byDeadline.Remove(answered);
         }
 
         if (names.Length > 0 && !names.Any(n => n.IsMatch(message.Name)))
         {
-            return null;
+            return false;
         }
 
-        Event e = ToEvent(header, message, data.Length);
-        if (!message.Response && header.PacketType == DnsRecordHeader.PacketOutgoing && _timeoutNs > 0)
+        Span<byte> fixedBlock = row.Fixed;
+        BinaryPrimitives.WriteUInt16LittleEndian(fixedBlock[layout.RowQType..], message.QType);
+        BinaryPrimitives.WriteInt32LittleEndian(fixedBlock[layout.RowRcode..], message.Rcode);
+        BinaryPrimitives.WriteInt32LittleEndian(fixedBlock[layout.RowNumAnswers..], message.AnswerCount);
+        fixedBlock[layout.RowTruncated] = data.Length < messageLength || message.AnswersIncomplete ? (byte)1 : (byte)0;
+
+        int nameLength = Encoding.UTF8.GetByteCount(message.Name);
+        Encoding.UTF8.GetBytes(message.Name, row.BeginVariable(nameLength));
+        row.EndVariable(nameLength);
+
+        // Addresses: each a length byte and the address.
+        int addressesLength = message.Addresses.Sum(a => 1 + a.Length);
+        Span<byte> addresses = row.BeginVariable(addressesLength);
+        foreach (byte[] address in message.Addresses)
         {
-            Track(key, header.TimestampNs + _timeoutNs, e);
+            addresses[0] = (byte)address.Length;
+            address.CopyTo(addresses[1..]);
+            addresses = addresses[(1 + address.Length)..];
         }
 
-        return e;
+        row.EndVariable(addressesLength);
+
+        if (!message.Response && packetType == PacketOutgoing && _timeoutNs > 0)
+        {
+            ulong timestamp = BinaryPrimitives.ReadUInt64LittleEndian(record[layout.Timestamp..]);
+            Track(key, timestamp + _timeoutNs, row);
+        }
+
+        return true;
     }
 
-    public void Tick(ulong nowBootNs, ICollection<Event> due)
+    public override void Tick(ulong nowBootNs, List<byte[]> due)
     {
         while (_byDeadline.First is { } first && first.Value.DeadlineNs <= nowBootNs)
         {
@@ -209,14 +211,13 @@ internal sealed unsafe class DnsDecoder(EventFactory events, NamePattern[] names
             _pending.Remove(pending.Key);
             if (StillWaiting(pending.Key))
             {
-                Event unanswered = pending.Query;
-                unanswered.Dns.Rcode = DnsGadget.NoResponseRcode;
-                due.Add(unanswered);
+                BinaryPrimitives.WriteInt32LittleEndian(pending.Row.AsSpan(layout.RowRcode), DnsGadget.NoResponseRcode);
+                due.Add(pending.Row);
             }
         }
     }
 
-    private void Track((ulong Cookie, ushort Id) key, ulong deadlineNs, Event query)
+    private void Track((ulong Cookie, ushort Id) key, ulong deadlineNs, RowWriter row)
     {
         if (_pending.ContainsKey(key))
         {
@@ -229,8 +230,8 @@ internal sealed unsafe class DnsDecoder(EventFactory events, NamePattern[] names
             return;
         }
 
-        // A copy: the query event itself is reused once the stream has written it.
-        _pending[key] = _byDeadline.AddLast(new Pending(key, deadlineNs, query.Clone()));
+        // A copy: the batch that holds the row is reused once the stream has written it.
+        _pending[key] = _byDeadline.AddLast(new Pending(key, deadlineNs, row.Written.ToArray()));
     }
 
     /// <summary>True while the kernel still holds the query (no response reached its socket).</summary>
@@ -251,44 +252,5 @@ internal sealed unsafe class DnsDecoder(EventFactory events, NamePattern[] names
         }
     }
 
-    private Event ToEvent(in DnsRecordHeader header, DnsMessage message, int captured)
-    {
-        int addressLength = header.Family == 6 ? 16 : 4;
-        var payload = new DnsPayload
-        {
-            Response = message.Response,
-            PacketType = header.PacketType,
-            Id = message.Id,
-            Qtype = message.QType,
-            Name = message.Name,
-            Rcode = message.Rcode,
-            NumAnswers = message.AnswerCount,
-            SrcPort = header.Sport,
-            DstPort = header.Dport,
-            Protocol = header.Protocol,
-            Truncated = captured < header.MessageLength || message.AnswersIncomplete,
-            SocketCookie = header.SocketCookie,
-        };
-        fixed (byte* saddr = header.Saddr, daddr = header.Daddr)
-        {
-            payload.SrcAddr = ByteString.CopyFrom(new ReadOnlySpan<byte>(saddr, addressLength));
-            payload.DstAddr = ByteString.CopyFrom(new ReadOnlySpan<byte>(daddr, addressLength));
-        }
-
-        if ((header.Flags & DnsRecordHeader.FlagLatency) != 0)
-        {
-            payload.LatencyNs = header.LatencyNs;
-        }
-
-        foreach (byte[] address in message.Addresses)
-        {
-            payload.Addresses.Add(ByteString.CopyFrom(address));
-        }
-
-        Event e = events.New(header.Proc, header.TimestampNs);
-        e.Dns = payload;
-        return e;
-    }
-
-    private sealed record Pending((ulong Cookie, ushort Id) Key, ulong DeadlineNs, Event Query);
+    private sealed record Pending((ulong Cookie, ushort Id) Key, ulong DeadlineNs, byte[] Row);
 }

@@ -5,7 +5,7 @@
  * records into the ring, so a tiny workload can offer more events per
  * second than any real hook produces and the delivery path (ring, agent,
  * stream, cmdlet) can be measured on its own. Records are exec_events
- * (bpf/exec.h): filename "flood", args "flood <sequence>", where the
+ * (bpf/exec/exec.h): exe_path "flood", args "flood <sequence>", where the
  * sequence numbers the records of the trace from 0, so a reader can tell
  * exactly which records it missed.
  *
@@ -15,16 +15,19 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_tracing.h>
-#include "include/gadget/common.h"
-#include "exec.h"
+#include <gadget/common.h>
+#include "../exec/exec.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+GADGET_TRACER(flood, events, exec_event);
 
 #define FLOOD_MAX_RECORDS_PER_CALL 65536
 #define FLOOD_ARGS_SIZE 32
 
-/* Records written per getppid() call; set by the agent before load. */
+/* Records written per getppid() call. */
 const volatile __u32 flood_records_per_call = 1;
+GADGET_PARAM(flood_records_per_call);
 
 /* Next sequence number. Calls of one thread are numbered without gaps;
  * concurrent callers on several CPUs would need an atomic fetch-add. */
@@ -58,8 +61,8 @@ static long flood_emit(__u32 index, void *data)
 		return 1;
 	if (n > FLOOD_ARGS_SIZE - 6)
 		n = FLOOD_ARGS_SIZE - 6;
-	event->args_size = 6 + n;
-	event->timestamp_ns = bpf_ktime_get_boot_ns();
+	event->__args_size = 6 + n;
+	event->timestamp = bpf_ktime_get_boot_ns();
 	gadget_output(event, offsetof(struct exec_event, args) + FLOOD_ARGS_SIZE);
 	return 0;
 }
@@ -80,10 +83,9 @@ int gadget_flood(struct trace_event_raw_sys_enter *ctx)
 	/* Everything but the sequence and timestamp is the same for all records of a call. */
 	gadget_current_fill(&event->proc, &cur);
 	event->error = 0;
-	event->flags = 0;
-	event->__pad = 0;
-	__builtin_memset(event->filename, 0, 8);
-	__builtin_memcpy(event->filename, "flood", 6);
+	event->args_truncated = false;
+	__builtin_memset(event->exe_path, 0, 8);
+	__builtin_memcpy(event->exe_path, "flood", 6);
 	__builtin_memset(event->args, 0, FLOOD_ARGS_SIZE);
 	__builtin_memcpy(event->args, "flood", 6);
 

@@ -15,10 +15,12 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_tracing.h>
-#include "include/gadget/common.h"
+#include <gadget/common.h>
 #include "exec.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+GADGET_TRACER(exec, events, exec_event);
 
 /* Scratch space: an exec_event is too large for the BPF stack. */
 struct {
@@ -30,7 +32,7 @@ struct {
 
 static __always_inline __u64 exec_record_size(const struct exec_event *event)
 {
-	__u64 size = event->args_size;
+	__u64 size = event->__args_size;
 	if (size > EXEC_ARGS_SIZE)
 		size = EXEC_ARGS_SIZE;
 	return offsetof(struct exec_event, args) + size;
@@ -49,14 +51,13 @@ int gadget_exec(struct trace_event_raw_sched_process_exec *ctx)
 	if (!event)
 		return 0;
 
-	event->timestamp_ns = bpf_ktime_get_boot_ns();
+	event->timestamp = bpf_ktime_get_boot_ns();
 	gadget_current_fill(&event->proc, &cur);
 	event->error = 0;
-	event->flags = 0;
-	event->__pad = 0;
+	event->args_truncated = false;
 
 	unsigned int filename_loc = ctx->__data_loc_filename & 0xFFFF;
-	bpf_probe_read_kernel_str(event->filename, sizeof(event->filename), (void *)ctx + filename_loc);
+	bpf_probe_read_kernel_str(event->exe_path, sizeof(event->exe_path), (void *)ctx + filename_loc);
 
 	/* The new image's argv sits between arg_start and arg_end. */
 	struct task_struct *task = cur.task; /* a plain local: CO-RE relocates the whole expression */
@@ -66,11 +67,11 @@ int gadget_exec(struct trace_event_raw_sched_process_exec *ctx)
 	__u64 size = arg_end - arg_start;
 	if (size > EXEC_ARGS_SIZE) {
 		size = EXEC_ARGS_SIZE;
-		event->flags |= EXEC_ARGS_TRUNCATED;
+		event->args_truncated = true;
 	}
 	if (bpf_probe_read_user(event->args, size, (void *)arg_start))
 		size = 0;
-	event->args_size = size;
+	event->__args_size = size;
 
 	gadget_output(event, exec_record_size(event));
 	return 0;
@@ -89,29 +90,28 @@ static __always_inline int exec_failed(long ret, const char *filename, const cha
 	if (!event)
 		return 0;
 
-	event->timestamp_ns = bpf_ktime_get_boot_ns();
+	event->timestamp = bpf_ktime_get_boot_ns();
 	gadget_current_fill(&event->proc, &cur);
 	event->error = -ret;
-	event->flags = 0;
-	event->__pad = 0;
-	event->args_size = 0;
-	bpf_probe_read_user_str(event->filename, sizeof(event->filename), filename);
+	event->args_truncated = false;
+	event->__args_size = 0;
+	bpf_probe_read_user_str(event->exe_path, sizeof(event->exe_path), filename);
 
 	for (int i = 0; i < EXEC_MAX_ARGS; i++) {
 		const char *arg = NULL;
 		if (bpf_probe_read_user(&arg, sizeof(arg), &argv[i]) || !arg)
 			break;
-		__u32 offset = event->args_size;
+		__u32 offset = event->__args_size;
 		if (offset > EXEC_ARGS_SIZE - EXEC_ARG_CHUNK) {
-			event->flags |= EXEC_ARGS_TRUNCATED;
+			event->args_truncated = true;
 			break;
 		}
 		long n = bpf_probe_read_user_str(&event->args[offset], EXEC_ARG_CHUNK, arg);
 		if (n <= 0)
 			break;
 		if (n == EXEC_ARG_CHUNK && event->args[(offset + n - 1) & (EXEC_ARGS_SIZE - 1)] == 0)
-			event->flags |= EXEC_ARGS_TRUNCATED; /* this argument was cut */
-		event->args_size = offset + n;
+			event->args_truncated = true; /* this argument was cut */
+		event->__args_size = offset + n;
 	}
 
 	gadget_output(event, exec_record_size(event));

@@ -26,10 +26,12 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
-#include "include/gadget/common.h"
+#include <gadget/common.h>
 #include "dns.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+GADGET_TRACER(dns, events, dns_event);
 
 #define ETH_P_IP 0x0800
 #define ETH_P_IPV6 0x86DD
@@ -103,20 +105,20 @@ static __always_inline __u32 dns_locate(struct __sk_buff *skb, struct dns_event 
 			return 0;
 		off = ip.ihl * 4;
 		l4 = ip.protocol;
-		event->family = 4;
-		__builtin_memset(event->saddr, 0, sizeof(event->saddr));
-		__builtin_memset(event->daddr, 0, sizeof(event->daddr));
-		__builtin_memcpy(event->saddr, &ip.saddr, 4);
-		__builtin_memcpy(event->daddr, &ip.daddr, 4);
+		event->src.version = event->dst.version = 4;
+		__builtin_memset(&event->src.addr_raw, 0, sizeof(event->src.addr_raw));
+		__builtin_memset(&event->dst.addr_raw, 0, sizeof(event->dst.addr_raw));
+		event->src.addr_raw.v4 = ip.saddr;
+		event->dst.addr_raw.v4 = ip.daddr;
 	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
 		struct ipv6hdr ip6;
 		if (bpf_skb_load_bytes(skb, 0, &ip6, sizeof(ip6)))
 			return 0;
 		off = sizeof(ip6);
 		l4 = ip6.nexthdr;
-		event->family = 6;
-		__builtin_memcpy(event->saddr, &ip6.saddr, 16);
-		__builtin_memcpy(event->daddr, &ip6.daddr, 16);
+		event->src.version = event->dst.version = 6;
+		__builtin_memcpy(event->src.addr_raw.v6, &ip6.saddr, 16);
+		__builtin_memcpy(event->dst.addr_raw.v6, &ip6.daddr, 16);
 		for (int i = 0; i < IPV6_MAX_EXT_HEADERS; i++) {
 			struct ipv6_opt_hdr ext;
 			if (l4 != NEXTHDR_HOP && l4 != NEXTHDR_ROUTING && l4 != NEXTHDR_DEST &&
@@ -144,35 +146,36 @@ static __always_inline __u32 dns_locate(struct __sk_buff *skb, struct dns_event 
 		struct udphdr udp;
 		if (bpf_skb_load_bytes(skb, off, &udp, sizeof(udp)))
 			return 0;
-		event->sport = bpf_ntohs(udp.source);
-		event->dport = bpf_ntohs(udp.dest);
+		event->src.port = bpf_ntohs(udp.source);
+		event->dst.port = bpf_ntohs(udp.dest);
 		event->protocol = IPPROTO_UDP;
 		off += sizeof(udp);
-		event->msg_len = skb->len > off ? skb->len - off : 0;
+		event->__msg_len = skb->len > off ? skb->len - off : 0;
 	} else if (l4 == IPPROTO_TCP) {
 		struct tcphdr tcp;
 		__u16 prefix;
 		if (bpf_skb_load_bytes(skb, off, &tcp, sizeof(tcp)))
 			return 0;
-		event->sport = bpf_ntohs(tcp.source);
-		event->dport = bpf_ntohs(tcp.dest);
+		event->src.port = bpf_ntohs(tcp.source);
+		event->dst.port = bpf_ntohs(tcp.dest);
 		event->protocol = IPPROTO_TCP;
 		*tcp_flags = ((__u8 *)&tcp)[13];
 		off += tcp.doff * 4;
 		/* DNS over TCP: a 2-byte length, then the message (RFC 1035
 		 * 4.2.2). Only a message that starts in this segment is read. */
 		if (skb->len < off + sizeof(prefix) || bpf_skb_load_bytes(skb, off, &prefix, sizeof(prefix))) {
-			event->msg_len = 0;
-			return dns_port(event->sport) || dns_port(event->dport) ? off : 0;
+			event->__msg_len = 0;
+			return dns_port(event->src.port) || dns_port(event->dst.port) ? off : 0;
 		}
 		off += sizeof(prefix);
-		event->msg_len = bpf_ntohs(prefix);
+		event->__msg_len = bpf_ntohs(prefix);
 	} else {
 		return 0;
 	}
 
-	if (!dns_port(event->sport) && !dns_port(event->dport))
+	if (!dns_port(event->src.port) && !dns_port(event->dst.port))
 		return 0;
+	event->src.proto_raw = event->dst.proto_raw = event->protocol;
 	return off;
 }
 
@@ -185,8 +188,8 @@ static __always_inline bool dns_qr_filtered(bool response)
 static __always_inline void dns_submit(struct __sk_buff *skb, struct dns_event *event, __u32 off)
 {
 	__u64 len = skb->len > off ? skb->len - off : 0;
-	if (len > event->msg_len)
-		len = event->msg_len;
+	if (len > event->__msg_len)
+		len = event->__msg_len;
 	if (len > DNS_MAX_DATA)
 		len = DNS_MAX_DATA;
 	/* Restate the bounds where the verifier can see them: clang would
@@ -194,10 +197,10 @@ static __always_inline void dns_submit(struct __sk_buff *skb, struct dns_event *
 	asm volatile("%[len] &= %[mask]" : [len] "+r"(len) : [mask] "i"(2 * DNS_MAX_DATA - 1));
 	if (len < DNS_HEADER_SIZE || len > DNS_MAX_DATA)
 		return;
-	if (bpf_skb_load_bytes(skb, off, event->data, len))
+	if (bpf_skb_load_bytes(skb, off, event->__data, len))
 		return;
-	event->data_len = len;
-	gadget_output(event, offsetof(struct dns_event, data) + len);
+	event->__data_len = len;
+	gadget_output(event, offsetof(struct dns_event, __data) + len);
 }
 
 static __always_inline struct dns_event *dns_begin(struct __sk_buff *skb, __u8 pkt_type, __u32 *off, __u8 *tcp_flags)
@@ -210,15 +213,17 @@ static __always_inline struct dns_event *dns_begin(struct __sk_buff *skb, __u8 p
 	*off = dns_locate(skb, event, tcp_flags);
 	if (!*off)
 		return NULL;
-	event->timestamp_ns = bpf_ktime_get_boot_ns();
-	event->socket_cookie = bpf_get_socket_cookie(skb);
+	event->timestamp = bpf_ktime_get_boot_ns();
+	event->__socket_cookie = bpf_get_socket_cookie(skb);
 	event->pkt_type = pkt_type;
-	event->flags = 0;
-	event->latency_ns = 0;
-	event->dns_id = 0;
-	event->data_len = 0;
+	event->qr = 0;
+	event->__flags = 0;
+	event->latency = 0;
+	event->id = 0;
+	event->__data_len = 0;
 	event->__pad = 0;
-	event->__pad2 = 0;
+	__builtin_memset(event->src.__pad, 0, sizeof(event->src.__pad));
+	__builtin_memset(event->dst.__pad, 0, sizeof(event->dst.__pad));
 	return event;
 }
 
@@ -226,11 +231,11 @@ static __always_inline struct dns_event *dns_begin(struct __sk_buff *skb, __u8 p
 static __always_inline bool dns_header(struct __sk_buff *skb, struct dns_event *event, __u32 off)
 {
 	__u16 header[2];
-	if (event->msg_len < DNS_HEADER_SIZE || bpf_skb_load_bytes(skb, off, header, sizeof(header)))
+	if (event->__msg_len < DNS_HEADER_SIZE || bpf_skb_load_bytes(skb, off, header, sizeof(header)))
 		return false;
-	event->dns_id = bpf_ntohs(header[0]);
+	event->id = bpf_ntohs(header[0]);
 	if (bpf_ntohs(header[1]) & 0x8000)
-		event->flags |= DNS_F_QR;
+		event->qr = 1;
 	return true;
 }
 
@@ -253,7 +258,7 @@ int gadget_dns_egress(struct __sk_buff *skb)
 
 	struct gadget_process *known = NULL;
 	if (event->protocol == IPPROTO_TCP && !syn)
-		known = bpf_map_lookup_elem(&dns_sockets, &event->socket_cookie);
+		known = bpf_map_lookup_elem(&dns_sockets, &event->__socket_cookie);
 	if (known) {
 		event->proc = *known;
 	} else {
@@ -262,9 +267,9 @@ int gadget_dns_egress(struct __sk_buff *skb)
 		struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 		gadget_process_fill(&event->proc, task, pid_tgid, uid_gid);
 		bpf_get_current_comm(event->proc.comm, sizeof(event->proc.comm));
-		bpf_map_update_elem(&dns_sockets, &event->socket_cookie, &event->proc, BPF_ANY);
+		bpf_map_update_elem(&dns_sockets, &event->__socket_cookie, &event->proc, BPF_ANY);
 	}
-	event->flags |= DNS_F_ATTRIBUTED;
+	event->__flags |= DNS_F_ATTRIBUTED;
 	if (!has_message)
 		return 1;
 
@@ -273,11 +278,11 @@ int gadget_dns_egress(struct __sk_buff *skb)
 				  event->proc.comm))
 		return 1;
 
-	bool response = event->flags & DNS_F_QR;
+	bool response = event->qr;
 	if (!response) {
 		/* First transmission wins: a retry does not restart the clock. */
-		struct dns_query_key key = {.socket_cookie = event->socket_cookie, .dns_id = event->dns_id};
-		bpf_map_update_elem(&dns_queries, &key, &event->timestamp_ns, BPF_NOEXIST);
+		struct dns_query_key key = {.socket_cookie = event->__socket_cookie, .dns_id = event->id};
+		bpf_map_update_elem(&dns_queries, &key, &event->timestamp, BPF_NOEXIST);
 	}
 	if (dns_qr_filtered(response))
 		return 1;
@@ -295,25 +300,23 @@ int gadget_dns_ingress(struct __sk_buff *skb)
 	if (!event || !dns_header(skb, event, off))
 		return 1;
 
-	bool response = event->flags & DNS_F_QR;
+	bool response = event->qr;
 	if (response) {
 		/* Latency is paired before any filter, so a filtered response
 		 * still marks its query answered. */
-		struct dns_query_key key = {.socket_cookie = event->socket_cookie, .dns_id = event->dns_id};
+		struct dns_query_key key = {.socket_cookie = event->__socket_cookie, .dns_id = event->id};
 		__u64 *sent = bpf_map_lookup_elem(&dns_queries, &key);
 		if (sent) {
-			if (*sent < event->timestamp_ns) {
-				event->latency_ns = event->timestamp_ns - *sent;
-				event->flags |= DNS_F_LATENCY;
-			}
+			if (*sent < event->timestamp)
+				event->latency = event->timestamp - *sent;
 			bpf_map_delete_elem(&dns_queries, &key);
 		}
 	}
 
-	struct gadget_process *known = bpf_map_lookup_elem(&dns_sockets, &event->socket_cookie);
+	struct gadget_process *known = bpf_map_lookup_elem(&dns_sockets, &event->__socket_cookie);
 	if (known) {
 		event->proc = *known;
-		event->flags |= DNS_F_ATTRIBUTED;
+		event->__flags |= DNS_F_ATTRIBUTED;
 		if (gadget_should_discard(((__u64)event->proc.pid << 32) | event->proc.tid,
 					  ((__u64)event->proc.gid << 32) | event->proc.uid, event->proc.mntns_id,
 					  event->proc.comm))

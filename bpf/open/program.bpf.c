@@ -14,11 +14,13 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_tracing.h>
-#include "include/gadget/common.h"
-#include "include/gadget/path.h"
+#include <gadget/common.h>
+#include <gadget/path.h>
 #include "open.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+GADGET_TRACER(open, events, open_event);
 
 #define AT_FDCWD -100
 #define O_ACCMODE 3
@@ -28,6 +30,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* Filters set before load. */
 const volatile bool gadget_open_failed_only = false;
+GADGET_PARAM(gadget_open_failed_only);
 /* Bit (1 << (flags & O_ACCMODE)) must be set; 0 accepts every access mode. */
 const volatile __u32 gadget_open_accmode_mask = 0;
 /* An absolute path the path as passed must equal (or start with, for a
@@ -155,34 +158,36 @@ static __always_inline int open_exit(long ret, enum open_syscall syscall)
 	if (!event)
 		return 0;
 
-	event->flags = 0;
+	event->path_truncated = false;
+	event->__dir_flags = 0;
+	event->__pad = 0;
 	long n = bpf_probe_read_user_str(event->path, sizeof(event->path), args.path);
 	if (n <= 0)
 		event->path[0] = 0;
 	else if (n == sizeof(event->path))
-		event->flags |= OPEN_PATH_TRUNCATED;
+		event->path_truncated = true;
 	if (open_path_mismatch(event->path, sizeof(event->path)))
 		return 0;
 
-	event->timestamp_ns = bpf_ktime_get_boot_ns();
+	event->timestamp = bpf_ktime_get_boot_ns();
 	gadget_current_fill(&event->proc, &cur);
 	event->error = ret < 0 ? -ret : 0;
 	event->fd = ret < 0 ? -1 : ret;
-	event->open_flags = args.open_flags;
+	event->flags = args.open_flags;
 	event->mode = args.mode;
-	event->dir_size = 0;
+	event->__dir_size = 0;
 
 	struct path dir;
 	if (event->path[0] != '/' && open_dir_of(cur.task, args.dirfd, &dir)) {
 		bool truncated = false;
-		event->dir_size = gadget_read_path(&dir, cur.task, event->dir, &truncated);
-		event->flags |= OPEN_DIR_RESOLVED | (truncated ? OPEN_DIR_TRUNCATED : 0);
+		event->__dir_size = gadget_read_path(&dir, cur.task, event->__dir, &truncated);
+		event->__dir_flags = OPEN_DIR_RESOLVED | (truncated ? OPEN_DIR_TRUNCATED : 0);
 	}
 
-	__u64 size = event->dir_size;
+	__u64 size = event->__dir_size;
 	if (size > OPEN_DIR_SIZE)
 		size = OPEN_DIR_SIZE;
-	gadget_output(event, offsetof(struct open_event, dir) + size);
+	gadget_output(event, offsetof(struct open_event, __dir) + size);
 	return 0;
 }
 
