@@ -287,6 +287,11 @@ internal sealed class TraceRun : IRingRecordSink, IDisposable
             _malformed++;
             return;
         }
+        catch
+        {
+            row.Rollback(); // the ring reader counts the failure; the batch must not keep half a row
+            throw;
+        }
 
         if (_containers.HeldCount > 0)
         {
