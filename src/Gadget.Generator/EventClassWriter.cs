@@ -28,6 +28,7 @@ internal static class EventClassWriter
         code.AppendLine(Header($"bpf/{gadget.Name}/program.bpf.c (struct {gadget.Tracer.Event.StructName}) and bpf/{gadget.Name}/gadget.yaml"));
         code.AppendLine("#nullable enable");
         code.AppendLine("using System.Net;");
+        code.AppendLine("using System.Runtime.CompilerServices;");
         code.AppendLine("using Gadget.Schema;");
         code.AppendLine("using Gadget.Tracing;");
         code.AppendLine();
@@ -38,6 +39,7 @@ internal static class EventClassWriter
         code.AppendLine("/// </summary>");
         code.AppendLine($"public sealed partial class {type} : GadgetEvent");
         code.AppendLine("{");
+        code.AppendLine("    [MethodImpl(MethodImplOptions.AggressiveOptimization)]");
         code.AppendLine($"    internal {type}(in EventRow row, EventOrigin origin)");
         code.AppendLine("        : base(row, origin)");
         code.AppendLine("    {");

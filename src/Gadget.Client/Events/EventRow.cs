@@ -42,7 +42,8 @@ internal readonly struct FieldRef
 /// <summary>
 /// One row of a trace, as the typed events' constructors read it: the fixed block, and the
 /// variable parts the decoder has located. Reads never run past the row; a malformed row throws
-/// <see cref="InvalidDataException"/>.
+/// <see cref="InvalidDataException"/>. Every read is compiled fully optimized on first use: a new
+/// pwsh reads its first trace's rows at full speed, not at the JIT's first tiers.
 /// </summary>
 internal readonly ref struct EventRow
 {
@@ -91,14 +92,19 @@ internal readonly ref struct EventRow
         return (long)(value << shift) >> shift;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public uint UInt32(FieldRef field) => (uint)UInt64(field);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public int Int32(FieldRef field) => (int)Int64(field);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public ushort UInt16(FieldRef field) => (ushort)UInt64(field);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool Boolean(FieldRef field) => UInt64(field) != 0;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public double Double(FieldRef field) => field.Offset < 0 ? 0
         : field.Size == 4 ? BinaryPrimitives.ReadSingleLittleEndian(_row.Slice(field.Offset, 4)) : BinaryPrimitives.ReadDoubleLittleEndian(_row.Slice(field.Offset, 8));
 
@@ -115,6 +121,7 @@ internal readonly ref struct EventRow
         return _row.Slice(start, _variables[(field.VariableIndex * 2) + 1]);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public string String(FieldRef field)
     {
         ReadOnlySpan<byte> bytes = Bytes(field);
@@ -122,6 +129,7 @@ internal readonly ref struct EventRow
     }
 
     /// <summary>NUL-separated strings (argv): "a\0\0b\0" is a, "", b.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public string[] Strings(FieldRef field)
     {
         ReadOnlySpan<byte> bytes = Bytes(field);
@@ -137,6 +145,7 @@ internal readonly ref struct EventRow
     }
 
     /// <summary>An address list (each a length byte, 4 or 16, and the address).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public IPAddress[] Addresses(FieldRef field)
     {
         ReadOnlySpan<byte> bytes = Bytes(field);
@@ -157,6 +166,7 @@ internal readonly ref struct EventRow
     }
 
     /// <summary>An L3 or L4 endpoint field as an address and port (port 0 for L3); IPAddress.None when the version is neither 4 nor 6.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public IPEndPoint EndPoint(FieldRef field)
     {
         if (field.Offset < 0)
@@ -177,10 +187,12 @@ internal readonly ref struct EventRow
     }
 
     /// <summary>The IP protocol number of an L4 endpoint field.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public int EndPointProtocol(FieldRef field)
         => field.Offset >= 0 && field.Size == TraceSchema.L4EndpointSize ? BinaryPrimitives.ReadUInt16LittleEndian(_row.Slice(field.Offset + 18, 2)) : 0;
 
     /// <summary>Wall-clock time (UTC) of a boot-clock timestamp field.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public DateTime Time(FieldRef field)
     {
         ulong bootNs = UInt64(field);
@@ -188,9 +200,11 @@ internal readonly ref struct EventRow
     }
 
     /// <summary>A duration field (nanoseconds).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public TimeSpan Duration(FieldRef field) => TimeSpan.FromTicks((long)(UInt64(field) / 100));
 
     /// <summary>A process name, from the decoder's cache when it repeats (it mostly does).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal string Comm(FieldRef field) => Binding.Names.Get(Bytes(field));
 }
 

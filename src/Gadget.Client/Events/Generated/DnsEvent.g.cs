@@ -4,6 +4,7 @@
 // </auto-generated>
 #nullable enable
 using System.Net;
+using System.Runtime.CompilerServices;
 using Gadget.Schema;
 using Gadget.Tracing;
 
@@ -14,6 +15,7 @@ namespace Gadget;
 /// </summary>
 public sealed partial class DnsEvent : GadgetEvent
 {
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal DnsEvent(in EventRow row, EventOrigin origin)
         : base(row, origin)
     {
