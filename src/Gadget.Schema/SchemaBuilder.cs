@@ -59,18 +59,36 @@ public sealed class SchemaBuilder
         => WellKnownTypedefs.GetValueOrDefault(typedefName, WellKnownType.None);
 
     /// <summary>Flattens the struct called <paramref name="structName"/>, or says it is missing.</summary>
-    public EventSchema BuildStruct(string structName, string neededBy)
+    public EventSchema BuildStruct(string structName, string neededBy) => Guard.Parse(() => BuildNamedStruct(structName, neededBy));
+
+    /// <summary>Flattens a struct into fields with dotted paths.</summary>
+    public EventSchema BuildStruct(BtfType structType) => Guard.Parse(() => BuildStructCore(structType));
+
+    /// <summary>
+    /// Describes a value of type <paramref name="typeId"/> as one field at offset 0 (a global
+    /// variable): structs other than endpoints are kept whole, as bytes.
+    /// </summary>
+    public FieldSchema DescribeValue(string name, int typeId) => Guard.Parse(() => DescribeValueCore(name, typeId));
+
+    /// <summary>Where the parts of an endpoint struct sit, from its BTF members.</summary>
+    public EndpointLayout ReadEndpointLayout(BtfType endpoint)
+    {
+        ArgumentNullException.ThrowIfNull(endpoint);
+        return Guard.Parse(() => ReadEndpointLayout(endpoint, endpoint.Name == L4EndpointStruct, depth: 0));
+    }
+
+    private EventSchema BuildNamedStruct(string structName, string neededBy)
     {
         if (_btf.TryFindType(structName, BtfKind.Struct, out BtfType? type))
         {
-            return BuildStruct(type);
+            return BuildStructCore(type);
         }
 
         // A typedef'd struct (typedef struct {...} foo;) names the struct through its typedef.
         if (_btf.TryFindType(structName, BtfKind.Typedef, out BtfType? typedef)
             && _btf.Resolve(typedef.Id).Type is { Kind: BtfKind.Struct } resolved)
         {
-            return BuildStruct(resolved) with { StructName = structName };
+            return BuildStructCore(resolved) with { StructName = structName };
         }
 
         string why = _btf.TryFindType(structName, BtfKind.Forward, out _)
@@ -79,8 +97,7 @@ public sealed class SchemaBuilder
         throw new GadgetObjectException($"{neededBy} names struct '{structName}', but {why}.");
     }
 
-    /// <summary>Flattens a struct into fields with dotted paths.</summary>
-    public EventSchema BuildStruct(BtfType structType)
+    private EventSchema BuildStructCore(BtfType structType)
     {
         ArgumentNullException.ThrowIfNull(structType);
         if (structType.Kind != BtfKind.Struct)
@@ -93,25 +110,13 @@ public sealed class SchemaBuilder
         return new EventSchema(structType.Name, structType.Size, [.. _fields]);
     }
 
-    /// <summary>
-    /// Describes a value of type <paramref name="typeId"/> as one field at offset 0 (a global
-    /// variable): structs other than endpoints are kept whole, as bytes.
-    /// </summary>
-    public FieldSchema DescribeValue(string name, int typeId)
+    private FieldSchema DescribeValueCore(string name, int typeId)
     {
         Reset(_btf.SizeOf(typeId));
         AddMember(name, bitOffset: 0, bitfieldSize: 0, typeId, depth: 0, isLastOfTop: false, flattenStructs: false);
         return _fields.Count == 1
             ? _fields[0]
             : throw new GadgetObjectException($"The variable '{name}' has a type that describes no value.");
-    }
-
-    /// <summary>Where the parts of an endpoint struct sit, from its BTF members.</summary>
-    public EndpointLayout ReadEndpointLayout(BtfType endpoint)
-    {
-        ArgumentNullException.ThrowIfNull(endpoint);
-        bool l4 = endpoint.Name == L4EndpointStruct;
-        return ReadEndpointLayout(endpoint, l4, depth: 0);
     }
 
     private void Reset(int limit)
@@ -175,13 +180,31 @@ public sealed class SchemaBuilder
                 break;
             case BtfKind.Union:
                 // Which member is meant is known only to the program: keep the bytes, under the first name.
-                string name = type.Members.FirstOrDefault(m => m.Name.Length > 0)?.Name ?? $"union{bitOffset / 8}";
+                string name = FirstMemberName(type) ?? $"union{bitOffset / 8}";
                 AddMember(prefix + name, bitOffset, 0, member.Type, depth, isLast, flattenStructs: false);
                 break;
             default:
                 // An unnamed bitfield is padding.
                 break;
         }
+    }
+
+    /// <summary>The name of a union's first member, looking through anonymous structs and unions.</summary>
+    private string? FirstMemberName(BtfType union)
+    {
+        BtfType type = union;
+        for (int depth = 0; depth < MaxDepth && type.Members.Count > 0; depth++)
+        {
+            BtfMember first = type.Members[0];
+            if (first.Name.Length > 0)
+            {
+                return first.Name;
+            }
+
+            type = _btf.Resolve(first.Type).Type;
+        }
+
+        return null;
     }
 
     private void AddMember(string path, long bitOffset, int bitfieldSize, int typeId, int depth, bool isLastOfTop, bool flattenStructs)
