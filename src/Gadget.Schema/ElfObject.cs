@@ -33,10 +33,12 @@ public sealed class ElfObject
     private const ushort ExtendedIndex = 0xFFFF;
 
     private readonly Dictionary<string, ElfSection> _byName;
+    private readonly Dictionary<(string, int), ElfSymbol> _symbols;
 
     private ElfObject(IReadOnlyList<ElfSection> sections, IReadOnlyList<ElfSymbol> symbols)
     {
         Sections = sections;
+        SectionNames = [.. sections.Select(s => s.Name)];
         Symbols = symbols;
         // The first section of a name wins: names repeat only in odd objects, and then the first
         // is the one a reader of the section table meets first too.
@@ -45,13 +47,19 @@ public sealed class ElfObject
         {
             _byName.TryAdd(section.Name, section);
         }
+
+        _symbols = [];
+        foreach (ElfSymbol symbol in symbols)
+        {
+            _symbols.TryAdd((symbol.Name, symbol.SectionIndex), symbol);
+        }
     }
 
     /// <summary>Every section, in header table order (index 0, the null section, included).</summary>
     public IReadOnlyList<ElfSection> Sections { get; }
 
     /// <summary>The names of the sections, in header table order.</summary>
-    public IReadOnlyList<string> SectionNames => Sections.Select(s => s.Name).ToArray();
+    public IReadOnlyList<string> SectionNames { get; }
 
     /// <summary>The symbol table (.symtab), empty when the object has none.</summary>
     public IReadOnlyList<ElfSymbol> Symbols { get; }
@@ -163,22 +171,11 @@ public sealed class ElfObject
     }
 
     /// <summary>The first section called <paramref name="name"/>, with its type and size.</summary>
-    public bool TryGetSection(string name, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out ElfSection? section)
+    public bool TryGetSectionInfo(string name, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out ElfSection? section)
         => _byName.TryGetValue(name, out section);
 
     /// <summary>The first data symbol called <paramref name="name"/> in section <paramref name="sectionIndex"/>.</summary>
-    public ElfSymbol? FindSymbol(string name, int sectionIndex)
-    {
-        foreach (ElfSymbol symbol in Symbols)
-        {
-            if (symbol.SectionIndex == sectionIndex && symbol.Name == name)
-            {
-                return symbol;
-            }
-        }
-
-        return null;
-    }
+    public ElfSymbol? FindSymbol(string name, int sectionIndex) => _symbols.GetValueOrDefault((name, sectionIndex));
 
     private static ElfSymbol[] ReadSymbols(ElfSection[] sections, uint[] links)
     {

@@ -81,10 +81,16 @@ public static class GadgetObjectReader
         }
 
         VariableInfo[] readOnly = ReadDataSection(elf, btf, builder, ".rodata", out ReadOnlyMemory<byte> rodata);
+        var readOnlyByName = new Dictionary<string, VariableInfo>(StringComparer.Ordinal);
+        foreach (VariableInfo variable in readOnly)
+        {
+            readOnlyByName.TryAdd(variable.Name, variable);
+        }
+
         var parameters = new List<ParameterInfo>();
         foreach ((string marker, string name) in parameterNames)
         {
-            VariableInfo variable = readOnly.FirstOrDefault(v => v.Name == name)
+            VariableInfo variable = readOnlyByName.GetValueOrDefault(name)
                 ?? throw new GadgetObjectException(
                     $"The parameter marker '{marker}' names variable '{name}', which is not in .rodata: declare it 'const volatile'.");
             // A .rodata without contents in the file (all zero) reads as zeros.
@@ -124,7 +130,7 @@ public static class GadgetObjectReader
         }
 
         bool fromSymbols = section.Size == 0;
-        elf.TryGetSection(name, out ElfSection? elfSection);
+        elf.TryGetSectionInfo(name, out ElfSection? elfSection);
         long sectionSize = elfSection?.Size ?? section.Size;
         contents = elfSection?.Data ?? ReadOnlyMemory<byte>.Empty;
         var variables = new List<VariableInfo>(section.Variables.Count);

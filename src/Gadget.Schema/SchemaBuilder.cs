@@ -1,6 +1,9 @@
 namespace Gadget.Schema;
 
-/// <summary>Flattens BTF structs into the fields a decoder reads, and describes single values.</summary>
+/// <summary>
+/// Flattens BTF structs into the fields a decoder reads, and describes single values. An instance
+/// keeps state while it works: use one per thread.
+/// </summary>
 public sealed class SchemaBuilder
 {
     /// <summary>More fields than any event has; a struct that flattens to more is refused.</summary>
@@ -45,6 +48,7 @@ public sealed class SchemaBuilder
     private readonly Btf _btf;
     private readonly List<FieldSchema> _fields = [];
     private readonly HashSet<int> _open = [];
+    private readonly Dictionary<int, EndpointLayout> _endpoints = [];
     private int _visits;
     private int _limit;
 
@@ -226,7 +230,7 @@ public sealed class SchemaBuilder
         {
             case BtfKind.Int:
                 bool isBool = type.IntEncoding.HasFlag(BtfIntEncoding.Bool) || type.Name is "_Bool" or "bool";
-                if (isBool || type.Size is 1 or 2 or 4 or 8)
+                if (type.Size is 1 or 2 or 4 or 8)
                 {
                     Add(new FieldSchema(path, offset, type.Size, isBool ? FieldKind.Bool : FieldKind.Int, typeName)
                     {
@@ -247,7 +251,7 @@ public sealed class SchemaBuilder
                     WellKnown = wellKnown,
                 });
                 break;
-            case BtfKind.Enum or BtfKind.Enum64:
+            case BtfKind.Enum or BtfKind.Enum64 when type.Size is 1 or 2 or 4 or 8:
                 Add(new FieldSchema(path, offset, type.Size, FieldKind.Enum, typeName)
                 {
                     WellKnown = wellKnown,
@@ -266,13 +270,14 @@ public sealed class SchemaBuilder
                 Add(new FieldSchema(path, offset, type.Size, l4 ? FieldKind.L4Endpoint : FieldKind.L3Endpoint, typeName)
                 {
                     WellKnown = l4 ? WellKnownType.L4Endpoint : WellKnownType.L3Endpoint,
-                    Endpoint = ReadEndpointLayout(type, l4, 0),
+                    Endpoint = EndpointLayoutOf(type, l4),
                 });
                 break;
             case BtfKind.Struct when flattenStructs:
                 AddMembers(type, path + ".", bitOffset, depth + 1, topLevel: false);
                 break;
-            case BtfKind.Struct or BtfKind.Union:
+            case BtfKind.Struct or BtfKind.Union or BtfKind.Enum or BtfKind.Enum64:
+                // Structs kept whole, unions, and enums of no integer width: the bytes as they are.
                 Add(new FieldSchema(path, offset, type.Size, FieldKind.Bytes, typeName) { WellKnown = wellKnown });
                 break;
             default:
@@ -393,6 +398,18 @@ public sealed class SchemaBuilder
         }
 
         _fields.Add(field);
+    }
+
+    /// <summary>An endpoint struct's layout, worked out once per struct however many fields use it.</summary>
+    private EndpointLayout EndpointLayoutOf(BtfType endpoint, bool l4)
+    {
+        if (!_endpoints.TryGetValue(endpoint.Id, out EndpointLayout? layout))
+        {
+            layout = ReadEndpointLayout(endpoint, l4, 0);
+            _endpoints.Add(endpoint.Id, layout);
+        }
+
+        return layout;
     }
 
     private EndpointLayout ReadEndpointLayout(BtfType endpoint, bool l4, int depth)

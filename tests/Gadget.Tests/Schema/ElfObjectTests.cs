@@ -18,10 +18,10 @@ public sealed class ElfObjectTests
         Assert.Contains("tracepoint/syscalls/sys_enter_openat", elf.SectionNames);
         Assert.True(elf.TryGetSection(".BTF", out ReadOnlyMemory<byte> btf));
         Assert.Equal(Btf.Magic, BinaryPrimitives.ReadUInt16LittleEndian(btf.Span));
-        Assert.False(elf.TryGetSection(".nothing", out ReadOnlyMemory<byte> _));
+        Assert.False(elf.TryGetSection(".nothing", out _));
 
         // .bss takes room in memory but none in the file.
-        Assert.True(elf.TryGetSection(".bss", out ElfSection? bss));
+        Assert.True(elf.TryGetSectionInfo(".bss", out ElfSection? bss));
         Assert.Equal(ElfSection.NoBits, bss.Type);
         Assert.True(bss.Size > 0);
         Assert.True(bss.Data.IsEmpty);

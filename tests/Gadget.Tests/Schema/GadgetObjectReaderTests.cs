@@ -62,7 +62,7 @@ public sealed class GadgetObjectReaderTests
         Assert.Equal("bash"u8.ToArray().Concat(new byte[12]), comm.DefaultValue.ToArray());
 
         // The offsets are where the host writes a value before load: distinct and inside .rodata.
-        Assert.True(Markers.Value.Elf.TryGetSection(".rodata", out ElfSection? rodata));
+        Assert.True(Markers.Value.Elf.TryGetSectionInfo(".rodata", out ElfSection? rodata));
         Assert.All(Markers.Value.Parameters, p => Assert.InRange(p.Offset + p.Size, p.Size, rodata.Size));
         Assert.Equal(Markers.Value.Parameters.Count, Markers.Value.Parameters.Select(p => p.Offset).Distinct().Count());
         Assert.Equal(4242u, BitConverter.ToUInt32(rodata.Data.Span[pid.Offset..]));
