@@ -368,13 +368,24 @@ public sealed class SchemaBuilder
             unitStart -= back * 8L;
         }
 
-        Add(new FieldSchema(path, offset, size, type.Kind == BtfKind.Int ? IntKindOf(type) : FieldKind.Enum, typeName)
+        bool isInt = type.Kind == BtfKind.Int;
+        bool signed = isInt ? type.IntEncoding.HasFlag(BtfIntEncoding.Signed) : type.EnumSigned;
+        (string Name, long Value)[] enumMembers = isInt ? [] : EnumMembersOf(type);
+        // clang before 15 writes a negative enumerator as its 32-bit pattern without marking the
+        // enum signed; in a bitfield too narrow for that pattern it can only be the negative value.
+        if (!isInt && !signed && type.Kind == BtfKind.Enum && bits < 32 && enumMembers.Any(m => (ulong)m.Value >> bits != 0))
+        {
+            signed = true;
+            enumMembers = [.. enumMembers.Select(m => (m.Name, (long)unchecked((int)m.Value)))];
+        }
+
+        Add(new FieldSchema(path, offset, size, isInt ? IntKindOf(type) : FieldKind.Enum, typeName)
         {
             WellKnown = wellKnown,
-            Signed = type.Kind == BtfKind.Int ? type.IntEncoding.HasFlag(BtfIntEncoding.Signed) : type.EnumSigned,
+            Signed = signed,
             BitOffset = (int)(bitOffset - unitStart),
             BitSize = bits,
-            EnumMembers = type.Kind == BtfKind.Int ? [] : EnumMembersOf(type),
+            EnumMembers = enumMembers,
         });
     }
 

@@ -171,6 +171,7 @@ public sealed class GadgetObjectReaderTests
     {
         Assert.Equal("args", TraceEvent.Tail?.Path);
         Assert.Single(TraceEvent.Fields, f => f.IsTail);
+        Assert.Equal(228, TraceEvent.MinimumRecordSize);
 
         EventSchema snapshot = Markers.Value.Snapshots.Single(s => s.Name == "procs").Record;
         FieldSchema filename = snapshot.Find("filename")!;
@@ -180,6 +181,7 @@ public sealed class GadgetObjectReaderTests
 
         EventSchema legacy = Markers.Value.Snapshots.Single(s => s.Name == "legacy").Record;
         Assert.Null(legacy.Tail);
+        Assert.Equal(legacy.Size, legacy.MinimumRecordSize);
     }
 
     [Fact]
