@@ -1,5 +1,5 @@
+using System.Reflection;
 using System.Text.Json;
-using Gadget.Agent.Gadgets;
 using Gadget.Schema;
 using Xunit;
 
@@ -11,13 +11,22 @@ namespace Gadget.Tests.Schema;
 /// </summary>
 public sealed class RepositoryObjectTests
 {
-    public static TheoryData<string> TestObjects => ["markers.bpf.c", "endpoints.bpf.c"];
+    public static TheoryData<string> TestObjects => ["markers.bpf.c", "endpoints.bpf.c", "bitfields.bpf.c"];
 
     public static TheoryData<string> RepositoryObjects => [.. Objects().Select(o => o.Name)];
 
-    /// <summary>The BPF objects the agent embeds, by gadget name.</summary>
+    /// <summary>The BPF objects the agent embeds (resources bpf/NAME.o), by name.</summary>
     internal static IEnumerable<(string Name, byte[] Bytes)> Objects()
-        => GadgetCatalog.Default.All.Select(g => (g.Name, GadgetCatalog.ReadObject(g)));
+    {
+        Assembly agent = Assembly.Load(new AssemblyName("gadget-agent"));
+        foreach (string resource in agent.GetManifestResourceNames().Where(n => n.EndsWith(".o", StringComparison.Ordinal)).Order())
+        {
+            using Stream stream = agent.GetManifestResourceStream(resource)!;
+            using var bytes = new MemoryStream();
+            stream.CopyTo(bytes);
+            yield return (Path.GetFileNameWithoutExtension(resource), bytes.ToArray());
+        }
+    }
 
     [Theory]
     [MemberData(nameof(TestObjects))]
@@ -40,15 +49,23 @@ public sealed class RepositoryObjectTests
     }
 
     [Fact]
-    public void ExecsEventEndsWithItsArguments()
+    public void TheAgentEmbedsObjects() => Assert.NotEmpty(Objects());
+
+    [Theory]
+    [MemberData(nameof(RepositoryObjects))]
+    public void RepositoryObjectsDescribeTheirEvents(string name)
     {
-        GadgetObjectInfo info = GadgetObjectReader.Read(Objects().Single(o => o.Name == "exec").Bytes);
-        EventSchema exec = new SchemaBuilder(info.Btf).BuildStruct("exec_event", "The test");
-        Assert.Equal("args", exec.Tail?.Path);
-        Assert.Equal(FieldKind.String, exec.Tail!.Kind);
-        Assert.Equal(FieldKind.String, exec.Find("proc.comm")!.Kind);
-        Assert.Null(exec.Find("__pad"));
-        Assert.Contains(info.ReadOnlyVariables, v => v.Name == "gadget_filter_by_mntns" || v.Name.StartsWith("gadget_", StringComparison.Ordinal));
+        GadgetObjectInfo info = GadgetObjectReader.Read(Objects().Single(o => o.Name == name).Bytes);
+        foreach (EventSchema schema in info.Tracers.Select(t => t.Event).Concat(info.Snapshots.Select(s => s.Record)))
+        {
+            Assert.NotEmpty(schema.Fields);
+            Assert.All(schema.Fields, f => Assert.InRange(f.Offset + f.Size, f.Size, schema.Size));
+        }
+
+        foreach (TracerInfo tracer in info.Tracers)
+        {
+            Assert.Contains(tracer.MapName, info.Maps);
+        }
     }
 
     /// <summary>Every STRUCT and UNION member as bpftool prints it, and every flattened field of every named struct.</summary>
