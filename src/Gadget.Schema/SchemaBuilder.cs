@@ -111,7 +111,15 @@ public sealed class SchemaBuilder
 
         Reset(structType.Size);
         AddMembers(structType, prefix: string.Empty, baseBits: 0, depth: 0, topLevel: true);
-        return new EventSchema(structType.Name, structType.Size, [.. _fields]);
+        int minimum = structType.Size;
+        if (structType.Members.Count > 0
+            && structType.Members[^1] is { BitOffset: var tailBits } tail
+            && _btf.Resolve(tail.Type).Type.Kind == BtfKind.Array)
+        {
+            minimum = ToOffset(tailBits, tail.Name);
+        }
+
+        return new EventSchema(structType.Name, structType.Size, [.. _fields]) { MinimumRecordSize = Math.Min(minimum, structType.Size) };
     }
 
     private FieldSchema DescribeValueCore(string name, int typeId)

@@ -185,6 +185,15 @@ public sealed class GadgetObjectReaderTests
     }
 
     [Fact]
+    public void ASkippedTrailingArrayStillShortensTheMinimumRecord()
+    {
+        EventSchema packet = new SchemaBuilder(Markers.Value.Btf).BuildStruct("packet_event", "The test");
+        Assert.Equal(["timestamp"], packet.Fields.Select(f => f.Path));
+        Assert.Null(packet.Tail);
+        Assert.Equal((12, 80), (packet.MinimumRecordSize, packet.Size));
+    }
+
+    [Fact]
     public void CountsArrayElements()
     {
         Assert.Equal(16, Field("proc.comm").ElementCount);
