@@ -195,22 +195,12 @@ public sealed class FieldSchema
 /// <param name="Fields">Its fields in member order, nested structs flattened into dotted paths.</param>
 public sealed record EventSchema(string StructName, int Size, IReadOnlyList<FieldSchema> Fields)
 {
-    private readonly int? _minimumRecordSize;
-
     /// <summary>The field at <paramref name="path"/>, or null.</summary>
     public FieldSchema? Find(string path) => Fields.FirstOrDefault(f => f.Path == path);
 
     /// <summary>The variable-length tail, if the struct ends with an array.</summary>
     public FieldSchema? Tail => Fields.FirstOrDefault(f => f.IsTail);
 
-    /// <summary>
-    /// The shortest whole record: up to the struct's last member when that is an array (a record
-    /// may end inside it, even when it is skipped as __padding that a gadget's own code reads),
-    /// else the struct's size.
-    /// </summary>
-    public int MinimumRecordSize
-    {
-        get => _minimumRecordSize ?? Tail?.Offset ?? Size;
-        init => _minimumRecordSize = value;
-    }
+    /// <summary>The shortest record of this struct: up to its last member when that is an array (a tail a record may cut), else the whole struct.</summary>
+    public int MinimumRecordSize { get; init; } = Size;
 }

@@ -111,15 +111,16 @@ public sealed class SchemaBuilder
 
         Reset(structType.Size);
         AddMembers(structType, prefix: string.Empty, baseBits: 0, depth: 0, topLevel: true);
+
+        // A record may end inside the struct's last member when it is an array (a variable-length
+        // tail), even one left out of the fields (__data): that far, and no shorter.
         int minimum = structType.Size;
-        if (structType.Members.Count > 0
-            && structType.Members[^1] is { BitOffset: var tailBits } tail
-            && _btf.Resolve(tail.Type).Type.Kind == BtfKind.Array)
+        if (structType.Members.Count > 0 && structType.Members[^1] is var last && _btf.Resolve(last.Type).Type.Kind == BtfKind.Array)
         {
-            minimum = ToOffset(tailBits, tail.Name);
+            minimum = Math.Clamp(last.BitOffset / 8, 0, structType.Size);
         }
 
-        return new EventSchema(structType.Name, structType.Size, [.. _fields]) { MinimumRecordSize = Math.Min(minimum, structType.Size) };
+        return new EventSchema(structType.Name, structType.Size, [.. _fields]) { MinimumRecordSize = minimum };
     }
 
     private FieldSchema DescribeValueCore(string name, int typeId)
