@@ -14,6 +14,12 @@ public static class GadgetObjectReader
     public const string SnapshotterPrefix = "gadget_snapshotter_";
     public const string MapIteratorPrefix = "gadget_mapiter_";
 
+    /// <summary>
+    /// Struct members the reader visits for one object, over all its markers: a few times what one
+    /// struct may take, and thousands of times what real gadgets need.
+    /// </summary>
+    public const int MaxVisitsPerObject = 4 * SchemaBuilder.MaxVisits;
+
     /// <summary>Separates the parts of a marker's name.</summary>
     public const string Separator = "___";
 
@@ -37,7 +43,7 @@ public static class GadgetObjectReader
         }
 
         Btf btf = Btf.Parse(btfSection);
-        var builder = new SchemaBuilder(btf);
+        var builder = new SchemaBuilder(btf) { TotalVisitLimit = MaxVisitsPerObject };
         var tracers = new List<TracerInfo>();
         var tracerMaps = new List<string>();
         var snapshots = new List<SnapshotInfo>();

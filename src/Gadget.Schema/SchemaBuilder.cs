@@ -16,7 +16,7 @@ public sealed class SchemaBuilder
     /// Members visited while flattening one struct. Empty structs nested many times over add no
     /// fields but still cost a visit each; this bounds the work a hostile object can ask for.
     /// </summary>
-    private const int MaxVisits = 1 << 20;
+    internal const int MaxVisits = 1 << 16;
 
     public const string L3EndpointStruct = "gadget_l3endpoint_t";
     public const string L4EndpointStruct = "gadget_l4endpoint_t";
@@ -50,7 +50,14 @@ public sealed class SchemaBuilder
     private readonly HashSet<int> _open = [];
     private readonly Dictionary<int, EndpointLayout> _endpoints = [];
     private int _visits;
+    private long _totalVisits;
     private int _limit;
+
+    /// <summary>
+    /// Members this builder may visit over all its calls: an object that names many structs, each
+    /// under <see cref="MaxVisits"/>, could otherwise still take minutes.
+    /// </summary>
+    internal long TotalVisitLimit { get; init; } = long.MaxValue;
 
     public SchemaBuilder(Btf btf)
     {
@@ -159,6 +166,11 @@ public sealed class SchemaBuilder
             if (++_visits > MaxVisits)
             {
                 throw new GadgetObjectException($"Struct '{composite.Name}' has more than {MaxVisits} members once nested structs are counted.");
+            }
+
+            if (++_totalVisits > TotalVisitLimit)
+            {
+                throw new GadgetObjectException($"The object's marked structs have more than {TotalVisitLimit} members once nested structs are counted.");
             }
 
             BtfMember member = members[i];

@@ -15,7 +15,7 @@ public sealed class RepositoryObjectTests
 
     public static TheoryData<string> RepositoryObjects => [.. Objects().Select(o => o.Name)];
 
-    /// <summary>The BPF objects the agent embeds (resources bpf/NAME.o), by name.</summary>
+    /// <summary>The BPF objects the agent embeds (its resources named *.o), by resource name.</summary>
     internal static IEnumerable<(string Name, byte[] Bytes)> Objects()
     {
         Assembly agent = Assembly.Load(new AssemblyName("gadget-agent"));
@@ -24,7 +24,7 @@ public sealed class RepositoryObjectTests
             using Stream stream = agent.GetManifestResourceStream(resource)!;
             using var bytes = new MemoryStream();
             stream.CopyTo(bytes);
-            yield return (Path.GetFileNameWithoutExtension(resource), bytes.ToArray());
+            yield return (resource, bytes.ToArray());
         }
     }
 
@@ -34,10 +34,10 @@ public sealed class RepositoryObjectTests
 
     [Theory]
     [MemberData(nameof(RepositoryObjects))]
-    public void RepositoryObjectsMatchBpftool(string gadget)
+    public void RepositoryObjectsMatchBpftool(string resource)
     {
-        string path = Path.Combine(Directory.CreateTempSubdirectory("gadget-schema-").FullName, gadget + ".bpf.o");
-        File.WriteAllBytes(path, Objects().Single(o => o.Name == gadget).Bytes);
+        string path = Path.Combine(Directory.CreateTempSubdirectory("gadget-schema-").FullName, resource.Replace('/', '_'));
+        File.WriteAllBytes(path, Objects().Single(o => o.Name == resource).Bytes);
         try
         {
             MatchesBpftool(path);
@@ -53,9 +53,9 @@ public sealed class RepositoryObjectTests
 
     [Theory]
     [MemberData(nameof(RepositoryObjects))]
-    public void RepositoryObjectsDescribeTheirEvents(string name)
+    public void RepositoryObjectsDescribeTheirEvents(string resource)
     {
-        GadgetObjectInfo info = GadgetObjectReader.Read(Objects().Single(o => o.Name == name).Bytes);
+        GadgetObjectInfo info = GadgetObjectReader.Read(Objects().Single(o => o.Name == resource).Bytes);
         foreach (EventSchema schema in info.Tracers.Select(t => t.Event).Concat(info.Snapshots.Select(s => s.Record)))
         {
             Assert.NotEmpty(schema.Fields);

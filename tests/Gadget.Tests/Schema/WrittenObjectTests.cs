@@ -111,6 +111,26 @@ public sealed class WrittenObjectTests
     }
 
     [Fact]
+    public void ManyHeavyMarkersAreBoundedTogether()
+    {
+        // Each tracer's struct holds 250 copies of a struct of 250 empty structs: under the limit
+        // for one struct, but 2000 of them would take the reader minutes.
+        var b = new BtfBuilder();
+        int empty = b.Struct("empty", 0);
+        int middle = b.Struct("middle", 0, [.. Enumerable.Range(0, 250).Select(i => ($"e{i}", empty, 0))]);
+        for (int tracer = 0; tracer < 2000; tracer++)
+        {
+            b.Struct($"top{tracer}", 0, [.. Enumerable.Range(0, 250).Select(i => ($"m{i}", middle, 0))]);
+            b.Var($"gadget_tracer_t{tracer}___events___top{tracer}", 0);
+        }
+
+        byte[] elf = ElfBuilder.Build([(".BTF", ElfBuilder.ProgBits, b.Build())]);
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        Assert.Throws<GadgetObjectException>(() => GadgetObjectReader.Read(elf));
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(10), $"The reader took {watch.Elapsed}.");
+    }
+
+    [Fact]
     public void AnObjectWithoutMarkersDescribesNothing()
     {
         var b = new BtfBuilder();
