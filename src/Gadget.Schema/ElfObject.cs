@@ -146,11 +146,11 @@ public sealed class ElfObject
             raw[i] = (nameOffset, type, (long)Math.Min(size, long.MaxValue), content, link);
         }
 
-        ReadOnlySpan<byte> names = raw[namesIndex].Data.Span;
+        var names = new StringTable(raw[namesIndex].Data, "ELF section name table");
         var sections = new ElfSection[sectionCount];
         for (int i = 0; i < sectionCount; i++)
         {
-            string name = i == 0 ? string.Empty : Bounds.CString(names, raw[i].NameOffset, $"The name of ELF section {i}");
+            string name = i == 0 ? string.Empty : names.Get(raw[i].NameOffset, "ELF section", i);
             sections[i] = new ElfSection(i, name, raw[i].Type, raw[i].Size, raw[i].Data);
         }
 
@@ -191,7 +191,7 @@ public sealed class ElfObject
             throw new GadgetObjectException($"The ELF symbol table names string table {link}, past the {sections.Length} sections.");
         }
 
-        ReadOnlySpan<byte> strings = sections[link].Data.Span;
+        var strings = new StringTable(sections[link].Data, "ELF symbol name table");
         ReadOnlySpan<byte> table = symbolTable.Data.Span;
         var symbols = new ElfSymbol[table.Length / SymbolSize];
         for (int i = 0; i < symbols.Length; i++)
@@ -202,7 +202,7 @@ public sealed class ElfObject
             ushort sectionIndex = Bounds.U16(entry, 6, "ELF symbol");
             ulong value = Bounds.U64(entry, 8, "ELF symbol");
             ulong size = Bounds.U64(entry, 16, "ELF symbol");
-            string name = nameOffset == 0 ? string.Empty : Bounds.CString(strings, nameOffset, $"The name of ELF symbol {i}");
+            string name = nameOffset == 0 ? string.Empty : strings.Get(nameOffset, "ELF symbol", i);
             symbols[i] = new ElfSymbol(
                 name, sectionIndex, (long)Math.Min(value, long.MaxValue), (long)Math.Min(size, long.MaxValue), info & 0xF, info >> 4);
         }

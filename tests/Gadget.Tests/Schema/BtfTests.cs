@@ -242,6 +242,45 @@ public sealed class BtfTests
     }
 
     [Fact]
+    public void RejectsANameWithoutItsEnd()
+    {
+        var b = new BtfBuilder();
+        b.Int("int", 4);
+        byte[] bytes = b.Build();
+        bytes[^1] = (byte)'x';
+        Assert.Contains("NUL", Assert.Throws<GadgetObjectException>(() => Btf.Parse(bytes)).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void NamesThatAreSuffixesOfOneLongStringAreBounded()
+    {
+        // Types named by the 4000 suffixes of one 4000-byte string: each name alone is fine, all of
+        // them would decode to 8 MB of names from 4 KB of strings.
+        var b = new BtfBuilder();
+        uint start = b.String(new string('n', 4000));
+        for (int i = 0; i < 16000; i++)
+        {
+            b.Add(BtfKind.Forward, string.Empty, 0);
+        }
+
+        byte[] bytes = b.Build();
+        for (int i = 0; i < 16000; i++)
+        {
+            BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(24 + (12 * i)), start + (uint)(i % 4000));
+        }
+
+        Assert.Contains("overlap", Assert.Throws<GadgetObjectException>(() => Btf.Parse(bytes)).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void RejectsAnOverlongName()
+    {
+        var b = new BtfBuilder();
+        b.Int(new string('n', 5000), 4);
+        Assert.Contains("longer than", Assert.Throws<GadgetObjectException>(() => Btf.Parse(b.Build())).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void RejectsMembersThatRunPastTheTypeSection()
     {
         var b = new BtfBuilder();
