@@ -18,6 +18,9 @@ public sealed class SchemaBuilder
     /// </summary>
     internal const int MaxVisits = 1 << 16;
 
+    /// <summary>The longest dotted path of a field; real ones are a few dozen characters.</summary>
+    public const int MaxPathLength = 1024;
+
     public const string L3EndpointStruct = "gadget_l3endpoint_t";
     public const string L4EndpointStruct = "gadget_l4endpoint_t";
 
@@ -49,6 +52,11 @@ public sealed class SchemaBuilder
     private readonly List<FieldSchema> _fields = [];
     private readonly HashSet<int> _open = [];
     private readonly Dictionary<int, EndpointLayout> _endpoints = [];
+
+    // Shared by every field of the same type: an enum of 65535 values used by thousands of fields
+    // would otherwise be copied for each.
+    private readonly Dictionary<(int, bool), (string Name, long Value)[]> _enumMembers = [];
+    private readonly Dictionary<int, string> _typeNames = [];
     private int _visits;
     private long _totalVisits;
     private int _limit;
@@ -234,10 +242,15 @@ public sealed class SchemaBuilder
 
     private void AddMember(string path, long bitOffset, int bitfieldSize, int typeId, int depth, bool isLastOfTop, bool flattenStructs)
     {
+        if (path.Length > MaxPathLength)
+        {
+            throw new GadgetObjectException($"A field's path is longer than {MaxPathLength} characters: '{path[..64]}…'.");
+        }
+
         BtfResolvedType resolved = _btf.Resolve(typeId);
         BtfType type = resolved.Type;
         WellKnownType wellKnown = FirstWellKnown(resolved.TypedefNames);
-        string typeName = resolved.OutermostTypedef ?? CName(type, 0);
+        string typeName = resolved.OutermostTypedef ?? TypeNameOf(type);
 
         bool oldStyleBitfield = type.Kind == BtfKind.Int && (type.IntBitOffset != 0 || type.IntBits != type.Size * 8);
         if (bitfieldSize != 0 || bitOffset % 8 != 0 || oldStyleBitfield)
@@ -397,7 +410,7 @@ public sealed class SchemaBuilder
         if (!isInt && !signed && type.Kind == BtfKind.Enum && bits < 32 && enumMembers.Any(m => (ulong)m.Value >> bits != 0))
         {
             signed = true;
-            enumMembers = [.. enumMembers.Select(m => (m.Name, (long)unchecked((int)m.Value)))];
+            enumMembers = EnumMembersOf(type, asInt32: true);
         }
 
         Add(new FieldSchema(path, offset, size, isInt ? IntKindOf(type) : FieldKind.Enum, typeName)
@@ -413,8 +426,28 @@ public sealed class SchemaBuilder
     private static FieldKind IntKindOf(BtfType type)
         => type.IntEncoding.HasFlag(BtfIntEncoding.Bool) || type.Name is "_Bool" or "bool" ? FieldKind.Bool : FieldKind.Int;
 
-    private static (string Name, long Value)[] EnumMembersOf(BtfType type)
-        => [.. type.EnumValues.Select(v => (v.Name, v.Value))];
+    /// <summary>An enum's members; <paramref name="asInt32"/> reads each value's low 32 bits as signed.</summary>
+    private (string Name, long Value)[] EnumMembersOf(BtfType type, bool asInt32 = false)
+    {
+        if (!_enumMembers.TryGetValue((type.Id, asInt32), out (string Name, long Value)[]? members))
+        {
+            members = [.. type.EnumValues.Select(v => (v.Name, asInt32 ? unchecked((int)v.Value) : v.Value))];
+            _enumMembers.Add((type.Id, asInt32), members);
+        }
+
+        return members;
+    }
+
+    private string TypeNameOf(BtfType type)
+    {
+        if (!_typeNames.TryGetValue(type.Id, out string? name))
+        {
+            name = CName(type, 0);
+            _typeNames.Add(type.Id, name);
+        }
+
+        return name;
+    }
 
     private void Add(FieldSchema field)
     {

@@ -177,6 +177,33 @@ public sealed class BtfTests
     }
 
     [Fact]
+    public void ManyFieldsOfOneBigEnumShareItsMembers()
+    {
+        var b = new BtfBuilder();
+        int big = b.Add(BtfKind.Enum, "big", 4, 0xFFFF, false, [.. Enumerable.Range(0, 0xFFFF).SelectMany(i => new[] { b.String($"V{i}"), (uint)i })]);
+        b.Struct("s", 4 * 4096, [.. Enumerable.Range(0, 4096).Select(i => ($"f{i}", big, 32 * i))]);
+        EventSchema schema = new SchemaBuilder(Btf.Parse(b.Build())).BuildStruct("s", "The test");
+        Assert.Equal(4096, schema.Fields.Count);
+        Assert.Same(schema.Fields[0].EnumMembers, schema.Fields[^1].EnumMembers);
+        Assert.Same(schema.Fields[0].TypeName, schema.Fields[^1].TypeName);
+    }
+
+    [Fact]
+    public void APathLongerThanAnyRealOneIsAnError()
+    {
+        // Twenty levels of structs, each member named with 100 characters.
+        var b = new BtfBuilder();
+        b.Int("int", 4);
+        for (int level = 0; level < 20; level++)
+        {
+            b.Struct($"s{level}", 4, (new string('m', 100), level == 19 ? 1 : level + 3, 0));
+        }
+
+        Assert.Contains("path", Assert.Throws<GadgetObjectException>(
+            () => new SchemaBuilder(Btf.Parse(b.Build())).BuildStruct("s0", "The test")).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void ReadsOldStyleIntBitfields()
     {
         // Without kind_flag, the INT itself carries the width and bit offset.

@@ -125,9 +125,8 @@ public sealed class WrittenObjectTests
         }
 
         byte[] elf = ElfBuilder.Build([(".BTF", ElfBuilder.ProgBits, b.Build())]);
-        var watch = System.Diagnostics.Stopwatch.StartNew();
-        Assert.Throws<GadgetObjectException>(() => GadgetObjectReader.Read(elf));
-        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(10), $"The reader took {watch.Elapsed}.");
+        var error = Assert.Throws<GadgetObjectException>(() => GadgetObjectReader.Read(elf));
+        Assert.Contains("marked structs", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
