@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Text;
 
 namespace Gadget.Schema;
 
@@ -34,25 +33,6 @@ internal static class Bounds
 
     public static ulong U64(ReadOnlySpan<byte> data, long offset, string what)
         => BinaryPrimitives.ReadUInt64LittleEndian(Slice(data, offset, 8, what));
-
-    /// <summary>A NUL-terminated string at <paramref name="offset"/> of a string table.</summary>
-    public static string CString(ReadOnlySpan<byte> table, long offset, string what)
-    {
-        if (offset < 0 || offset >= table.Length)
-        {
-            throw new GadgetObjectException($"{what}: string offset {offset} lies outside its {table.Length}-byte string table.");
-        }
-
-        ReadOnlySpan<byte> rest = table[(int)offset..];
-        int end = rest.IndexOf((byte)0);
-        if (end < 0)
-        {
-            throw new GadgetObjectException($"{what}: the string at offset {offset} is not NUL-terminated.");
-        }
-
-        // Invalid UTF-8 becomes U+FFFD: a name is data to show, not to trust.
-        return Encoding.UTF8.GetString(rest[..end]);
-    }
 
     /// <summary>A 64-bit count or offset from the object, as an int, or an error naming it.</summary>
     public static int ToInt(ulong value, string what)

@@ -87,12 +87,14 @@ public sealed class Btf
         uint stringLength = Bounds.U32(data, 20, "BTF header");
         ReadOnlySpan<byte> body = Bounds.Slice(data, headerLength, data.Length - (long)headerLength, "The BTF header");
         ReadOnlySpan<byte> typeData = Bounds.Slice(body, typeOffset, typeLength, "The BTF type section");
-        ReadOnlySpan<byte> strings = Bounds.Slice(body, stringOffset, stringLength, "The BTF string section");
-        if (strings.Length == 0 || strings[0] != 0)
+        ReadOnlyMemory<byte> stringSection = Bounds.Slice(
+            btfSection, (long)headerLength + stringOffset, stringLength, "The BTF string section");
+        if (stringSection.Length == 0 || stringSection.Span[0] != 0)
         {
             throw new GadgetObjectException("The BTF string section does not start with the empty string.");
         }
 
+        var strings = new StringTable(stringSection, "BTF string section");
         var types = new List<BtfType> { BtfType.Void };
         int position = 0;
         while (position < typeData.Length)
@@ -178,7 +180,7 @@ public sealed class Btf
         }
     }
 
-    private static BtfType ReadType(ReadOnlySpan<byte> data, ref int position, int id, ReadOnlySpan<byte> strings)
+    private static BtfType ReadType(ReadOnlySpan<byte> data, ref int position, int id, StringTable strings)
     {
         string what = $"BTF type {id}";
         uint nameOffset = Bounds.U32(data, position, what);
@@ -195,7 +197,7 @@ public sealed class Btf
         }
 
         var kind = (BtfKind)kindNumber;
-        string name = Bounds.CString(strings, nameOffset, $"The name of {what}");
+        string name = strings.Get(nameOffset, "BTF type", id);
         int Size() => NonNegative(unchecked((int)sizeOrType), what);
         int Reference() => sizeOrType <= int.MaxValue ? (int)sizeOrType : throw new GadgetObjectException($"{what} refers to type {sizeOrType}, which does not exist.");
 
@@ -360,8 +362,8 @@ public sealed class Btf
 
     private static int Int(ReadOnlySpan<byte> data, int offset, string what) => unchecked((int)Bounds.U32(data, offset, what));
 
-    private static string Name(ReadOnlySpan<byte> data, ReadOnlySpan<byte> strings, int offset, string what)
-        => Bounds.CString(strings, Bounds.U32(data, offset, what), $"A name in {what}");
+    private static string Name(ReadOnlySpan<byte> data, StringTable strings, int offset, string what)
+        => strings.Get(Bounds.U32(data, offset, what), what);
 
     private static int NonNegative(int value, string what)
         => value >= 0 ? value : throw new GadgetObjectException($"{what} has a size, count or offset too large ({(uint)value}).");

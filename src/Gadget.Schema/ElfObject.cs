@@ -33,10 +33,12 @@ public sealed class ElfObject
     private const ushort ExtendedIndex = 0xFFFF;
 
     private readonly Dictionary<string, ElfSection> _byName;
+    private readonly Dictionary<(string, int), ElfSymbol> _symbols;
 
     private ElfObject(IReadOnlyList<ElfSection> sections, IReadOnlyList<ElfSymbol> symbols)
     {
         Sections = sections;
+        SectionNames = [.. sections.Select(s => s.Name)];
         Symbols = symbols;
         // The first section of a name wins: names repeat only in odd objects, and then the first
         // is the one a reader of the section table meets first too.
@@ -45,13 +47,19 @@ public sealed class ElfObject
         {
             _byName.TryAdd(section.Name, section);
         }
+
+        _symbols = [];
+        foreach (ElfSymbol symbol in symbols)
+        {
+            _symbols.TryAdd((symbol.Name, symbol.SectionIndex), symbol);
+        }
     }
 
     /// <summary>Every section, in header table order (index 0, the null section, included).</summary>
     public IReadOnlyList<ElfSection> Sections { get; }
 
     /// <summary>The names of the sections, in header table order.</summary>
-    public IReadOnlyList<string> SectionNames => Sections.Select(s => s.Name).ToArray();
+    public IReadOnlyList<string> SectionNames { get; }
 
     /// <summary>The symbol table (.symtab), empty when the object has none.</summary>
     public IReadOnlyList<ElfSymbol> Symbols { get; }
@@ -138,11 +146,11 @@ public sealed class ElfObject
             raw[i] = (nameOffset, type, (long)Math.Min(size, long.MaxValue), content, link);
         }
 
-        ReadOnlySpan<byte> names = raw[namesIndex].Data.Span;
+        var names = new StringTable(raw[namesIndex].Data, "ELF section name table");
         var sections = new ElfSection[sectionCount];
         for (int i = 0; i < sectionCount; i++)
         {
-            string name = i == 0 ? string.Empty : Bounds.CString(names, raw[i].NameOffset, $"The name of ELF section {i}");
+            string name = i == 0 ? string.Empty : names.Get(raw[i].NameOffset, "ELF section", i);
             sections[i] = new ElfSection(i, name, raw[i].Type, raw[i].Size, raw[i].Data);
         }
 
@@ -163,22 +171,11 @@ public sealed class ElfObject
     }
 
     /// <summary>The first section called <paramref name="name"/>, with its type and size.</summary>
-    public bool TryGetSection(string name, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out ElfSection? section)
+    public bool TryGetSectionInfo(string name, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out ElfSection? section)
         => _byName.TryGetValue(name, out section);
 
     /// <summary>The first data symbol called <paramref name="name"/> in section <paramref name="sectionIndex"/>.</summary>
-    public ElfSymbol? FindSymbol(string name, int sectionIndex)
-    {
-        foreach (ElfSymbol symbol in Symbols)
-        {
-            if (symbol.SectionIndex == sectionIndex && symbol.Name == name)
-            {
-                return symbol;
-            }
-        }
-
-        return null;
-    }
+    public ElfSymbol? FindSymbol(string name, int sectionIndex) => _symbols.GetValueOrDefault((name, sectionIndex));
 
     private static ElfSymbol[] ReadSymbols(ElfSection[] sections, uint[] links)
     {
@@ -194,7 +191,7 @@ public sealed class ElfObject
             throw new GadgetObjectException($"The ELF symbol table names string table {link}, past the {sections.Length} sections.");
         }
 
-        ReadOnlySpan<byte> strings = sections[link].Data.Span;
+        var strings = new StringTable(sections[link].Data, "ELF symbol name table");
         ReadOnlySpan<byte> table = symbolTable.Data.Span;
         var symbols = new ElfSymbol[table.Length / SymbolSize];
         for (int i = 0; i < symbols.Length; i++)
@@ -205,7 +202,7 @@ public sealed class ElfObject
             ushort sectionIndex = Bounds.U16(entry, 6, "ELF symbol");
             ulong value = Bounds.U64(entry, 8, "ELF symbol");
             ulong size = Bounds.U64(entry, 16, "ELF symbol");
-            string name = nameOffset == 0 ? string.Empty : Bounds.CString(strings, nameOffset, $"The name of ELF symbol {i}");
+            string name = nameOffset == 0 ? string.Empty : strings.Get(nameOffset, "ELF symbol", i);
             symbols[i] = new ElfSymbol(
                 name, sectionIndex, (long)Math.Min(value, long.MaxValue), (long)Math.Min(size, long.MaxValue), info & 0xF, info >> 4);
         }

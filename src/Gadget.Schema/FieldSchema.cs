@@ -1,3 +1,5 @@
+using System.Buffers.Binary;
+
 namespace Gadget.Schema;
 
 /// <summary>How a field's bytes are read.</summary>
@@ -144,6 +146,48 @@ public sealed class FieldSchema
 
     /// <summary>Where the address, version, port and protocol of an endpoint field sit; null otherwise.</summary>
     public EndpointLayout? Endpoint { get; internal init; }
+
+    /// <summary>
+    /// Reads an Int, Bool or Enum field, bitfields included, from a record: sign-extended when
+    /// <see cref="Signed"/>, else zero-extended (a u64 above <see cref="long.MaxValue"/> keeps its
+    /// bits). False when the field is no integer or the record ends before it.
+    /// </summary>
+    public bool TryReadInteger(ReadOnlySpan<byte> record, out long value)
+    {
+        value = 0;
+        if (Kind is not (FieldKind.Int or FieldKind.Bool or FieldKind.Enum) || Size is not (1 or 2 or 4 or 8)
+            || Offset > record.Length - Size)
+        {
+            return false;
+        }
+
+        ReadOnlySpan<byte> bytes = record.Slice(Offset, Size);
+        ulong raw = Size switch
+        {
+            1 => bytes[0],
+            2 => BinaryPrimitives.ReadUInt16LittleEndian(bytes),
+            4 => BinaryPrimitives.ReadUInt32LittleEndian(bytes),
+            _ => BinaryPrimitives.ReadUInt64LittleEndian(bytes),
+        };
+        int width = Size * 8;
+        if (BitSize != 0)
+        {
+            raw >>= BitOffset;
+            width = BitSize;
+        }
+
+        if (width < 64)
+        {
+            raw &= (1UL << width) - 1;
+            if (Signed && (raw >> (width - 1)) != 0)
+            {
+                raw |= ulong.MaxValue << width;
+            }
+        }
+
+        value = unchecked((long)raw);
+        return true;
+    }
 
     public override string ToString() => $"{Path} {Kind} {TypeName} @{Offset}+{Size}";
 }

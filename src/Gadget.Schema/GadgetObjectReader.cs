@@ -14,6 +14,12 @@ public static class GadgetObjectReader
     public const string SnapshotterPrefix = "gadget_snapshotter_";
     public const string MapIteratorPrefix = "gadget_mapiter_";
 
+    /// <summary>
+    /// Struct members the reader visits for one object, over all its markers: a few times what one
+    /// struct may take, and thousands of times what real gadgets need.
+    /// </summary>
+    public const int MaxVisitsPerObject = 4 * SchemaBuilder.MaxVisits;
+
     /// <summary>Separates the parts of a marker's name.</summary>
     public const string Separator = "___";
 
@@ -37,7 +43,7 @@ public static class GadgetObjectReader
         }
 
         Btf btf = Btf.Parse(btfSection);
-        var builder = new SchemaBuilder(btf);
+        var builder = new SchemaBuilder(btf) { TotalVisitLimit = MaxVisitsPerObject };
         var tracers = new List<TracerInfo>();
         var tracerMaps = new List<string>();
         var snapshots = new List<SnapshotInfo>();
@@ -81,10 +87,16 @@ public static class GadgetObjectReader
         }
 
         VariableInfo[] readOnly = ReadDataSection(elf, btf, builder, ".rodata", out ReadOnlyMemory<byte> rodata);
+        var readOnlyByName = new Dictionary<string, VariableInfo>(StringComparer.Ordinal);
+        foreach (VariableInfo variable in readOnly)
+        {
+            readOnlyByName.TryAdd(variable.Name, variable);
+        }
+
         var parameters = new List<ParameterInfo>();
         foreach ((string marker, string name) in parameterNames)
         {
-            VariableInfo variable = readOnly.FirstOrDefault(v => v.Name == name)
+            VariableInfo variable = readOnlyByName.GetValueOrDefault(name)
                 ?? throw new GadgetObjectException(
                     $"The parameter marker '{marker}' names variable '{name}', which is not in .rodata: declare it 'const volatile'.");
             // A .rodata without contents in the file (all zero) reads as zeros.
@@ -124,7 +136,7 @@ public static class GadgetObjectReader
         }
 
         bool fromSymbols = section.Size == 0;
-        elf.TryGetSection(name, out ElfSection? elfSection);
+        elf.TryGetSectionInfo(name, out ElfSection? elfSection);
         long sectionSize = elfSection?.Size ?? section.Size;
         contents = elfSection?.Data ?? ReadOnlyMemory<byte>.Empty;
         var variables = new List<VariableInfo>(section.Variables.Count);

@@ -1,6 +1,9 @@
 namespace Gadget.Schema;
 
-/// <summary>Flattens BTF structs into the fields a decoder reads, and describes single values.</summary>
+/// <summary>
+/// Flattens BTF structs into the fields a decoder reads, and describes single values. An instance
+/// keeps state while it works: use one per thread.
+/// </summary>
 public sealed class SchemaBuilder
 {
     /// <summary>More fields than any event has; a struct that flattens to more is refused.</summary>
@@ -13,7 +16,10 @@ public sealed class SchemaBuilder
     /// Members visited while flattening one struct. Empty structs nested many times over add no
     /// fields but still cost a visit each; this bounds the work a hostile object can ask for.
     /// </summary>
-    private const int MaxVisits = 1 << 20;
+    internal const int MaxVisits = 1 << 16;
+
+    /// <summary>The longest dotted path of a field; real ones are a few dozen characters.</summary>
+    public const int MaxPathLength = 1024;
 
     public const string L3EndpointStruct = "gadget_l3endpoint_t";
     public const string L4EndpointStruct = "gadget_l4endpoint_t";
@@ -45,8 +51,21 @@ public sealed class SchemaBuilder
     private readonly Btf _btf;
     private readonly List<FieldSchema> _fields = [];
     private readonly HashSet<int> _open = [];
+    private readonly Dictionary<int, EndpointLayout> _endpoints = [];
+
+    // Shared by every field of the same type: an enum of 65535 values used by thousands of fields
+    // would otherwise be copied for each.
+    private readonly Dictionary<(int, bool), (string Name, long Value)[]> _enumMembers = [];
+    private readonly Dictionary<int, string> _typeNames = [];
     private int _visits;
+    private long _totalVisits;
     private int _limit;
+
+    /// <summary>
+    /// Members this builder may visit over all its calls: an object that names many structs, each
+    /// under <see cref="MaxVisits"/>, could otherwise still take minutes.
+    /// </summary>
+    internal long TotalVisitLimit { get; init; } = long.MaxValue;
 
     public SchemaBuilder(Btf btf)
     {
@@ -59,18 +78,36 @@ public sealed class SchemaBuilder
         => WellKnownTypedefs.GetValueOrDefault(typedefName, WellKnownType.None);
 
     /// <summary>Flattens the struct called <paramref name="structName"/>, or says it is missing.</summary>
-    public EventSchema BuildStruct(string structName, string neededBy)
+    public EventSchema BuildStruct(string structName, string neededBy) => Guard.Parse(() => BuildNamedStruct(structName, neededBy));
+
+    /// <summary>Flattens a struct into fields with dotted paths.</summary>
+    public EventSchema BuildStruct(BtfType structType) => Guard.Parse(() => BuildStructCore(structType));
+
+    /// <summary>
+    /// Describes a value of type <paramref name="typeId"/> as one field at offset 0 (a global
+    /// variable): structs other than endpoints are kept whole, as bytes.
+    /// </summary>
+    public FieldSchema DescribeValue(string name, int typeId) => Guard.Parse(() => DescribeValueCore(name, typeId));
+
+    /// <summary>Where the parts of an endpoint struct sit, from its BTF members.</summary>
+    public EndpointLayout ReadEndpointLayout(BtfType endpoint)
+    {
+        ArgumentNullException.ThrowIfNull(endpoint);
+        return Guard.Parse(() => ReadEndpointLayout(endpoint, endpoint.Name == L4EndpointStruct, depth: 0));
+    }
+
+    private EventSchema BuildNamedStruct(string structName, string neededBy)
     {
         if (_btf.TryFindType(structName, BtfKind.Struct, out BtfType? type))
         {
-            return BuildStruct(type);
+            return BuildStructCore(type);
         }
 
         // A typedef'd struct (typedef struct {...} foo;) names the struct through its typedef.
         if (_btf.TryFindType(structName, BtfKind.Typedef, out BtfType? typedef)
             && _btf.Resolve(typedef.Id).Type is { Kind: BtfKind.Struct } resolved)
         {
-            return BuildStruct(resolved) with { StructName = structName };
+            return BuildStructCore(resolved) with { StructName = structName };
         }
 
         string why = _btf.TryFindType(structName, BtfKind.Forward, out _)
@@ -79,8 +116,7 @@ public sealed class SchemaBuilder
         throw new GadgetObjectException($"{neededBy} names struct '{structName}', but {why}.");
     }
 
-    /// <summary>Flattens a struct into fields with dotted paths.</summary>
-    public EventSchema BuildStruct(BtfType structType)
+    private EventSchema BuildStructCore(BtfType structType)
     {
         ArgumentNullException.ThrowIfNull(structType);
         if (structType.Kind != BtfKind.Struct)
@@ -102,25 +138,13 @@ public sealed class SchemaBuilder
         return new EventSchema(structType.Name, structType.Size, [.. _fields]) { MinimumRecordSize = minimum };
     }
 
-    /// <summary>
-    /// Describes a value of type <paramref name="typeId"/> as one field at offset 0 (a global
-    /// variable): structs other than endpoints are kept whole, as bytes.
-    /// </summary>
-    public FieldSchema DescribeValue(string name, int typeId)
+    private FieldSchema DescribeValueCore(string name, int typeId)
     {
         Reset(_btf.SizeOf(typeId));
         AddMember(name, bitOffset: 0, bitfieldSize: 0, typeId, depth: 0, isLastOfTop: false, flattenStructs: false);
         return _fields.Count == 1
             ? _fields[0]
             : throw new GadgetObjectException($"The variable '{name}' has a type that describes no value.");
-    }
-
-    /// <summary>Where the parts of an endpoint struct sit, from its BTF members.</summary>
-    public EndpointLayout ReadEndpointLayout(BtfType endpoint)
-    {
-        ArgumentNullException.ThrowIfNull(endpoint);
-        bool l4 = endpoint.Name == L4EndpointStruct;
-        return ReadEndpointLayout(endpoint, l4, depth: 0);
     }
 
     private void Reset(int limit)
@@ -150,6 +174,11 @@ public sealed class SchemaBuilder
             if (++_visits > MaxVisits)
             {
                 throw new GadgetObjectException($"Struct '{composite.Name}' has more than {MaxVisits} members once nested structs are counted.");
+            }
+
+            if (++_totalVisits > TotalVisitLimit)
+            {
+                throw new GadgetObjectException($"The object's marked structs have more than {TotalVisitLimit} members once nested structs are counted.");
             }
 
             BtfMember member = members[i];
@@ -184,7 +213,7 @@ public sealed class SchemaBuilder
                 break;
             case BtfKind.Union:
                 // Which member is meant is known only to the program: keep the bytes, under the first name.
-                string name = type.Members.FirstOrDefault(m => m.Name.Length > 0)?.Name ?? $"union{bitOffset / 8}";
+                string name = FirstMemberName(type) ?? $"union{bitOffset / 8}";
                 AddMember(prefix + name, bitOffset, 0, member.Type, depth, isLast, flattenStructs: false);
                 break;
             default:
@@ -193,12 +222,35 @@ public sealed class SchemaBuilder
         }
     }
 
+    /// <summary>The name of a union's first member, looking through anonymous structs and unions.</summary>
+    private string? FirstMemberName(BtfType union)
+    {
+        BtfType type = union;
+        for (int depth = 0; depth < MaxDepth && type.Members.Count > 0; depth++)
+        {
+            BtfMember first = type.Members[0];
+            if (first.Name.Length > 0)
+            {
+                return first.Name;
+            }
+
+            type = _btf.Resolve(first.Type).Type;
+        }
+
+        return null;
+    }
+
     private void AddMember(string path, long bitOffset, int bitfieldSize, int typeId, int depth, bool isLastOfTop, bool flattenStructs)
     {
+        if (path.Length > MaxPathLength)
+        {
+            throw new GadgetObjectException($"A field's path is longer than {MaxPathLength} characters: '{path[..64]}…'.");
+        }
+
         BtfResolvedType resolved = _btf.Resolve(typeId);
         BtfType type = resolved.Type;
         WellKnownType wellKnown = FirstWellKnown(resolved.TypedefNames);
-        string typeName = resolved.OutermostTypedef ?? CName(type, 0);
+        string typeName = resolved.OutermostTypedef ?? TypeNameOf(type);
 
         bool oldStyleBitfield = type.Kind == BtfKind.Int && (type.IntBitOffset != 0 || type.IntBits != type.Size * 8);
         if (bitfieldSize != 0 || bitOffset % 8 != 0 || oldStyleBitfield)
@@ -212,7 +264,7 @@ public sealed class SchemaBuilder
         {
             case BtfKind.Int:
                 bool isBool = type.IntEncoding.HasFlag(BtfIntEncoding.Bool) || type.Name is "_Bool" or "bool";
-                if (isBool || type.Size is 1 or 2 or 4 or 8)
+                if (type.Size is 1 or 2 or 4 or 8)
                 {
                     Add(new FieldSchema(path, offset, type.Size, isBool ? FieldKind.Bool : FieldKind.Int, typeName)
                     {
@@ -233,7 +285,7 @@ public sealed class SchemaBuilder
                     WellKnown = wellKnown,
                 });
                 break;
-            case BtfKind.Enum or BtfKind.Enum64:
+            case BtfKind.Enum or BtfKind.Enum64 when type.Size is 1 or 2 or 4 or 8:
                 Add(new FieldSchema(path, offset, type.Size, FieldKind.Enum, typeName)
                 {
                     WellKnown = wellKnown,
@@ -252,13 +304,14 @@ public sealed class SchemaBuilder
                 Add(new FieldSchema(path, offset, type.Size, l4 ? FieldKind.L4Endpoint : FieldKind.L3Endpoint, typeName)
                 {
                     WellKnown = l4 ? WellKnownType.L4Endpoint : WellKnownType.L3Endpoint,
-                    Endpoint = ReadEndpointLayout(type, l4, 0),
+                    Endpoint = EndpointLayoutOf(type, l4),
                 });
                 break;
             case BtfKind.Struct when flattenStructs:
                 AddMembers(type, path + ".", bitOffset, depth + 1, topLevel: false);
                 break;
-            case BtfKind.Struct or BtfKind.Union:
+            case BtfKind.Struct or BtfKind.Union or BtfKind.Enum or BtfKind.Enum64:
+                // Structs kept whole, unions, and enums of no integer width: the bytes as they are.
                 Add(new FieldSchema(path, offset, type.Size, FieldKind.Bytes, typeName) { WellKnown = wellKnown });
                 break;
             default:
@@ -349,21 +402,52 @@ public sealed class SchemaBuilder
             unitStart -= back * 8L;
         }
 
-        Add(new FieldSchema(path, offset, size, type.Kind == BtfKind.Int ? IntKindOf(type) : FieldKind.Enum, typeName)
+        bool isInt = type.Kind == BtfKind.Int;
+        bool signed = isInt ? type.IntEncoding.HasFlag(BtfIntEncoding.Signed) : type.EnumSigned;
+        (string Name, long Value)[] enumMembers = isInt ? [] : EnumMembersOf(type);
+        // clang before 15 writes a negative enumerator as its 32-bit pattern without marking the
+        // enum signed; in a bitfield too narrow for that pattern it can only be the negative value.
+        if (!isInt && !signed && type.Kind == BtfKind.Enum && bits < 32 && enumMembers.Any(m => (ulong)m.Value >> bits != 0))
+        {
+            signed = true;
+            enumMembers = EnumMembersOf(type, asInt32: true);
+        }
+
+        Add(new FieldSchema(path, offset, size, isInt ? IntKindOf(type) : FieldKind.Enum, typeName)
         {
             WellKnown = wellKnown,
-            Signed = type.Kind == BtfKind.Int ? type.IntEncoding.HasFlag(BtfIntEncoding.Signed) : type.EnumSigned,
+            Signed = signed,
             BitOffset = (int)(bitOffset - unitStart),
             BitSize = bits,
-            EnumMembers = type.Kind == BtfKind.Int ? [] : EnumMembersOf(type),
+            EnumMembers = enumMembers,
         });
     }
 
     private static FieldKind IntKindOf(BtfType type)
         => type.IntEncoding.HasFlag(BtfIntEncoding.Bool) || type.Name is "_Bool" or "bool" ? FieldKind.Bool : FieldKind.Int;
 
-    private static (string Name, long Value)[] EnumMembersOf(BtfType type)
-        => [.. type.EnumValues.Select(v => (v.Name, v.Value))];
+    /// <summary>An enum's members; <paramref name="asInt32"/> reads each value's low 32 bits as signed.</summary>
+    private (string Name, long Value)[] EnumMembersOf(BtfType type, bool asInt32 = false)
+    {
+        if (!_enumMembers.TryGetValue((type.Id, asInt32), out (string Name, long Value)[]? members))
+        {
+            members = [.. type.EnumValues.Select(v => (v.Name, asInt32 ? unchecked((int)v.Value) : v.Value))];
+            _enumMembers.Add((type.Id, asInt32), members);
+        }
+
+        return members;
+    }
+
+    private string TypeNameOf(BtfType type)
+    {
+        if (!_typeNames.TryGetValue(type.Id, out string? name))
+        {
+            name = CName(type, 0);
+            _typeNames.Add(type.Id, name);
+        }
+
+        return name;
+    }
 
     private void Add(FieldSchema field)
     {
@@ -379,6 +463,18 @@ public sealed class SchemaBuilder
         }
 
         _fields.Add(field);
+    }
+
+    /// <summary>An endpoint struct's layout, worked out once per struct however many fields use it.</summary>
+    private EndpointLayout EndpointLayoutOf(BtfType endpoint, bool l4)
+    {
+        if (!_endpoints.TryGetValue(endpoint.Id, out EndpointLayout? layout))
+        {
+            layout = ReadEndpointLayout(endpoint, l4, 0);
+            _endpoints.Add(endpoint.Id, layout);
+        }
+
+        return layout;
     }
 
     private EndpointLayout ReadEndpointLayout(BtfType endpoint, bool l4, int depth)

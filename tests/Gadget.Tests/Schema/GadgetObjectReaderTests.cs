@@ -62,7 +62,7 @@ public sealed class GadgetObjectReaderTests
         Assert.Equal("bash"u8.ToArray().Concat(new byte[12]), comm.DefaultValue.ToArray());
 
         // The offsets are where the host writes a value before load: distinct and inside .rodata.
-        Assert.True(Markers.Value.Elf.TryGetSection(".rodata", out ElfSection? rodata));
+        Assert.True(Markers.Value.Elf.TryGetSectionInfo(".rodata", out ElfSection? rodata));
         Assert.All(Markers.Value.Parameters, p => Assert.InRange(p.Offset + p.Size, p.Size, rodata.Size));
         Assert.Equal(Markers.Value.Parameters.Count, Markers.Value.Parameters.Select(p => p.Offset).Distinct().Count());
         Assert.Equal(4242u, BitConverter.ToUInt32(rodata.Data.Span[pid.Offset..]));
@@ -171,6 +171,7 @@ public sealed class GadgetObjectReaderTests
     {
         Assert.Equal("args", TraceEvent.Tail?.Path);
         Assert.Single(TraceEvent.Fields, f => f.IsTail);
+        Assert.Equal(228, TraceEvent.MinimumRecordSize);
 
         EventSchema snapshot = Markers.Value.Snapshots.Single(s => s.Name == "procs").Record;
         FieldSchema filename = snapshot.Find("filename")!;
@@ -180,6 +181,16 @@ public sealed class GadgetObjectReaderTests
 
         EventSchema legacy = Markers.Value.Snapshots.Single(s => s.Name == "legacy").Record;
         Assert.Null(legacy.Tail);
+        Assert.Equal(legacy.Size, legacy.MinimumRecordSize);
+    }
+
+    [Fact]
+    public void ASkippedTrailingArrayStillShortensTheMinimumRecord()
+    {
+        EventSchema packet = new SchemaBuilder(Markers.Value.Btf).BuildStruct("packet_event", "The test");
+        Assert.Equal(["timestamp"], packet.Fields.Select(f => f.Path));
+        Assert.Null(packet.Tail);
+        Assert.Equal((12, 80), (packet.MinimumRecordSize, packet.Size));
     }
 
     [Fact]

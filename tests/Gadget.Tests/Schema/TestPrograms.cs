@@ -22,6 +22,15 @@ internal static class TestPrograms
 
     public static byte[] Object(string program, bool debugInfo = true) => File.ReadAllBytes(ObjectPath(program, debugInfo));
 
+    /// <summary>Compiles <paramref name="program"/> for this machine, runs it, and returns what it printed.</summary>
+    public static string RunOnHost(string program)
+    {
+        string source = Path.Combine(SourceDirectory, program);
+        string executable = Path.Combine(OutputDirectory.Value, Path.GetFileNameWithoutExtension(program));
+        Run("clang", "-O2", "-Wall", "-Werror", "-I", SourceDirectory, source, "-o", executable);
+        return Run(executable);
+    }
+
     /// <summary><c>bpftool -j btf dump file</c>: every type of the object, by id.</summary>
     public static Dictionary<int, JsonElement> BpftoolTypes(string objectPath)
     {

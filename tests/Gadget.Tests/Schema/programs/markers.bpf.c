@@ -78,6 +78,16 @@ struct snap_record {
 	char filename[];
 };
 
+/* A packet kept for the gadget's own code: its __data is no field, but a
+ * record may still end inside it. */
+struct packet_event {
+	gadget_timestamp timestamp;
+	__u32 __data_len;
+	__u8 __data[64];
+};
+
+const struct packet_event *unused_packet_event __attribute__((unused));
+
 struct old_snap_record {
 	__u64 value;
 };
