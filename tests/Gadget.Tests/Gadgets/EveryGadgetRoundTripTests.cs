@@ -117,6 +117,44 @@ public sealed class EveryGadgetRoundTripTests
         Assert.Equal(values.Length, values.Distinct(StringComparer.Ordinal).Count());
     }
 
+    [Theory]
+    [MemberData(nameof(Gadgets))]
+    public void ARecordCutAnywhereIsDecodedOrMalformedAndNothingElse(string name)
+    {
+        // The ring hands over whatever the program wrote: a record shorter than the struct allows is
+        // counted as malformed; one cut inside its tail decodes. No other exception may reach the poll thread.
+        GadgetDefinition gadget = TestGadgets.Get(name);
+        (byte[] record, _) = RecordOfEveryField(gadget);
+        int minimum = gadget.Tracer.Event.MinimumRecordSize;
+        var agent = new AgentRows(gadget);
+        int decoded = 0;
+        for (int length = 0; length <= record.Length; length++)
+        {
+            agent.Batch.Reset();
+            if (length < minimum)
+            {
+                Assert.Throws<Agent.Decoding.MalformedRecordException>(() => agent.Add(record.AsSpan(0, length)));
+                Assert.Equal(0, agent.Batch.Length);
+                continue;
+            }
+
+            try
+            {
+                if (agent.Add(record.AsSpan(0, length)))
+                {
+                    Assert.Single(agent.ToEvents());
+                    decoded++;
+                }
+            }
+            catch (Agent.Decoding.MalformedRecordException)
+            {
+                Assert.Equal(0, agent.Batch.Length);
+            }
+        }
+
+        Assert.True(decoded > 0, $"No cut of the {name} record decoded, not even the whole record.");
+    }
+
     /// <summary>A record with a distinct non-zero value in every field of the event struct; the values by schema field name, as the client shows them.</summary>
     private static (byte[] Record, Dictionary<string, object?> Expected) RecordOfEveryField(GadgetDefinition gadget)
     {

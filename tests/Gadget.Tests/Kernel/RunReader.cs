@@ -29,6 +29,34 @@ internal sealed class RunReader
         return events;
     }
 
+    /// <summary>
+    /// Reads until an event matches <paramref name="awaited"/> (or <paramref name="timeout"/> passes),
+    /// then stops the run and takes everything it had read: the complete record of what it saw.
+    /// </summary>
+    public async Task<List<T>> ReadUntilAsync<T>(Func<T, bool> awaited, TimeSpan timeout)
+        where T : GadgetEvent
+    {
+        var events = new List<T>();
+        using (var cancel = new CancellationTokenSource(timeout))
+        {
+            try
+            {
+                while (!events.Any(awaited) && await _run.Batches.WaitToReadAsync(cancel.Token))
+                {
+                    events.AddRange(Take().OfType<T>());
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                // Timed out: the caller's assertions say what is missing.
+            }
+        }
+
+        _run.StopReading();
+        events.AddRange(Take().OfType<T>());
+        return events;
+    }
+
     /// <summary>Every batch queued now.</summary>
     public List<GadgetEvent> Take()
     {
