@@ -63,7 +63,8 @@ static long flood_emit(__u32 index, void *data)
 		n = FLOOD_ARGS_SIZE - 6;
 	event->__args_size = 6 + n;
 	event->timestamp = bpf_ktime_get_boot_ns();
-	gadget_output(event, offsetof(struct exec_event, args) + FLOOD_ARGS_SIZE);
+	/* The record ends with the arguments in use, as exec's do: the bytes after them are not arguments. */
+	gadget_output(event, offsetof(struct exec_event, args) + 6 + n);
 	return 0;
 }
 
