@@ -35,7 +35,10 @@ internal static class SchemaMessage
                 Source: null));
         }
 
-        if (fields.Any(f => f.IsFixed && f.Size != TraceSchema.RowSize(f.Kind, f.Size)) || fields.Any(f => f.IsFixed && f.Kind is FieldKind.Int or FieldKind.Enum && f.Size is not (1 or 2 or 4 or 8))
+        // In the message's own (unsigned, 64-bit) terms, before any of it is an int: a field past the
+        // fixed block, or at an offset that wraps, would otherwise be read out of its row's bounds.
+        if (message.Fields.Any(f => f.Size > 0 && (ulong)f.Offset + f.Size > message.FixedSize)
+            || fields.Any(f => f.IsFixed && f.Size != TraceSchema.RowSize(f.Kind, f.Size)) || fields.Any(f => f.IsFixed && f.Kind is FieldKind.Int or FieldKind.Enum && f.Size is not (1 or 2 or 4 or 8))
             || fields.Where(f => !f.IsFixed).Select(f => f.VariableIndex).Order().Where((index, i) => index != i).Any())
         {
             throw new InvalidDataException("The agent sent a malformed message: its schema's fields do not fit its rows.");

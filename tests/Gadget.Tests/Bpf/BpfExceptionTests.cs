@@ -75,7 +75,7 @@ public sealed class BpfExceptionTests
         string missing = $"/nonexistent-{Guid.NewGuid():N}/vmlinux";
 
         BpfException exception = Assert.Throws<BpfException>(() => BpfObject.Open(
-            GadgetCatalog.ReadObject(new ExecGadget()), "exec", new BpfOpenOptions { KernelBtfPath = missing }));
+            Gadgets.TestGadgets.Get("exec").Program, "exec", new BpfOpenOptions { KernelBtfPath = missing }));
 
         Assert.Equal(BpfErrorId.KernelBtfMissing, exception.ErrorId);
         Assert.Equal(ENOENT, exception.Errno);

@@ -109,8 +109,12 @@ public sealed class ItemQueueTests
 
     private static GadgetEvent[] Events(params uint[] pids)
     {
-        var batch = new EventBatch();
-        batch.Events.AddRange(pids.Select(pid => new Event { Pid = pid, Exec = new ExecPayload { ExePath = "/bin/true" } }));
-        return [.. new TraceReplyDecoder(new EventOrigin("node")).Decode(new TraceReply { Batch = batch }.ToByteArray()).Chunks.SelectMany(chunk => chunk)];
+        var exec = new Gadgets.AgentRows(Gadgets.TestGadgets.Get("exec"));
+        foreach (uint pid in pids)
+        {
+            exec.Add(new Gadgets.RecordBuilder(exec.Gadget).Set("proc.pid", pid).SetString("exe_path", "/bin/true").EndInTail(0).Build());
+        }
+
+        return exec.ToEvents(new EventOrigin("node"));
     }
 }

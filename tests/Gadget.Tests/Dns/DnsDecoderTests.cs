@@ -1,202 +1,246 @@
+using System.Globalization;
 using System.Net;
-using System.Runtime.InteropServices;
+using Gadget.Agent.Decoding;
 using Gadget.Agent.Gadgets;
 using Gadget.Agent.Gadgets.Dns;
-using Gadget.Bpf;
 using Gadget.Protocol.V1;
+using Gadget.Schema;
+using Gadget.Tests.Gadgets;
 using Xunit;
 
 namespace Gadget.Tests.Dns;
 
-public sealed unsafe class DnsDecoderTests
+/// <summary>
+/// DNS records built as bpf/dns writes them (laid out by the object's BTF), through the generic
+/// decoder and the dns hook (message parsing, name filter, unanswered queries), read back as
+/// <see cref="DnsEvent"/>.
+/// </summary>
+public sealed class DnsDecoderTests
 {
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(2);
     private const ulong Second = 1_000_000_000;
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(2);
+
+    // enum dns_packet_type and dns_event_flags (bpf/dns/dns.h): stored in __u8 members, so BTF does not carry them.
+    private const byte PacketHost = 0;
+    private const byte PacketOutgoing = 4;
+    private const byte FlagAttributed = 1;
 
     [Fact]
     public void OutgoingQueryBecomesAnEventWithEveryField()
     {
-        var decoder = new DnsDecoder(new EventFactory(BootClock.Now()), [], Timeout);
-        byte[] record = Record(DnsWire.Query(0x1234, "known.test", DnsWire.TypeA), outgoing: true, cookie: 42, bootNs: 10 * Second);
+        AgentRows agent = Agent();
+        agent.Add(Record(DnsWire.Query(0x1234, "known.test", DnsWire.TypeA), outgoing: true, cookie: 42, bootNs: 10 * Second));
 
-        Event e = decoder.Decode(record)!;
+        DnsEvent e = Assert.IsType<DnsEvent>(Assert.Single(agent.ToEvents()));
 
-        Assert.Equal(4242u, e.Pid);
-        Assert.Equal(4243u, e.Tid);
+        Assert.Equal(4242, e.Pid);
+        Assert.Equal(4243, e.Tid);
         Assert.Equal("dig", e.Comm);
-        DnsPayload dns = e.Dns;
-        Assert.False(dns.Response);
-        Assert.Equal(4u, dns.PacketType);
-        Assert.Equal(0x1234u, dns.Id);
-        Assert.Equal(1u, dns.Qtype);
-        Assert.Equal("known.test.", dns.Name);
-        Assert.Equal(0, dns.Rcode);
-        Assert.Equal(IPAddress.Parse("127.0.0.1"), new IPAddress(dns.SrcAddr.Span));
-        Assert.Equal(IPAddress.Parse("127.0.78.1"), new IPAddress(dns.DstAddr.Span));
-        Assert.Equal(40000u, dns.SrcPort);
-        Assert.Equal(53u, dns.DstPort);
-        Assert.Equal(17u, dns.Protocol);
-        Assert.False(dns.HasLatencyNs);
-        Assert.False(dns.Truncated);
+        Assert.Equal(ClientRows.Time(10 * Second), e.Timestamp);
+        Assert.Equal(DnsQr.Query, e.Qr);
+        Assert.Equal(DnsPacketType.Outgoing, e.PacketType);
+        Assert.Equal(0x1234, e.Id);
+        Assert.Equal(DnsQueryType.A, e.QType);
+        Assert.Equal("known.test.", e.Name);
+        Assert.Equal(DnsResponseCode.NoError, e.Rcode);
+        Assert.Equal(0, e.NumAnswers);
+        Assert.Empty(e.Addresses);
+        Assert.Equal(new IPEndPoint(IPAddress.Parse("127.0.0.1"), 40000), e.Src);
+        Assert.Equal(new IPEndPoint(IPAddress.Parse("127.0.78.1"), 53), e.Dst);
+        Assert.Equal(IPAddress.Parse("127.0.78.1"), e.Nameserver);
+        Assert.Equal(IpProtocol.Udp, e.Protocol);
+        Assert.Null(e.Latency);
+        Assert.False(e.Truncated);
     }
 
     [Fact]
     public void UnansweredQueryIsReportedOnceAtItsDeadline()
     {
-        var decoder = new DnsDecoder(new EventFactory(BootClock.Now()), [], Timeout);
-        Event query = decoder.Decode(Record(DnsWire.Query(7, "silent.test", DnsWire.TypeA), outgoing: true, cookie: 1, bootNs: 10 * Second))!;
-        var due = new List<Event>();
+        AgentRows agent = Agent();
+        agent.Add(Record(DnsWire.Query(7, "silent.test", DnsWire.TypeA), outgoing: true, cookie: 1, bootNs: 10 * Second));
 
-        decoder.Tick((12 * Second) - 1, due);
-        Assert.Empty(due);
+        Assert.Equal(0, agent.Tick((12 * Second) - 1));
+        Assert.Equal(1, agent.Tick(12 * Second));
+        Assert.Equal(0, agent.Tick(20 * Second));
 
-        decoder.Tick(12 * Second, due);
-        Event unanswered = Assert.Single(due);
-        Assert.Equal(DnsGadget.NoResponseRcode, unanswered.Dns.Rcode);
-        Assert.Equal("silent.test.", unanswered.Dns.Name);
-        Assert.Equal(query.TimestampUnixNs, unanswered.TimestampUnixNs);
+        DnsEvent[] events = [.. agent.ToEvents().Cast<DnsEvent>()];
+        Assert.Equal(2, events.Length);
+        (DnsEvent query, DnsEvent unanswered) = (events[0], events[1]);
+        Assert.Equal(DnsResponseCode.NoResponse, unanswered.Rcode);
+        Assert.Equal("silent.test.", unanswered.Name);
+        Assert.Equal(query.Timestamp, unanswered.Timestamp);
         Assert.Equal(query.Pid, unanswered.Pid);
-        Assert.False(unanswered.Dns.Response);
-        Assert.Equal(0, query.Dns.Rcode); // the query event itself is not changed
-
-        decoder.Tick(20 * Second, due);
-        Assert.Single(due);
+        Assert.Equal(DnsQr.Query, unanswered.Qr);
+        Assert.Null(unanswered.Latency);
+        Assert.Equal(DnsResponseCode.NoError, query.Rcode); // the query's own row is not changed
     }
 
     [Fact]
-    public void AnUnansweredQueryIsReportedAsItWasAfterItsEventIsReused()
+    public void AnUnansweredQueryIsReportedAsItWasAfterItsBatchIsReused()
     {
-        var events = new EventFactory(BootClock.Now());
-        var decoder = new DnsDecoder(events, [], Timeout);
-        Event query = decoder.Decode(Record(DnsWire.Query(7, "silent.test", DnsWire.TypeA), outgoing: true, cookie: 1, bootNs: 10 * Second))!;
-        var written = new EventBatch();
-        written.Events.Add(query);
-        events.Recycle(written);
+        AgentRows agent = Agent();
+        agent.Add(Record(DnsWire.Query(7, "silent.test", DnsWire.TypeA), outgoing: true, cookie: 1, bootNs: 10 * Second));
 
-        // The stream wrote the query; its event now carries another packet.
-        Event next = decoder.Decode(Record(DnsWire.Response(9, "other.test", DnsWire.TypeA, 3), outgoing: false, cookie: 2, bootNs: 11 * Second))!;
-        Assert.Same(query, next);
+        // The stream wrote the batch; its buffer now carries another packet.
+        agent.Batch.Reset();
+        agent.Add(Record(DnsWire.Response(9, "other.test", DnsWire.TypeA, 3), outgoing: false, cookie: 2, bootNs: 11 * Second));
+        Assert.Equal(1, agent.Tick(12 * Second));
 
-        var due = new List<Event>();
-        decoder.Tick(12 * Second, due);
-        Event unanswered = Assert.Single(due);
-        Assert.NotSame(next, unanswered);
-        Assert.Equal("silent.test.", unanswered.Dns.Name);
-        Assert.Equal(7u, unanswered.Dns.Id);
-        Assert.False(unanswered.Dns.Response);
-        Assert.Equal(DnsGadget.NoResponseRcode, unanswered.Dns.Rcode);
-        Assert.Equal("other.test.", next.Dns.Name);
+        DnsEvent[] events = [.. agent.ToEvents().Cast<DnsEvent>()];
+        Assert.Equal(2, events.Length);
+        (DnsEvent next, DnsEvent unanswered) = (events[0], events[1]);
+        Assert.Equal("silent.test.", unanswered.Name);
+        Assert.Equal(7, unanswered.Id);
+        Assert.Equal(DnsQr.Query, unanswered.Qr);
+        Assert.Equal(DnsResponseCode.NoResponse, unanswered.Rcode);
+        Assert.Equal("other.test.", next.Name);
+        Assert.Equal(DnsResponseCode.NXDomain, next.Rcode);
     }
 
     [Fact]
     public void AnsweredQueryIsNotReportedAndARetryKeepsTheFirstDeadline()
     {
-        var decoder = new DnsDecoder(new EventFactory(BootClock.Now()), [], Timeout);
-        decoder.Decode(Record(DnsWire.Query(7, "known.test", DnsWire.TypeA), outgoing: true, cookie: 1, bootNs: 10 * Second));
-        decoder.Decode(Record(DnsWire.Query(8, "retry.test", DnsWire.TypeA), outgoing: true, cookie: 1, bootNs: 10 * Second));
-        decoder.Decode(Record(DnsWire.Query(8, "retry.test", DnsWire.TypeA), outgoing: true, cookie: 1, bootNs: 11 * Second));
-        decoder.Decode(Record(DnsWire.Response(7, "known.test", DnsWire.TypeA, 0, IPAddress.Loopback), outgoing: false, cookie: 1, bootNs: 10 * Second + 5));
+        AgentRows agent = Agent();
+        agent.Add(Record(DnsWire.Query(7, "known.test", DnsWire.TypeA), outgoing: true, cookie: 1, bootNs: 10 * Second));
+        agent.Add(Record(DnsWire.Query(8, "retry.test", DnsWire.TypeA), outgoing: true, cookie: 1, bootNs: 10 * Second));
+        agent.Add(Record(DnsWire.Query(8, "retry.test", DnsWire.TypeA), outgoing: true, cookie: 1, bootNs: 11 * Second));
+        agent.Add(Record(DnsWire.Response(7, "known.test", DnsWire.TypeA, 0, IPAddress.Loopback), outgoing: false, cookie: 1, bootNs: (10 * Second) + 5));
         // Same id on another socket is another query.
-        decoder.Decode(Record(DnsWire.Response(8, "retry.test", DnsWire.TypeA, 0), outgoing: false, cookie: 2, bootNs: 11 * Second));
+        agent.Add(Record(DnsWire.Response(8, "retry.test", DnsWire.TypeA, 0), outgoing: false, cookie: 2, bootNs: 11 * Second));
+        agent.Batch.Reset();
 
-        var due = new List<Event>();
-        decoder.Tick(12 * Second, due);
+        // The retry's own deadline (13 s) has not come: the first transmission's (12 s) decides.
+        Assert.Equal(1, agent.Tick(12 * Second));
 
-        Event unanswered = Assert.Single(due);
-        Assert.Equal("retry.test.", unanswered.Dns.Name);
+        DnsEvent unanswered = Assert.IsType<DnsEvent>(Assert.Single(agent.ToEvents()));
+        Assert.Equal("retry.test.", unanswered.Name);
+        Assert.Equal(ClientRows.Time(10 * Second), unanswered.Timestamp);
+        Assert.Equal(0, agent.Tick(20 * Second));
+    }
+
+    [Fact]
+    public void AnIncomingQueryOrAnOutgoingResponseIsNotWaitedOn()
+    {
+        // A local server: it receives queries and sends responses; neither is a query of this host's.
+        AgentRows agent = Agent();
+        agent.Add(Record(DnsWire.Query(3, "served.test", DnsWire.TypeA), outgoing: false, cookie: 9, bootNs: Second));
+        agent.Add(Record(DnsWire.Response(4, "served.test", DnsWire.TypeA, 0), outgoing: true, cookie: 9, bootNs: Second));
+
+        Assert.Equal(0, agent.Tick(10 * Second));
+    }
+
+    [Fact]
+    public void NoTimeoutMeansNoUnansweredQueries()
+    {
+        AgentRows agent = Agent(responseTimeoutMs: "0");
+        agent.Add(Record(DnsWire.Query(7, "silent.test", DnsWire.TypeA), outgoing: true, cookie: 1, bootNs: Second));
+
+        Assert.Equal(0, agent.Tick(1000 * Second));
     }
 
     [Fact]
     public void NameFilterDropsOthersAndDoesNotTrackThem()
     {
-        var decoder = new DnsDecoder(new EventFactory(BootClock.Now()), [new NamePattern("*.keep.test")], Timeout);
-        Assert.Null(decoder.Decode(Record(DnsWire.Query(1, "other.test", DnsWire.TypeA), outgoing: true, cookie: 1, bootNs: Second)));
-        Assert.NotNull(decoder.Decode(Record(DnsWire.Query(2, "a.keep.test", DnsWire.TypeA), outgoing: true, cookie: 1, bootNs: Second)));
+        AgentRows agent = Agent(names: "*.keep.test");
+        Assert.False(agent.Add(Record(DnsWire.Query(1, "other.test", DnsWire.TypeA), outgoing: true, cookie: 1, bootNs: Second)));
+        Assert.True(agent.Add(Record(DnsWire.Query(2, "a.keep.test", DnsWire.TypeA), outgoing: true, cookie: 1, bootNs: Second)));
+        agent.Batch.Reset();
 
-        var due = new List<Event>();
-        decoder.Tick(10 * Second, due);
-        Assert.Equal("a.keep.test.", Assert.Single(due).Dns.Name);
+        Assert.Equal(1, agent.Tick(10 * Second));
+        Assert.Equal("a.keep.test.", Assert.IsType<DnsEvent>(Assert.Single(agent.ToEvents())).Name);
     }
 
     [Fact]
     public void ResponseWithLatencyCarriesItAndTheAddresses()
     {
-        var decoder = new DnsDecoder(new EventFactory(BootClock.Now()), [], Timeout);
-        byte[] record = Record(DnsWire.Response(3, "known.test", DnsWire.TypeA, 0, IPAddress.Parse("127.1.2.3")), outgoing: false, cookie: 5, bootNs: Second, latencyNs: 1_500_000);
+        AgentRows agent = Agent();
+        byte[] message = DnsWire.Response(3, "known.test", DnsWire.TypeAaaa, 0, IPAddress.Parse("127.1.2.3"), IPAddress.Parse("fd00::1:2:3"));
+        agent.Add(Record(message, outgoing: false, cookie: 5, bootNs: Second, latencyNs: 1_500_000));
 
-        DnsPayload dns = decoder.Decode(record)!.Dns;
+        DnsEvent dns = Assert.IsType<DnsEvent>(Assert.Single(agent.ToEvents()));
 
-        Assert.True(dns.Response);
-        Assert.Equal(0u, dns.PacketType);
-        Assert.Equal(1_500_000ul, dns.LatencyNs);
-        Assert.Equal(IPAddress.Parse("127.1.2.3"), new IPAddress(Assert.Single(dns.Addresses).Span));
-        Assert.Equal(1u, dns.NumAnswers);
+        Assert.Equal(DnsQr.Response, dns.Qr);
+        Assert.Equal(DnsPacketType.Host, dns.PacketType);
+        Assert.Equal(DnsQueryType.AAAA, dns.QType);
+        Assert.Equal(TimeSpan.FromTicks(15_000), dns.Latency);
+        Assert.Equal([IPAddress.Parse("127.1.2.3"), IPAddress.Parse("fd00::1:2:3")], dns.Addresses);
+        Assert.Equal(2, dns.NumAnswers);
+        Assert.Equal(IPAddress.Parse("127.0.78.1"), dns.Nameserver);
+        Assert.False(dns.Truncated);
+    }
+
+    [Fact]
+    public void AMessageCutByTheCaptureLimitIsTruncated()
+    {
+        AgentRows agent = Agent();
+        byte[] message = DnsWire.Response(3, "known.test", DnsWire.TypeA, 0, IPAddress.Parse("127.1.2.3"), IPAddress.Parse("127.1.2.4"));
+        byte[] record = Record(message, outgoing: false, cookie: 5, bootNs: Second, messageLength: (uint)message.Length + 100);
+
+        agent.Add(record);
+
+        DnsEvent dns = Assert.IsType<DnsEvent>(Assert.Single(agent.ToEvents()));
+        Assert.True(dns.Truncated);
+        Assert.Equal("known.test.", dns.Name);
     }
 
     [Fact]
     public void UnreadableMessageIsMalformed()
     {
-        var decoder = new DnsDecoder(new EventFactory(BootClock.Now()), [], Timeout);
-        Assert.Throws<MalformedRecordException>(() => decoder.Decode(Record([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13], outgoing: true, cookie: 1, bootNs: 1, qd: 1)));
-        Assert.Throws<MalformedRecordException>(() => decoder.Decode(new byte[10]));
+        AgentRows agent = Agent();
+        Assert.Throws<MalformedRecordException>(() => agent.Add(Record([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13], outgoing: true, cookie: 1, bootNs: 1)));
+        Assert.Throws<MalformedRecordException>(() => agent.Add(new byte[10]));
+        Assert.Equal(0, agent.Batch.Count);
+        Assert.Equal(0, agent.Batch.Length);
     }
 
     [Fact]
-    public void RecordMirrorMatchesTheCompiledStruct()
+    public unsafe void QueryKeyMirrorMatchesTheCompiledStruct()
     {
-        using BpfObject bpf = BpfObject.Open(GadgetCatalog.ReadObject(new DnsGadget()), "dns");
-        BtfStruct record = bpf.FindStruct("dns_event")!;
-        Assert.Equal(record["data"].Offset, sizeof(DnsRecordHeader));
-        (string C, string CSharp)[] fields =
-        [
-            ("timestamp_ns", nameof(DnsRecordHeader.TimestampNs)), ("proc", nameof(DnsRecordHeader.Proc)),
-            ("socket_cookie", nameof(DnsRecordHeader.SocketCookie)), ("latency_ns", nameof(DnsRecordHeader.LatencyNs)),
-            ("saddr", nameof(DnsRecordHeader.Saddr)), ("daddr", nameof(DnsRecordHeader.Daddr)),
-            ("sport", nameof(DnsRecordHeader.Sport)), ("dport", nameof(DnsRecordHeader.Dport)),
-            ("dns_id", nameof(DnsRecordHeader.DnsId)), ("family", nameof(DnsRecordHeader.Family)),
-            ("protocol", nameof(DnsRecordHeader.Protocol)), ("pkt_type", nameof(DnsRecordHeader.PacketType)),
-            ("flags", nameof(DnsRecordHeader.Flags)), ("msg_len", nameof(DnsRecordHeader.MessageLength)),
-            ("data_len", nameof(DnsRecordHeader.DataLength)),
-        ];
-        foreach ((string c, string cs) in fields)
-        {
-            Assert.Equal(record[c].Offset, (int)Marshal.OffsetOf<DnsRecordHeader>(cs));
-        }
+        // The agent looks queries up in the kernel's dns_queries map with this struct as the key.
+        Btf btf = TestGadgets.Get("dns").ObjectInfo.Btf;
+        Assert.True(btf.TryFindType("dns_query_key", BtfKind.Struct, out BtfType? key));
 
-        BtfStruct key = bpf.FindStruct("dns_query_key")!;
         Assert.Equal(key.Size, sizeof(DnsQueryKey));
-        Assert.Equal(key["dns_id"].Offset, (int)Marshal.OffsetOf<DnsQueryKey>(nameof(DnsQueryKey.DnsId)));
+        Assert.Equal(Offset(key, "socket_cookie"), (int)System.Runtime.InteropServices.Marshal.OffsetOf<DnsQueryKey>(nameof(DnsQueryKey.SocketCookie)));
+        Assert.Equal(Offset(key, "dns_id"), (int)System.Runtime.InteropServices.Marshal.OffsetOf<DnsQueryKey>(nameof(DnsQueryKey.DnsId)));
+
+        static int Offset(BtfType type, string member) => type.Members.Single(m => m.Name == member).BitOffset / 8;
     }
 
-    /// <summary>A ring record as bpf/dns.bpf.c writes it.</summary>
-    internal static byte[] Record(byte[] message, bool outgoing, ulong cookie, ulong bootNs, ulong latencyNs = 0, int? qd = null)
+    internal static AgentRows Agent(string? names = null, string? responseTimeoutMs = null)
     {
-        _ = qd;
-        var header = new DnsRecordHeader
+        var request = new TraceRequest { Gadget = "dns" };
+        request.Parameters[DnsGadget.ResponseTimeoutParameter] = responseTimeoutMs ?? ((long)Timeout.TotalMilliseconds).ToString(CultureInfo.InvariantCulture);
+        if (names is not null)
         {
-            TimestampNs = bootNs,
-            SocketCookie = cookie,
-            LatencyNs = latencyNs,
-            Sport = (ushort)(outgoing ? 40000 : 53),
-            Dport = (ushort)(outgoing ? 53 : 40000),
-            DnsId = (ushort)((message[0] << 8) | message[1]),
-            Family = 4,
-            Protocol = 17,
-            PacketType = outgoing ? DnsRecordHeader.PacketOutgoing : DnsRecordHeader.PacketHost,
-            Flags = (byte)(DnsRecordHeader.FlagAttributed | (latencyNs > 0 ? DnsRecordHeader.FlagLatency : 0)),
-            MessageLength = (uint)message.Length,
-            DataLength = (uint)message.Length,
-        };
-        header.Proc.Pid = 4242;
-        header.Proc.Tid = 4243;
-        "dig"u8.CopyTo(new Span<byte>(header.Proc.Comm, 16));
-        byte[] local = [127, 0, 0, 1], server = [127, 0, 78, 1];
-        (outgoing ? local : server).CopyTo(new Span<byte>(header.Saddr, 16));
-        (outgoing ? server : local).CopyTo(new Span<byte>(header.Daddr, 16));
+            request.Parameters[DnsGadget.NameParameter] = names;
+        }
 
-        byte[] record = new byte[sizeof(DnsRecordHeader) + message.Length];
-        MemoryMarshal.Write(record, in header);
-        message.CopyTo(record, sizeof(DnsRecordHeader));
-        return record;
+        return new AgentRows(TestGadgets.Get("dns"), request);
+    }
+
+    /// <summary>A ring record as bpf/dns writes it: the captured message ends the record.</summary>
+    internal static byte[] Record(byte[] message, bool outgoing, ulong cookie, ulong bootNs, ulong latencyNs = 0, uint? messageLength = null)
+    {
+        IPAddress local = IPAddress.Parse("127.0.0.1"), server = IPAddress.Parse("127.0.78.1");
+        ushort id = message.Length >= 2 ? (ushort)((message[0] << 8) | message[1]) : (ushort)0;
+        var builder = new RecordBuilder(TestGadgets.Get("dns"))
+            .Set("timestamp", (long)bootNs)
+            .Set("proc.pid", 4242)
+            .Set("proc.tid", 4243)
+            .SetString("proc.comm", "dig")
+            .SetMember("__socket_cookie", (long)cookie)
+            .Set("latency", (long)latencyNs)
+            .SetEndpoint("src", outgoing ? local : server, outgoing ? (ushort)40000 : (ushort)53, 17)
+            .SetEndpoint("dst", outgoing ? server : local, outgoing ? (ushort)53 : (ushort)40000, 17)
+            .Set("id", id)
+            .Set("pkt_type", outgoing ? PacketOutgoing : PacketHost)
+            .Set("qr", message.Length >= 3 ? message[2] >> 7 : 0)
+            .Set("protocol", 17)
+            .SetMember("__flags", FlagAttributed)
+            .SetMember("__msg_len", messageLength ?? (uint)message.Length)
+            .SetMember("__data_len", message.Length);
+        builder.SetBytes("__data", message);
+        return builder.EndInTail(message.Length).Build();
     }
 }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using Gadget.Agent.Decoding;
 using Gadget.Agent.Gadgets.Dns;
 using Gadget.Agent.Runtime;
 using Gadget.Protocol.V1;
@@ -21,15 +22,15 @@ internal sealed class DnsCapture : IDisposable
     private DnsCapture(TraceRun run)
     {
         _run = run;
-        var decoder = new TraceReplyDecoder(new EventOrigin(NodeName));
+        var reader = new Kernel.RunReader(run, NodeName);
         _reader = Task.Run(async () =>
         {
-            await foreach (EventBatch batch in run.Batches.ReadAllAsync())
+            await foreach (RowBatch batch in run.Batches.ReadAllAsync())
             {
                 run.MarkDequeued(batch);
                 lock (_events)
                 {
-                    _events.AddRange(decoder.Decode(new TraceReply { Batch = batch }.ToByteArray()).Chunks.SelectMany(c => c).OfType<DnsEvent>());
+                    _events.AddRange(reader.Read(batch).OfType<DnsEvent>());
                 }
             }
         });
@@ -44,7 +45,7 @@ internal sealed class DnsCapture : IDisposable
             request.Parameters[name] = value;
         }
 
-        return new DnsCapture(TraceRun.Start(new DnsGadget(), request, new TraceSettings(), new Gadget.Agent.Containers.ContainerCollection()));
+        return new DnsCapture(TraceRun.Start(Gadgets.TestGadgets.Get("dns"), request, new TraceSettings(), new Gadget.Agent.Containers.ContainerCollection()));
     }
 
     public TraceCounters Counters => _run.Counters(0);

@@ -22,7 +22,7 @@ public sealed class AgentServiceTests
 
         Assert.Equal(AgentOptions.Version, info.Version);
         Assert.Matches(@"^\d+\.\d+\.\d+", info.Version);
-        Assert.Equal(1u, info.ProtocolVersion);
+        Assert.Equal(2u, info.ProtocolVersion);
         Assert.Equal("test-node", info.Node);
         Assert.Equal(File.ReadAllText("/proc/sys/kernel/osrelease").Trim(), info.Kernel);
         GadgetDescriptor exec = Assert.Single(info.Gadgets, g => g.Name == "exec");

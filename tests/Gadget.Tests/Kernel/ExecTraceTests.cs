@@ -2,7 +2,10 @@ using System.Diagnostics;
 using Gadget.Agent.Containers;
 using Gadget.Agent.Gadgets;
 using Gadget.Agent.Runtime;
+using Gadget.Agent.Decoding;
 using Gadget.Protocol.V1;
+using Gadget.Tests.Gadgets;
+using Gadget.Tracing;
 using Xunit;
 
 namespace Gadget.Tests.Kernel;
@@ -21,23 +24,23 @@ public sealed class ExecTraceTests
         DateTime before = DateTime.UtcNow;
 
         int pid = HostProcess.Run("/bin/true", marker);
-        List<Event> events = await ReadAllAsync(run, e => HasArg(e, marker));
+        List<ExecEvent> events = await ReadAllAsync(run, e => HasArg(e, marker));
 
-        Event exec = Assert.Single(events, e => HasArg(e, marker));
-        Assert.Equal((uint)pid, exec.Pid);
-        Assert.Equal((uint)pid, exec.Tid);
-        Assert.Equal((uint)Environment.ProcessId, exec.Ppid);
+        ExecEvent exec = Assert.Single(events, e => HasArg(e, marker));
+        Assert.Equal(pid, exec.Pid);
+        Assert.Equal(pid, exec.Tid);
+        Assert.Equal(Environment.ProcessId, exec.Ppid);
         Assert.Equal(0u, exec.Uid);
         Assert.Equal(0u, exec.Gid);
         Assert.Equal("true", exec.Comm);
-        Assert.Equal("/bin/true", exec.Exec.ExePath);
-        Assert.Equal(["/bin/true", marker], exec.Exec.Args);
-        Assert.Equal(0, exec.Exec.Error);
-        Assert.False(exec.Exec.ArgsTruncated);
-        Assert.Equal(SelfNamespace("mnt"), exec.MntnsId);
-        Assert.Equal(SelfNamespace("net"), exec.NetnsId);
-        DateTime stamped = DateTime.UnixEpoch.AddTicks(exec.TimestampUnixNs / 100);
-        Assert.InRange(stamped, before.AddMilliseconds(-50), DateTime.UtcNow);
+        Assert.Equal("/bin/true", exec.ExePath);
+        Assert.Equal(["/bin/true", marker], exec.Args);
+        Assert.Equal(Errno.None, exec.Error);
+        Assert.False(exec.ArgsTruncated);
+        Assert.Equal(SelfNamespace("mnt"), exec.MountNsId);
+        Assert.Equal(SelfNamespace("net"), exec.NetNsId);
+        Assert.Equal(DateTimeKind.Utc, exec.Timestamp.Kind);
+        Assert.InRange(exec.Timestamp, before.AddMilliseconds(-50), DateTime.UtcNow);
     }
 
     [KernelFact]
@@ -48,11 +51,11 @@ public sealed class ExecTraceTests
         using (TraceRun run = Start(new TraceRequest { Gadget = "exec", Parameters = { [ExecGadget.IncludeFailedParameter] = "true" } }))
         {
             HostProcess.Run("/bin/sh", "-c", missing);
-            List<Event> events = await ReadAllAsync(run, e => e.Exec.ExePath == missing);
+            List<ExecEvent> events = await ReadAllAsync(run, e => e.ExePath == missing);
 
-            Event failed = Assert.Single(events, e => e.Exec.ExePath == missing);
-            Assert.Equal(2, failed.Exec.Error); // ENOENT
-            Assert.Equal([missing], failed.Exec.Args);
+            ExecEvent failed = Assert.Single(events, e => e.ExePath == missing);
+            Assert.Equal(Errno.ENOENT, failed.Error);
+            Assert.Equal([missing], failed.Args);
             Assert.Equal("sh", failed.Comm);
         }
 
@@ -62,10 +65,10 @@ public sealed class ExecTraceTests
             HostProcess.Run("/bin/sh", "-c", missing);
             string marker = HostProcess.NewMarker();
             HostProcess.Run("/bin/true", marker);
-            List<Event> events = await ReadAllAsync(run, e => HasArg(e, marker));
+            List<ExecEvent> events = await ReadAllAsync(run, e => HasArg(e, marker));
 
             Assert.Contains(events, e => HasArg(e, marker));
-            Assert.DoesNotContain(events, e => e.Exec.ExePath == missing);
+            Assert.DoesNotContain(events, e => e.ExePath == missing);
         }
     }
 
@@ -80,10 +83,10 @@ public sealed class ExecTraceTests
         HostProcess.WaitForExit(echo);
         HostProcess.WaitForExit(truth);
         Assert.Equal(marker, echo.StandardOutput.ReadToEnd().Trim()); // the echo did run
-        List<Event> events = await ReadAllAsync(run, e => HasArg(e, marker));
+        List<ExecEvent> events = await ReadAllAsync(run, e => HasArg(e, marker));
 
-        Event exec = Assert.Single(events, e => HasArg(e, marker));
-        Assert.Equal((uint)truth.Id, exec.Pid);
+        ExecEvent exec = Assert.Single(events, e => HasArg(e, marker));
+        Assert.Equal(truth.Id, exec.Pid);
         Assert.All(events, e => Assert.Equal("true", e.Comm));
         // The agent read only what the kernel let through: nothing was dropped after the ring.
         TraceCounters counters = run.Counters((ulong)events.Count);
@@ -103,11 +106,11 @@ public sealed class ExecTraceTests
         shell.StandardInput.WriteLine("go");
         shell.StandardInput.Close();
         HostProcess.WaitForExit(shell);
-        List<Event> events = await ReadAllAsync(run, e => HasArg(e, marker) && e.Comm == "true");
+        List<ExecEvent> events = await ReadAllAsync(run, e => HasArg(e, marker) && e.Comm == "true");
 
-        Event exec = Assert.Single(events);
-        Assert.Equal((uint)shell.Id, exec.Pid);
-        Assert.Equal(["/bin/true", marker], exec.Exec.Args);
+        ExecEvent exec = Assert.Single(events);
+        Assert.Equal(shell.Id, exec.Pid);
+        Assert.Equal(["/bin/true", marker], exec.Args);
         Assert.Equal(1ul, run.Counters(delivered: 1).Seen);
     }
 
@@ -122,12 +125,13 @@ public sealed class ExecTraceTests
         try
         {
             var settings = new TraceSettings { PartialBatchInterval = TimeSpan.FromSeconds(3) };
-            using TraceRun run = TraceRun.Start(new ExecGadget(), new TraceRequest { Gadget = "exec", Filter = new ProcessFilter { Comm = comm } }, settings, new ContainerCollection());
+            using TraceRun run = TraceRun.Start(TestGadgets.Get("exec"), new TraceRequest { Gadget = "exec", Filter = new ProcessFilter { Comm = comm } }, settings, new ContainerCollection());
+            var reader = new RunReader(run);
 
             // The first exec of a quiet trace leaves with the drain that found it.
             HostProcess.Run(program, "lone");
-            EventBatch lone = await NextBatchAsync(run, TimeSpan.FromSeconds(2));
-            Assert.Equal(["lone"], lone.Events.Select(e => e.Exec.Args[1]));
+            ExecEvent[] lone = await NextBatchAsync(run, reader, TimeSpan.FromSeconds(2));
+            Assert.Equal(["lone"], lone.Select(e => e.Args[1]));
 
             // The next ones, made within the interval of that hand-over, wait for it and travel together.
             for (int i = 0; i < 5; i++)
@@ -136,8 +140,8 @@ public sealed class ExecTraceTests
                 await Task.Delay(100);
             }
 
-            EventBatch stream = await NextBatchAsync(run, TimeSpan.FromSeconds(6));
-            Assert.Equal(Enumerable.Range(0, 5).Select(i => $"stream-{i}"), stream.Events.Select(e => e.Exec.Args[1]));
+            ExecEvent[] stream = await NextBatchAsync(run, reader, TimeSpan.FromSeconds(6));
+            Assert.Equal(Enumerable.Range(0, 5).Select(i => $"stream-{i}"), stream.Select(e => e.Args[1]));
         }
         finally
         {
@@ -163,22 +167,23 @@ public sealed class ExecTraceTests
         Assert.Empty(LoadedPrograms.HeldByThisProcess());
     }
 
-    private static TraceRun Start(TraceRequest request) => TraceRun.Start(new ExecGadget(), request, new TraceSettings(), new ContainerCollection());
+    private static TraceRun Start(TraceRequest request) => TraceRun.Start(TestGadgets.Get("exec"), request, new TraceSettings(), new ContainerCollection());
 
     /// <summary>
     /// Reads until an event matches <paramref name="awaited"/> (at most <see cref="EventTimeout"/>),
     /// then stops the run and takes everything it had read: the complete record of what it saw.
     /// </summary>
-    private static async Task<List<Event>> ReadAllAsync(TraceRun run, Func<Event, bool> awaited)
+    private static async Task<List<ExecEvent>> ReadAllAsync(TraceRun run, Func<ExecEvent, bool> awaited)
     {
-        var events = new List<Event>();
+        var reader = new RunReader(run);
+        var events = new List<ExecEvent>();
         using (var timeout = new CancellationTokenSource(EventTimeout))
         {
             try
             {
                 while (!events.Any(awaited) && await run.Batches.WaitToReadAsync(timeout.Token))
                 {
-                    Take(run, events);
+                    events.AddRange(reader.Take().Cast<ExecEvent>());
                 }
             }
             catch (OperationCanceledException)
@@ -188,11 +193,11 @@ public sealed class ExecTraceTests
         }
 
         run.StopReading();
-        Take(run, events);
+        events.AddRange(reader.Take().Cast<ExecEvent>());
         return events;
     }
 
-    private static async Task<EventBatch> NextBatchAsync(TraceRun run, TimeSpan timeout)
+    private static async Task<ExecEvent[]> NextBatchAsync(TraceRun run, RunReader reader, TimeSpan timeout)
     {
         using var cancel = new CancellationTokenSource(timeout);
         try
@@ -204,21 +209,12 @@ public sealed class ExecTraceTests
             Assert.Fail($"No batch was handed over within {timeout.TotalSeconds} s.");
         }
 
-        Assert.True(run.Batches.TryRead(out EventBatch? batch));
+        Assert.True(run.Batches.TryRead(out RowBatch? batch));
         run.MarkDequeued(batch);
-        return batch;
+        return [.. reader.Read(batch).Cast<ExecEvent>()];
     }
 
-    private static void Take(TraceRun run, List<Event> events)
-    {
-        while (run.Batches.TryRead(out EventBatch? batch))
-        {
-            run.MarkDequeued(batch);
-            events.AddRange(batch.Events);
-        }
-    }
-
-    private static bool HasArg(Event e, string marker) => e.Exec.Args.Contains(marker);
+    private static bool HasArg(ExecEvent e, string marker) => e.Args.Contains(marker);
 
     private static ulong SelfNamespace(string kind)
     {
