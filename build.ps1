@@ -6,6 +6,11 @@
 .DESCRIPTION
     Build  installs missing Debian packages, compiles the BPF objects and the solution, and stages
            the module in out/Gadget (manifest, format file, help, assemblies, agent).
+    Generate  Builds the agent (which compiles the BPF objects) and src/Gadget.Generator, then
+           rewrites what is generated from each gadget's BTF and gadget.yaml: the client's event
+           classes (src/Gadget.Client/Events/Generated) and their format views
+           (module/Gadget.Events.Format.ps1xml). Run it after changing a gadget's folder under bpf/,
+           and commit its output.
     Image  The agent image, from scratch (no base image): the self-contained agent, libbpf and
            their shared libraries, as an OCI archive in out/image/gadget-agent.oci.tar
            (deploy/Build-AgentImage.ps1; recipe in deploy/Containerfile).
@@ -25,7 +30,7 @@
 #>
 [CmdletBinding()]
 param(
-    [ValidateSet('Build', 'Image', 'Test', 'Demo', 'Bench', 'Soak', 'Clean')]
+    [ValidateSet('Build', 'Generate', 'Image', 'Test', 'Demo', 'Bench', 'Soak', 'Clean')]
     [string] $Task = 'Build',
 
     [ValidateSet('Debug', 'Release')]
@@ -123,6 +128,15 @@ function Invoke-Build {
     Copy-Item (Join-Path $Root 'module/Gadget.psd1'), (Join-Path $Root 'module/Gadget.psm1'), (Join-Path $Root 'module/Gadget.Format.ps1xml'), (Join-Path $Root 'module/Gadget.Events.Format.ps1xml') $ModuleOut
     & (Join-Path $Root 'module/help/Build-GadgetHelp.ps1') -ModulePath $ModuleOut
     Write-Host "Module staged in $ModuleOut"
+}
+
+function Invoke-Generate {
+    # The generator reads the BPF objects the agent's build compiles (src/Gadget.Agent/obj/bpf).
+    Install-DebianPackages $DebianPackages
+    foreach ($project in 'Gadget.Agent', 'Gadget.Generator') {
+        Invoke-Native dotnet @('build', (Join-Path $Root "src/$project"), '-c', $Configuration, '--nologo', '-v', 'quiet', '-clp:ErrorsOnly')
+    }
+    Invoke-Native dotnet @('run', '--project', (Join-Path $Root 'src/Gadget.Generator'), '-c', $Configuration, '--no-build', '--', $Root)
 }
 
 function Invoke-Image {
@@ -228,6 +242,7 @@ function Invoke-Clean {
 
 switch ($Task) {
     'Build' { Invoke-Build }
+    'Generate' { Invoke-Generate }
     'Image' { Invoke-Image }
     'Test' { Invoke-Test }
     'Demo' { Invoke-Demo }

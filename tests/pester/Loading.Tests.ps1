@@ -54,7 +54,7 @@ Import-Module '$manifest' -Force
 `$result.CmdletsAfterForce = @(Get-Command -Module Gadget).Count
 Remove-Module Gadget
 `$result.OpenFlagsAfterRemove = [bool]('Gadget.OpenFlags' -as [type])
-`$result.CmdletsAfterRemove = @(Get-Command -Module Gadget -ErrorAction Ignore).Count
+`$result.CmdletsAfterRemove = @(Get-Command -ListImported -CommandType Cmdlet | Where-Object ModuleName -eq Gadget).Count
 Import-Module '$manifest'
 `$result.CmdletsAfterReimport = @(Get-Command -Module Gadget).Count
 `$result.OpenFlagsAfterReimport = [bool]('Gadget.OpenFlags' -as [type])
