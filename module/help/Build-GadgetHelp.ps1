@@ -25,7 +25,24 @@
     description of a parameter that does not exist, an output type without a description, a
     cmdlet without a source file, or an example without code. So the help cannot drift from code.
 
-    Writes <ModulePath>/en-US/<assembly>-Help.xml and copies the about_*.help.txt topics.
+    The lists come from where the events are described, never from the markdown either:
+    - Every output type of the module's own assemblies gets the list of its public properties,
+      with their types and the summaries of their XML documentation. An event type's class and
+      its summaries are generated from the gadget's BTF and gadget.yaml, so the help says what
+      the program produces.
+    - A line <!-- gadgets --> in a section becomes the list of the gadgets (bpf/*/gadget.yaml,
+      read with the module's own reader): name, description and cmdlet.
+    - A line <!-- gadget-parameters --> becomes the list of the gadgets' parameters (the keys
+      Start-GadgetTrace -Parameter takes), with descriptions and defaults;
+      <!-- gadget-parameters exec --> lists one gadget's.
+    The build fails when a gadget names a cmdlet the module does not export, or a type its cmdlet
+    does not declare in [OutputType], and when a cmdlet whose help lists the gadgets does not
+    declare every gadget's type.
+
+    Writes <ModulePath>/en-US/<assembly>-Help.xml and copies the about_*.help.txt topics. Needs no
+    network: the XML documentation is the compiler's, found beside the staged assembly or, when
+    staging removed it, in the build output under src/ whose assembly is the staged one, byte for
+    byte.
 
 .EXAMPLE
     ./module/help/Build-GadgetHelp.ps1 -ModulePath ./out/Gadget
@@ -39,6 +56,12 @@ param(
     # Where the markdown sources and about topics are.
     [string] $SourcePath = $PSScriptRoot,
 
+    # The gadgets' folders (each with a gadget.yaml).
+    [string] $GadgetPath = (Join-Path $PSScriptRoot '../../bpf'),
+
+    # Where to look for the XML documentation of the module's assemblies when it is not beside them.
+    [string] $BuildOutputPath = (Join-Path $PSScriptRoot '../../src'),
+
     [string] $Culture = 'en-US'
 )
 
@@ -49,48 +72,87 @@ $MamlNamespace = 'http://schemas.microsoft.com/maml/2004/10'
 $CommandNamespace = 'http://schemas.microsoft.com/maml/dev/command/2004/10'
 $DevNamespace = 'http://schemas.microsoft.com/maml/dev/2004/10'
 
-function Get-CmdletMetadata {
+function Get-ModuleMetadata {
     # Imports the staged module in a child pwsh (so this build session never loads the cmdlet
-    # assembly) and returns what Get-Command knows about each cmdlet, as plain data.
-    param([string] $Path)
+    # assembly) and returns, as plain data, what Get-Command knows about each cmdlet, the public
+    # properties of the output types from the module's own assemblies, and the gadgets'
+    # gadget.yaml files as the module's own reader (Gadget.Schema.GadgetMetadata) reads them.
+    param([string] $Path, [string] $GadgetPath)
 
     $manifest = (Resolve-Path (Join-Path $Path 'Gadget.psd1')).ProviderPath
-    $script = @'
+    $gadgetFiles = @(if (Test-Path $GadgetPath) { Get-ChildItem $GadgetPath -Directory | ForEach-Object { Join-Path $_.FullName 'gadget.yaml' } | Where-Object { Test-Path $_ } })
+    $quote = { param($text) "'$($text -replace "'", "''")'" }
+    $prelude = "`$Manifest = $(& $quote $manifest)`n`$GadgetFiles = @($((@($gadgetFiles | ForEach-Object { & $quote $_ })) -join ', '))`n"
+    $script = $prelude + @'
 $ErrorActionPreference = 'Stop'
-$module = Import-Module -Name '{0}' -PassThru
+$module = Import-Module -Name $Manifest -PassThru
 $common = [System.Management.Automation.Cmdlet]::CommonParameters + [System.Management.Automation.Cmdlet]::OptionalCommonParameters
-$commands = foreach ($command in Get-Command -Module $module.Name -CommandType Cmdlet) {{
-    $parameters = foreach ($parameter in $command.Parameters.Values) {{
-        if ($parameter.Name -in $common) {{ continue }}
+$context = [Gadget.LoadContext.ModuleLoadContext]::ForModule($module.ModuleBase)
+$types = [ordered]@{}
+
+function Get-TypeName([type] $Type) {
+    # As PowerShell spells it: [string], [uint], [System.Nullable[timespan]] → timespan (or null).
+    $underlying = [Nullable]::GetUnderlyingType($Type)
+    if ($underlying) { return "$(Get-TypeName $underlying) (or null)" }
+    [Microsoft.PowerShell.ToStringCodeMethods]::Type([psobject]$Type)
+}
+
+function Get-Depth([type] $Type) {
+    $depth = 0
+    for ($current = $Type; $current; $current = $current.BaseType) { $depth++ }
+    $depth
+}
+
+$commands = foreach ($command in Get-Command -Module $module.Name -CommandType Cmdlet) {
+    $parameters = foreach ($parameter in $command.Parameters.Values) {
+        if ($parameter.Name -in $common) { continue }
         $type = $parameter.ParameterType
         $underlying = [Nullable]::GetUnderlyingType($type)
-        if ($underlying) {{ $type = $underlying }}
-        [ordered]@{{
+        if ($underlying) { $type = $underlying }
+        [ordered]@{
             Name      = $parameter.Name
             Type      = $type.Name
             TypeFull  = $type.FullName
             IsSwitch  = $parameter.SwitchParameter
             Aliases   = @($parameter.Aliases)
-            Globbing  = [bool]($parameter.Attributes | Where-Object {{ $_ -is [System.Management.Automation.SupportsWildcardsAttribute] }})
-        }}
-    }}
-    $sets = foreach ($set in $command.ParameterSets) {{
-        [ordered]@{{
+            Globbing  = [bool]($parameter.Attributes | Where-Object { $_ -is [System.Management.Automation.SupportsWildcardsAttribute] })
+        }
+    }
+    $sets = foreach ($set in $command.ParameterSets) {
+        [ordered]@{
             Name       = $set.Name
             IsDefault  = $set.IsDefault
-            Parameters = @(foreach ($parameter in $set.Parameters) {{
-                if ($parameter.Name -in $common) {{ continue }}
-                [ordered]@{{
+            Parameters = @(foreach ($parameter in $set.Parameters) {
+                if ($parameter.Name -in $common) { continue }
+                [ordered]@{
                     Name          = $parameter.Name
                     Mandatory     = $parameter.IsMandatory
                     Position      = $parameter.Position
                     ByValue       = $parameter.ValueFromPipeline
                     ByPropertyName = $parameter.ValueFromPipelineByPropertyName
-                }}
-            }})
-        }}
-    }}
-    [ordered]@{{
+                }
+            })
+        }
+    }
+    foreach ($outputType in $command.OutputType) {
+        $type = $outputType.Type
+        if (-not $type -or $types.Contains($type.FullName)) { continue }
+        if ([System.Runtime.Loader.AssemblyLoadContext]::GetLoadContext($type.Assembly) -ne $context) { continue }
+        # The properties in the order of the classes that declare them, the base class first.
+        $properties = $type.GetProperties([System.Reflection.BindingFlags]'Public, Instance') |
+            Sort-Object @{ Expression = { Get-Depth $_.DeclaringType } }, MetadataToken
+        $types[$type.FullName] = [ordered]@{
+            Assembly   = $type.Assembly.Location
+            Properties = @(foreach ($property in $properties) {
+                [ordered]@{
+                    Name     = $property.Name
+                    Type     = Get-TypeName $property.PropertyType
+                    MemberId = "P:$($property.DeclaringType.FullName -replace '\+', '.').$($property.Name)"
+                }
+            })
+        }
+    }
+    [ordered]@{
         Name          = $command.Name
         Verb          = $command.Verb
         Noun          = $command.Noun
@@ -98,10 +160,29 @@ $commands = foreach ($command in Get-Command -Module $module.Name -CommandType C
         OutputTypes   = @($command.OutputType | ForEach-Object Name)
         Parameters    = @($parameters)
         ParameterSets = @($sets)
-    }}
-}}
-ConvertTo-Json -InputObject @($commands) -Depth 8 -Compress
-'@ -f ($manifest -replace "'", "''")
+    }
+}
+
+$reader = $context.LoadFromAssemblyName([System.Reflection.AssemblyName]::new('Gadget.Schema')).GetType('Gadget.Schema.GadgetMetadata', $true)
+$gadgets = foreach ($file in $GadgetFiles) {
+    try { $metadata = $reader.GetMethod('Parse').Invoke($null, @(, [System.IO.File]::ReadAllText($file))) }
+    catch { throw "$($file): $($_.Exception.InnerException.Message ?? $_.Exception.Message)" }
+    $name = if ($metadata.Name) { $metadata.Name } else { Split-Path -Leaf (Split-Path -Parent $file) }
+    [ordered]@{
+        Name        = $name
+        Path        = $file
+        Description = $metadata.Description
+        Cmdlet      = $metadata.Cmdlet
+        TypeName    = $metadata.TypeName
+        Diagnostic  = $metadata.Diagnostic
+        Parameters  = @(foreach ($parameter in @($metadata.ProgramParameters) + @($metadata.AgentParameters)) {
+            [ordered]@{ Key = $parameter.Key; Description = $parameter.Description; DefaultValue = $parameter.DefaultValue }
+        })
+    }
+}
+
+ConvertTo-Json -InputObject ([ordered]@{ Commands = @($commands); Types = $types; Gadgets = @($gadgets | Sort-Object { $_.Name }) }) -Depth 8 -Compress
+'@
 
     # The same PowerShell that runs this script: pwsh itself, or dotnet + pwsh.dll for the dotnet tool.
     $pwsh = [Environment]::ProcessPath
@@ -109,8 +190,52 @@ ConvertTo-Json -InputObject @($commands) -Depth 8 -Compress
     if ([IO.Path]::GetFileNameWithoutExtension($pwsh) -eq 'dotnet') { $arguments.Add((Join-Path $PSHOME 'pwsh.dll')) }
     $arguments.AddRange([string[]]@('-NoProfile', '-NonInteractive', '-EncodedCommand', [Convert]::ToBase64String([Text.Encoding]::Unicode.GetBytes($script))))
     $json = & $pwsh $arguments
-    if ($LASTEXITCODE -ne 0) { throw "Reading the cmdlets' metadata from $manifest failed (exit code $LASTEXITCODE)." }
+    if ($LASTEXITCODE -ne 0) { throw "Reading the module's metadata from $manifest failed (exit code $LASTEXITCODE)." }
     ($json -join "`n") | ConvertFrom-Json
+}
+
+function Find-XmlDocumentation {
+    # The compiler's XML documentation of an assembly: beside it, or (staging removes it) in the
+    # build output under $Search, taken only where the assembly there is the same, byte for byte.
+    param([string] $AssemblyPath, [string] $Search)
+    $beside = [IO.Path]::ChangeExtension($AssemblyPath, '.xml')
+    if (Test-Path -LiteralPath $beside) { return $beside }
+    $name = [IO.Path]::GetFileName($AssemblyPath)
+    $length = (Get-Item -LiteralPath $AssemblyPath).Length
+    $hash = (Get-FileHash -LiteralPath $AssemblyPath).Hash
+    if (Test-Path $Search) {
+        foreach ($candidate in Get-ChildItem $Search -Recurse -File -Filter $name) {
+            $xml = [IO.Path]::ChangeExtension($candidate.FullName, '.xml')
+            if ($candidate.Length -eq $length -and (Test-Path -LiteralPath $xml) -and (Get-FileHash -LiteralPath $candidate.FullName).Hash -eq $hash) {
+                return $xml
+            }
+        }
+    }
+    throw "No XML documentation for $($AssemblyPath): it is neither beside it nor in the build output under $Search (build the solution, then stage the module from that build)."
+}
+
+function Get-DocumentationSummaries {
+    # Member id (P:Gadget.SignalEvent.Signal) → its <summary> as one line of plain text.
+    param([string] $Path)
+    $summaries = @{}
+    foreach ($member in ([xml](Get-Content -LiteralPath $Path -Raw)).doc.members.member) {
+        $summary = $member['summary']
+        if (-not $summary) { continue }
+        $text = foreach ($node in $summary.ChildNodes) {
+            if ($node.NodeType -ne 'Element') { $node.InnerText; continue }
+            switch ($node.LocalName) {
+                'see' {
+                    if ($node.HasAttribute('cref')) { ($node.GetAttribute('cref') -split '[.:]')[-1] }
+                    elseif ($node.HasAttribute('langword')) { $node.GetAttribute('langword') }
+                    else { $node.InnerText }
+                }
+                'paramref' { $node.GetAttribute('name') }
+                default { $node.InnerText }
+            }
+        }
+        $summaries[$member.name] = (($text -join '') -replace '\s+', ' ').Trim()
+    }
+    $summaries
 }
 
 function ConvertFrom-HelpMarkdown {
@@ -144,6 +269,11 @@ function ConvertFrom-HelpMarkdown {
             $trimmed = $line.Trim()
             if ($trimmed -eq '') {
                 if ($null -ne $current) { $paragraphs.Add($current); $current = $null }
+            }
+            elseif ($trimmed -match '^<!--') {
+                # A generated list (<!-- gadgets -->): its own paragraph, expanded later.
+                if ($null -ne $current) { $paragraphs.Add($current); $current = $null }
+                $paragraphs.Add($trimmed)
             }
             elseif ($trimmed -match '^[-*] ') {
                 if ($null -ne $current) { $paragraphs.Add($current) }
@@ -273,6 +403,101 @@ function Test-HelpSource {
     if ($Doc.Inputs.Count -eq 0) { $problems.Add('no INPUTS (write ### None when nothing is taken from the pipeline)') }
     if ($problems.Count -gt 0) {
         throw "Help source $Path disagrees with $($Command.Name):`n  - $($problems -join "`n  - ")"
+    }
+}
+
+function Get-GadgetParameterList {
+    # One paragraph per gadget parameter: "- key: description Default: value.", prefixed with the
+    # gadget's name when the list is of every gadget's.
+    param($Gadget, [switch] $WithGadgetName)
+    foreach ($parameter in $Gadget.Parameters) {
+        $text = $parameter.Description.Trim()
+        if ($text -and $text -notmatch '[.!?]$') { $text += '.' }
+        if ($null -ne $parameter.DefaultValue -and $text -notmatch '\bdefault\b') { $text += " Default: $($parameter.DefaultValue)." }
+        $name = if ($WithGadgetName) { "$($Gadget.Name) $($parameter.Key)" } else { $parameter.Key }
+        "- $($name): $text"
+    }
+}
+
+function Get-GadgetTypeName {
+    # gadget.yaml's typeName (SignalEvent) as the cmdlets declare it (Gadget.SignalEvent).
+    param([string] $TypeName)
+    if (-not $TypeName) { return $null }
+    if ($TypeName.Contains('.')) { $TypeName } else { "Gadget.$TypeName" }
+}
+
+function Test-GadgetCatalog {
+    # Each gadget's cmdlet is exported and declares the gadget's type.
+    param($Metadata)
+    $problems = [Collections.Generic.List[string]]::new()
+    foreach ($gadget in $Metadata.Gadgets) {
+        if (-not $gadget.Cmdlet) { continue }
+        $command = $Metadata.Commands | Where-Object Name -eq $gadget.Cmdlet
+        $type = Get-GadgetTypeName $gadget.TypeName
+        if (-not $command) { $problems.Add("gadget $($gadget.Name) names the cmdlet $($gadget.Cmdlet), which the module does not export") }
+        elseif ($type -and $type -notin $command.OutputTypes) { $problems.Add("gadget $($gadget.Name)'s type $type is not in $($gadget.Cmdlet)'s [OutputType]") }
+    }
+    if ($problems.Count -gt 0) {
+        throw "The gadgets disagree with the module:`n  - $($problems -join "`n  - ")"
+    }
+}
+
+function Expand-HelpLists {
+    # Replaces the <!-- … --> lines of a help source with the lists they name, and appends to each
+    # output type of the module's assemblies the list of its properties.
+    param($Command, $Doc, $Metadata, [hashtable] $Summaries, [string] $Path)
+
+    $listsGadgets = $false
+    $expand = {
+        param([string[]] $Paragraphs)
+        foreach ($paragraph in $Paragraphs) {
+            if ($paragraph -notmatch '^<!--') { $paragraph; continue }
+            if ($paragraph -notmatch '^<!--\s*(?<list>gadgets|gadget-parameters)(\s+(?<gadget>[\w-]+))?\s*-->$' -or ($Matches.list -eq 'gadgets' -and $Matches.Contains('gadget'))) {
+                throw "$($Path): '$paragraph' is no list this build knows (<!-- gadgets -->, <!-- gadget-parameters -->, <!-- gadget-parameters NAME -->)."
+            }
+            if ($Matches.list -eq 'gadgets') {
+                Set-Variable listsGadgets $true -Scope 1
+                foreach ($gadget in $Metadata.Gadgets) {
+                    $text = $gadget.Description.Trim()
+                    if ($gadget.Cmdlet) { $text += " ($($gadget.Cmdlet))" }
+                    "- $($gadget.Name): $text"
+                }
+            }
+            elseif ($Matches.Contains('gadget')) {
+                $name = $Matches.gadget
+                $gadget = $Metadata.Gadgets | Where-Object Name -eq $name
+                if (-not $gadget) { throw "$($Path): '$paragraph' names no gadget under bpf/ (there are $(($Metadata.Gadgets.Name) -join ', '))." }
+                Get-GadgetParameterList $gadget
+            }
+            else {
+                foreach ($gadget in $Metadata.Gadgets) { Get-GadgetParameterList $gadget -WithGadgetName }
+            }
+        }
+    }
+
+    $Doc.Description = @(& $expand $Doc.Description)
+    $Doc.Notes = @(& $expand $Doc.Notes)
+    foreach ($name in @($Doc.Parameters.Keys)) { $Doc.Parameters[$name] = @(& $expand $Doc.Parameters[$name]) }
+    foreach ($type in @($Doc.Outputs.Keys)) { $Doc.Outputs[$type] = @(& $expand $Doc.Outputs[$type]) }
+
+    if ($listsGadgets) {
+        foreach ($gadget in $Metadata.Gadgets) {
+            $type = Get-GadgetTypeName $gadget.TypeName
+            if ($type -and $type -notin $Command.OutputTypes) {
+                throw "$($Path) lists the gadgets, but $($Command.Name)'s [OutputType] lacks gadget $($gadget.Name)'s type $type."
+            }
+        }
+    }
+
+    foreach ($type in $Command.OutputTypes) {
+        $described = $Metadata.Types.PSObject.Properties[$type]
+        if (-not $described -or -not $Doc.Outputs.Contains($type)) { continue }
+        # One paragraph, a line per property: Get-Help keeps the lines and wraps each by itself.
+        $lines = foreach ($property in $described.Value.Properties) {
+            $summary = $Summaries[$property.MemberId]
+            if ($summary) { "$($property.Name) [$($property.Type)]: $summary" } else { "$($property.Name) [$($property.Type)]" }
+        }
+        $Doc.Outputs[$type] = @($Doc.Outputs[$type]) + (@('Properties:') + @($lines) -join "`n")
     }
 }
 
@@ -407,8 +632,17 @@ function Write-CommandHelp {
 }
 
 $ModulePath = (Resolve-Path $ModulePath).ProviderPath
-$commands = @(Get-CmdletMetadata $ModulePath)
+$metadata = Get-ModuleMetadata $ModulePath $GadgetPath
+$commands = @($metadata.Commands)
 if ($commands.Count -eq 0) { throw "The module in $ModulePath exports no cmdlets." }
+if (@($metadata.Gadgets).Count -eq 0) { throw "No gadget.yaml under $GadgetPath." }
+Test-GadgetCatalog $metadata
+
+# The summaries of the XML documentation of every assembly an output type comes from.
+$summaries = @{}
+foreach ($assembly in @($metadata.Types.PSObject.Properties.Value.Assembly | Sort-Object -Unique)) {
+    $summaries += Get-DocumentationSummaries (Find-XmlDocumentation $assembly $BuildOutputPath)
+}
 
 $outDir = Join-Path $ModulePath $Culture
 New-Item $outDir -ItemType Directory -Force | Out-Null
@@ -427,6 +661,7 @@ foreach ($group in $commands | Group-Object HelpFile) {
             if (-not (Test-Path $source)) { throw "$($command.Name) has no help source: write $source." }
             $doc = ConvertFrom-HelpMarkdown $source
             Test-HelpSource $command $doc $source
+            Expand-HelpLists $command $doc $metadata $summaries $source
             Write-CommandHelp $writer $command $doc
         }
         $writer.WriteEndElement()

@@ -8,8 +8,9 @@ namespace Gadget.Commands;
 [OutputType(typeof(SignalEvent), typeof(Tracing.TraceStatistics))]
 public sealed class TraceSignalCommand : TraceCommand
 {
-    /// <summary>Only this signal (checked in the kernel).</summary>
+    /// <summary>Only this signal (checked in the kernel), by name or number: real-time signals (32 to 64) have no name.</summary>
     [Parameter(Position = 0)]
+    [SignalNumberTransformation]
     [ValidateRange(1, 64)]
     public Signal Signal { get; set; }
 
@@ -30,5 +31,25 @@ public sealed class TraceSignalCommand : TraceCommand
         {
             parameters["failed"] = "true";
         }
+    }
+}
+
+/// <summary>
+/// Takes a signal's number as it is: PowerShell turns a number into an enum only when the enum
+/// names it, and <see cref="Gadget.Signal"/> does not name the real-time signals.
+/// </summary>
+[AttributeUsage(AttributeTargets.Property)]
+internal sealed class SignalNumberTransformationAttribute : ArgumentTransformationAttribute
+{
+    public override object Transform(EngineIntrinsics engineIntrinsics, object inputData)
+    {
+        object value = inputData is PSObject wrapped ? wrapped.BaseObject : inputData;
+        return value switch
+        {
+            int number => (Signal)number,
+            long number when number is >= int.MinValue and <= int.MaxValue => (Signal)(int)number,
+            string text when int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out int number) => (Signal)number,
+            _ => inputData,
+        };
     }
 }

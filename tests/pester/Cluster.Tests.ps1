@@ -97,6 +97,7 @@ AfterAll {
 
 Describe 'Install-Gadget and Uninstall-Gadget' {
     BeforeAll {
+        $script:Stub = $null   # so AfterAll can run when the stub does not start
         $script:Stub = Start-KubeStub -Arguments '--node', 'node-a', '--node', 'node-b'
         $env:KUBECONFIG = $Stub.KubeConfig
     }
@@ -191,6 +192,7 @@ Describe 'Install-Gadget and Uninstall-Gadget' {
 
 Describe 'Install-Gadget -Wait with an agent that cannot start' {
     BeforeAll {
+        $script:Stub = $null
         $script:Stub = Start-KubeStub -Arguments '--pending-agent', 'node-a=ImagePullBackOff'
     }
 
@@ -208,6 +210,9 @@ Describe 'Install-Gadget -Wait with an agent that cannot start' {
 
 Describe 'Traces through the API server' -Skip:$SkipKernel {
     BeforeAll {
+        # Each set before anything can fail, so AfterAll stops what did start (agents left running
+        # would be counted by the private-agent tests that run next).
+        $script:AgentA = $script:AgentB = $script:Stub = $script:Activity = $null
         $script:AgentA = Start-PodAgent -Node 'node-a'
         $script:AgentB = Start-PodAgent -Node 'node-b'
         $script:Stub = Start-KubeStub -Arguments '--agent', "node-a=$($AgentA.Port)", '--agent', "node-b=$($AgentB.Port)"

@@ -7,7 +7,7 @@
     Imports Pester from -PesterPath, runs every tests/pester/*.Tests.ps1 with the staged module's
     path (as the container parameter ModulePath, and in $env:GADGET_MODULE_PATH for files run by
     hand), prints Pester's own output, writes {Passed, Failed, Skipped} to -SummaryPath and a JUnit
-    report beside it, and exits with 1 when anything failed.
+    report beside it (pester.junit.xml), and exits with 1 when anything failed.
 
     Meant to run in a fresh pwsh, the way a runbook would:
 
@@ -73,9 +73,6 @@ $config = New-PesterConfiguration
 $config.Run.Container = @($containers)
 $config.Run.PassThru = $true
 $config.Output.Verbosity = 'Detailed'
-$config.TestResult.Enabled = $true
-$config.TestResult.OutputFormat = 'JUnitXml'
-$config.TestResult.OutputPath = Join-Path $summaryDir 'pester.junit.xml'
 if ($FullNameFilter) { $config.Filter.FullName = $FullNameFilter }
 
 $result = $null
@@ -85,6 +82,18 @@ try {
 catch {
     # Pester itself broke: report one failure rather than none.
     Write-Error -ErrorRecord $_ -ErrorAction Continue
+}
+
+# The JUnit report after the run, not by Pester during it: a failure message that XML cannot hold
+# (a control character from a process's output) then costs the report, never the counts.
+$junit = Join-Path $summaryDir 'pester.junit.xml'
+Remove-Item -LiteralPath $junit -ErrorAction Ignore
+if ($result) {
+    try { $result | Export-JUnitReport -Path $junit }
+    catch {
+        Remove-Item -LiteralPath $junit -ErrorAction Ignore   # half written
+        Write-Warning "No JUnit report: $($_.Exception.Message)"
+    }
 }
 
 $summary = if ($result) {
