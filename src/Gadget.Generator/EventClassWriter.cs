@@ -1,4 +1,5 @@
 using System.Text;
+using System.Text.RegularExpressions;
 using Gadget.Schema;
 
 namespace Gadget.Generator;
@@ -27,6 +28,7 @@ internal static class EventClassWriter
         var code = new StringBuilder();
         code.AppendLine(Header($"bpf/{gadget.Name}/program.bpf.c (struct {gadget.Tracer.Event.StructName}) and bpf/{gadget.Name}/gadget.yaml"));
         code.AppendLine("#nullable enable");
+        code.AppendLine("using System.Globalization;");
         code.AppendLine("using System.Net;");
         code.AppendLine("using System.Runtime.CompilerServices;");
         code.AppendLine("using Gadget.Schema;");
@@ -59,6 +61,13 @@ internal static class EventClassWriter
             }
 
             code.AppendLine($"    {property.Visibility} {property.Type} {property.Name} {{ get; }}");
+        }
+
+        if (gadget.Metadata.ToStringTemplate is string template)
+        {
+            code.AppendLine();
+            code.AppendLine("    /// <summary>The event as its table row reads, control characters escaped.</summary>");
+            code.AppendLine($"    public override string ToString() => string.Create(CultureInfo.InvariantCulture, $\"{ToStringExpression(template, properties)}\");");
         }
 
         code.AppendLine();
@@ -114,6 +123,33 @@ internal static class EventClassWriter
         code.AppendLine("    };");
         code.AppendLine("}");
         return code.ToString();
+    }
+
+    /// <summary>
+    /// The interpolated string of a toString template: each {Property[:format]} becomes the
+    /// property's value, text escaped so a process's argv or a file's name cannot drive a terminal.
+    /// </summary>
+    private static string ToStringExpression(string template, List<Property> properties)
+    {
+        var known = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["Timestamp"] = "DateTime", ["Pid"] = "int", ["Tid"] = "int", ["Ppid"] = "int", ["Uid"] = "uint", ["Gid"] = "uint",
+            ["Comm"] = "string", ["Node"] = "string?", ["Namespace"] = "string?", ["Pod"] = "string?", ["Container"] = "string?",
+        };
+        foreach (Property property in properties)
+        {
+            known[property.Name] = property.Type;
+        }
+
+        return Regex.Replace(template.Replace("\"", "\\\"", StringComparison.Ordinal), @"\{(\w+)(:[^}]*)?\}", match =>
+        {
+            string name = match.Groups[1].Value;
+            string format = match.Groups[2].Value;
+            // A name the generated properties lack is a hand-written one (Nameserver, FlagsText): the compiler checks it.
+            return known.TryGetValue(name, out string? type) && type.TrimEnd('?') is "string" or "ArgumentList" or "IPAddressList"
+                ? $"{{ControlText.Escape({name}?.ToString())}}"
+                : $"{{{name}{format}}}";
+        });
     }
 
     private static void WriteEnum(StringBuilder code, SchemaField field)

@@ -31,6 +31,10 @@ public sealed class GadgetRecord : GadgetEvent
     /// <summary>Every field of the event struct and every derived field, in schema order.</summary>
     public IReadOnlyList<KeyValuePair<string, object?>> Fields { get; }
 
+    /// <summary>The gadget and its fields as name=value, control characters escaped.</summary>
+    public override string ToString()
+        => $"{Gadget} {string.Join(' ', Fields.Select(f => f.Key + "=" + ControlText.Escape(Convert.ToString(f.Value, System.Globalization.CultureInfo.InvariantCulture))))}";
+
     private static object? Value(in EventRow row, SchemaField field, FieldRef where) => field.Kind switch
     {
         FieldKind.Bool => row.Boolean(where),

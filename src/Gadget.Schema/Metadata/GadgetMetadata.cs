@@ -25,6 +25,12 @@ public sealed class GadgetMetadata
     /// <summary>The .NET event type the client makes of the events (ExecEvent); null: a PSObject.</summary>
     public string? TypeName { get; private init; }
 
+    /// <summary>
+    /// How an event reads as text (ToString): a template of property names in braces, with an
+    /// optional format ("{Timestamp:HH:mm:ss.fff} {Pid} {Comm}"); null: the type's name.
+    /// </summary>
+    public string? ToStringTemplate { get; private init; }
+
     /// <summary>A gadget for benchmarks and diagnostics, left out of completion.</summary>
     public bool Diagnostic { get; private init; }
 
@@ -99,6 +105,7 @@ public sealed class GadgetMetadata
             Description = Text(root, "description") ?? string.Empty,
             Cmdlet = Text(root, "cmdlet"),
             TypeName = Text(root, "typeName"),
+            ToStringTemplate = Text(root, "toString"),
             Diagnostic = string.Equals(Text(root, "diagnostic"), "true", StringComparison.OrdinalIgnoreCase),
             ProgramParameters = programParameters,
             AgentParameters = agentParameters,

@@ -3,6 +3,7 @@
 // Do not edit: change the gadget's folder, then run ./build.ps1 -Task Generate.
 // </auto-generated>
 #nullable enable
+using System.Globalization;
 using System.Net;
 using System.Runtime.CompilerServices;
 using Gadget.Schema;
@@ -73,6 +74,9 @@ public sealed partial class DnsEvent : GadgetEvent
 
     /// <summary>True when the message was longer than the bytes captured, so answers may be missing.</summary>
     public bool Truncated { get; }
+
+    /// <summary>The event as its table row reads, control characters escaped.</summary>
+    public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{Timestamp:HH:mm:ss.fff} {Pid} {ControlText.Escape(Comm?.ToString())} {Qr} {PacketType} {QType} {ControlText.Escape(Name?.ToString())} {Rcode} {NumAnswers} {Nameserver} {Latency}");
 
     /// <summary>Where this type's fields are in the rows of one trace.</summary>
     internal sealed class Binding(TraceSchema schema, long bootTimeUnixNs) : EventBinding(schema, bootTimeUnixNs)

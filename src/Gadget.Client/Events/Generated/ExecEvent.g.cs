@@ -3,6 +3,7 @@
 // Do not edit: change the gadget's folder, then run ./build.ps1 -Task Generate.
 // </auto-generated>
 #nullable enable
+using System.Globalization;
 using System.Net;
 using System.Runtime.CompilerServices;
 using Gadget.Schema;
@@ -37,6 +38,9 @@ public sealed partial class ExecEvent : GadgetEvent
 
     /// <summary>The argument vector, argv[0] first; see ArgsTruncated.</summary>
     public ArgumentList Args { get; }
+
+    /// <summary>The event as its table row reads, control characters escaped.</summary>
+    public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{Timestamp:HH:mm:ss.fff} {Pid} {Ppid} {Uid} {ControlText.Escape(Comm?.ToString())} {Error} {ControlText.Escape(Args?.ToString())}");
 
     /// <summary>Where this type's fields are in the rows of one trace.</summary>
     internal sealed class Binding(TraceSchema schema, long bootTimeUnixNs) : EventBinding(schema, bootTimeUnixNs)

@@ -3,6 +3,7 @@
 // Do not edit: change the gadget's folder, then run ./build.ps1 -Task Generate.
 // </auto-generated>
 #nullable enable
+using System.Globalization;
 using System.Net;
 using System.Runtime.CompilerServices;
 using Gadget.Schema;
@@ -49,6 +50,9 @@ public sealed partial class OpenEvent : GadgetEvent
 
     /// <summary>The absolute path: a relative path resolved against the process's directory. Null when unknown.</summary>
     public string? FullPath { get; }
+
+    /// <summary>The event as its table row reads, control characters escaped.</summary>
+    public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{Timestamp:HH:mm:ss.fff} {Pid} {ControlText.Escape(Comm?.ToString())} {Fd} {Error} {ControlText.Escape(Path?.ToString())} {FlagsText}");
 
     /// <summary>Where this type's fields are in the rows of one trace.</summary>
     internal sealed class Binding(TraceSchema schema, long bootTimeUnixNs) : EventBinding(schema, bootTimeUnixNs)

@@ -3,6 +3,7 @@
 // Do not edit: change the gadget's folder, then run ./build.ps1 -Task Generate.
 // </auto-generated>
 #nullable enable
+using System.Globalization;
 using System.Net;
 using System.Runtime.CompilerServices;
 using Gadget.Schema;
@@ -45,6 +46,9 @@ public sealed partial class SignalEvent : GadgetEvent
 
     /// <summary>The target process's name.</summary>
     public string TargetComm { get; }
+
+    /// <summary>The event as its table row reads, control characters escaped.</summary>
+    public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{Timestamp:HH:mm:ss.fff} {Pid} {ControlText.Escape(Comm?.ToString())} {Signal} {TargetPid} {ControlText.Escape(TargetComm?.ToString())} {Result}");
 
     /// <summary>Where this type's fields are in the rows of one trace.</summary>
     internal sealed class Binding(TraceSchema schema, long bootTimeUnixNs) : EventBinding(schema, bootTimeUnixNs)

@@ -1,0 +1,54 @@
+using System.Text;
+
+namespace Gadget;
+
+/// <summary>
+/// Text a traced process controls (its arguments, its name, a file's name) made safe to print: C0
+/// and C1 control characters and DEL become visible escapes (\e, \n, \x7f …), so a file called
+/// ESC]0;…BEL cannot retitle a window or clear a screen. Properties keep the raw value for scripts.
+/// </summary>
+public static class ControlText
+{
+    public static string Escape(string? text)
+    {
+        if (string.IsNullOrEmpty(text))
+        {
+            return string.Empty;
+        }
+
+        int first = 0;
+        while (first < text.Length && !IsControl(text[first]))
+        {
+            first++;
+        }
+
+        if (first == text.Length)
+        {
+            return text; // almost all text: no copy
+        }
+
+        var escaped = new StringBuilder(text.Length + 8).Append(text, 0, first);
+        for (int i = first; i < text.Length; i++)
+        {
+            char c = text[i];
+            if (!IsControl(c))
+            {
+                escaped.Append(c);
+                continue;
+            }
+
+            escaped.Append(c switch
+            {
+                '\x1b' => "\\e",
+                '\n' => "\\n",
+                '\r' => "\\r",
+                '\t' => "\\t",
+                _ => $"\\x{(int)c:x2}",
+            });
+        }
+
+        return escaped.ToString();
+    }
+
+    private static bool IsControl(char c) => c < 0x20 || (c >= 0x7f && c <= 0x9f);
+}
