@@ -239,7 +239,7 @@ public sealed class EveryGadgetRoundTripTests
     }
 
     /// <summary>The typed event's property for a field: GadgetEvent's for the common fields, else the generated one (by gadget.property or the field's name in PascalCase).</summary>
-    private static object? Actual(GadgetEvent e, TraceSchema schema, SchemaField field)
+    internal static object? Actual(GadgetEvent e, TraceSchema schema, SchemaField field)
     {
         if (e is GadgetRecord record)
         {
@@ -255,7 +255,7 @@ public sealed class EveryGadgetRoundTripTests
     }
 
     /// <summary>A value in a form that compares across types: numbers and enums as numbers, lists as their items.</summary>
-    private static object? Canonical(object? value) => value switch
+    internal static object? Canonical(object? value) => value switch
     {
         null => null,
         string or bool => value,
@@ -267,23 +267,4 @@ public sealed class EveryGadgetRoundTripTests
     };
 
     private static byte[] ArgvBytes(string[] argv) => Encoding.UTF8.GetBytes(string.Join('\0', argv) + "\0");
-}
-
-/// <summary>Where the repository is, found from the test assembly's directory.</summary>
-internal static class Repository
-{
-    public static string Root { get; } = Find();
-
-    private static string Find()
-    {
-        for (DirectoryInfo? directory = new(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "Gadget.sln")))
-            {
-                return directory.FullName;
-            }
-        }
-
-        throw new InvalidOperationException($"No Gadget.sln above {AppContext.BaseDirectory}.");
-    }
 }

@@ -2,6 +2,7 @@ using Gadget.Agent;
 using Gadget.Agent.Gadgets;
 using Gadget.Protocol.V1;
 using Gadget.Tracing;
+using Grpc.Core;
 using Xunit;
 
 namespace Gadget.Tests.Kernel;
@@ -120,6 +121,24 @@ public sealed class AgentServiceTests
         Assert.Equal(GadgetErrorKind.InvalidArgument, error.Kind);
         Assert.Contains("include-faild", error.Message, StringComparison.Ordinal);
         Assert.Contains(ExecGadget.IncludeFailedParameter, error.Message, StringComparison.Ordinal);
+    }
+
+    [KernelFact]
+    public async Task AClientOfTheOldProtocolIsRefusedNamingBothVersions()
+    {
+        using AgentProcess agent = await AgentProcess.StartAsync("--node", "test-node");
+        using var timeout = new CancellationTokenSource(AnswerTimeout);
+
+        // A version 1 client sends no protocol version and expects per-gadget events.
+        using var call = agent.Connection.Client.Trace(new TraceRequest { Gadget = "exec" }, cancellationToken: timeout.Token);
+        RpcException refused = await Assert.ThrowsAsync<RpcException>(() => call.ResponseStream.MoveNext(timeout.Token));
+        GadgetException error = Gadget.Connection.RpcErrors.ToGadgetException(refused, "test-node");
+
+        Assert.Equal(StatusCode.FailedPrecondition, refused.StatusCode);
+        Assert.Equal(GadgetErrorId.ProtocolMismatch, error.ErrorId);
+        Assert.Equal(GadgetErrorKind.NotSupported, error.Kind);
+        Assert.Contains("agent on test-node speaks Gadget protocol 2", error.Message, StringComparison.Ordinal);
+        Assert.Contains("this client speaks protocol 1", error.Message, StringComparison.Ordinal);
     }
 
     [KernelFact]

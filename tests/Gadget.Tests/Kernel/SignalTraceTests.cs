@@ -23,14 +23,14 @@ public sealed partial class SignalTraceTests
         using TraceRun run = Start(new TraceRequest { Gadget = "signal" });
         var reader = new RunReader(run);
 
-        int tid = SendSignal(child.Id, SIGUSR1);
+        (int tid, string comm) = SendSignal(child.Id, SIGUSR1);
         List<SignalEvent> events = await reader.ReadUntilAsync<SignalEvent>(e => e.TargetPid == (uint)child.Id, EventTimeout);
         Assert.True(child.WaitForExit(5000));
 
         SignalEvent signal = Assert.Single(events, e => e.TargetPid == (uint)child.Id && e.Signal == Signal.SIGUSR1);
         Assert.Equal(Environment.ProcessId, signal.Pid);
         Assert.Equal(tid, signal.Tid);
-        Assert.Equal(File.ReadAllText($"/proc/self/task/{tid}/comm").TrimEnd('\n'), signal.Comm);
+        Assert.Equal(comm, signal.Comm);
         Assert.Equal("sleep", signal.TargetComm);
         Assert.Equal(SignalResult.Delivered, signal.Result);
         Assert.Equal(0, signal.Code); // SI_USER: sent by kill()
@@ -102,12 +102,13 @@ public sealed partial class SignalTraceTests
         return Process.Start(start) ?? throw new InvalidOperationException($"Could not start {file}.");
     }
 
-    /// <summary>kill(2) from this thread; returns the thread's id (the sender the kernel sees).</summary>
-    private static int SendSignal(int pid, int signal)
+    /// <summary>kill(2) from this thread; returns the thread's id and name (the sender the kernel sees), read now: the thread may be gone when the event is read.</summary>
+    private static (int Tid, string Comm) SendSignal(int pid, int signal)
     {
         int tid = gettid();
+        string comm = File.ReadAllText("/proc/thread-self/comm").TrimEnd('\n');
         Assert.Equal(0, kill(pid, signal));
-        return tid;
+        return (tid, comm);
     }
 
     [LibraryImport("libc", SetLastError = true)]
