@@ -20,6 +20,9 @@ public static class GadgetObjectReader
     /// </summary>
     public const int MaxVisitsPerObject = 4 * SchemaBuilder.MaxVisits;
 
+    /// <summary>The largest parameter: far more than a pid, a name or a path filter needs.</summary>
+    public const int MaxParameterSize = 1 << 20;
+
     /// <summary>Separates the parts of a marker's name.</summary>
     public const string Separator = "___";
 
@@ -94,15 +97,29 @@ public static class GadgetObjectReader
         }
 
         var parameters = new List<ParameterInfo>();
+        byte[] zeros = [];
         foreach ((string marker, string name) in parameterNames)
         {
             VariableInfo variable = readOnlyByName.GetValueOrDefault(name)
                 ?? throw new GadgetObjectException(
                     $"The parameter marker '{marker}' names variable '{name}', which is not in .rodata: declare it 'const volatile'.");
-            // A .rodata without contents in the file (all zero) reads as zeros.
+            if (variable.Size > MaxParameterSize)
+            {
+                throw new GadgetObjectException(
+                    $"The parameter '{name}' is {variable.Size} bytes long; a parameter may take at most {MaxParameterSize}.");
+            }
+
+            // A .rodata without contents in the file (all zero) reads as zeros, from one shared
+            // buffer; otherwise the default is a view of the object's own bytes, not a copy, so
+            // variables that overlap cost nothing.
+            if (rodata.IsEmpty && zeros.Length < variable.Size)
+            {
+                zeros = new byte[variable.Size];
+            }
+
             ReadOnlyMemory<byte> value = rodata.IsEmpty
-                ? new byte[variable.Size]
-                : Bounds.Slice(rodata, variable.Offset, variable.Size, $"The default value of parameter '{name}'").ToArray();
+                ? zeros.AsMemory(0, variable.Size)
+                : Bounds.Slice(rodata, variable.Offset, variable.Size, $"The default value of parameter '{name}'");
             parameters.Add(new ParameterInfo(name, variable.Type, value) { Offset = variable.Offset, Size = variable.Size });
         }
 
