@@ -32,10 +32,7 @@ public static class GadgetObjectReader
         return Read(new ReadOnlyMemory<byte>(elf));
     }
 
-    public static GadgetObjectInfo Read(ReadOnlyMemory<byte> elf)
-    {
-        return Guard.Parse(() => ReadChecked(elf));
-    }
+    public static GadgetObjectInfo Read(ReadOnlyMemory<byte> elf) => Guard.Parse(() => ReadChecked(elf));
 
     private static GadgetObjectInfo ReadChecked(ReadOnlyMemory<byte> bytes)
     {
@@ -70,7 +67,7 @@ public static class GadgetObjectReader
             }
             else if (marker.StartsWith(TracerMapPrefix, StringComparison.Ordinal))
             {
-                tracerMaps.Add(Split(marker, TracerMapPrefix, "gadget_map_tracer_<map>", exactly: 1)[0]);
+                tracerMaps.Add(Rest(marker, TracerMapPrefix, "gadget_map_tracer_<map>"));
             }
             else if (marker.StartsWith(IteratorPrefix, StringComparison.Ordinal) || marker.StartsWith(SnapshotterPrefix, StringComparison.Ordinal))
             {
@@ -85,7 +82,7 @@ public static class GadgetObjectReader
             }
             else if (marker.StartsWith(ParameterPrefix, StringComparison.Ordinal))
             {
-                parameterNames.Add((marker, Split(marker, ParameterPrefix, "gadget_param_<variable>", exactly: 1)[0]));
+                parameterNames.Add((marker, Rest(marker, ParameterPrefix, "gadget_param_<variable>")));
             }
         }
 
@@ -185,6 +182,10 @@ public static class GadgetObjectReader
 
         return [.. variables];
     }
+
+    /// <summary>A marker's name after its prefix, whole: a C name may hold ___ itself.</summary>
+    private static string Rest(string marker, string prefix, string form)
+        => marker.Length > prefix.Length ? marker[prefix.Length..] : throw new GadgetObjectException($"The marker '{marker}' does not have the form {form}.");
 
     /// <summary>The parts of a marker's name after its prefix; <paramref name="exactly"/> 0 means two or more.</summary>
     private static string[] Split(string marker, string prefix, string form, int exactly)

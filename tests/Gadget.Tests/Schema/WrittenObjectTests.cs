@@ -78,6 +78,17 @@ public sealed class WrittenObjectTests
     }
 
     [Fact]
+    public void AParameterMayHaveTripleUnderscoresInItsName()
+    {
+        var b = new BtfBuilder();
+        int u32 = b.Int("unsigned int", 4);
+        b.DataSec(".rodata", 4, (b.Var("targ___odd", u32), 0, 4));
+        b.Var("gadget_param_targ___odd", b.Pointer(0));
+        byte[] elf = ElfBuilder.Build([(".BTF", ElfBuilder.ProgBits, b.Build()), (".rodata", ElfBuilder.ProgBits, [3, 0, 0, 0])]);
+        Assert.Equal("targ___odd", Assert.Single(GadgetObjectReader.Read(elf).Parameters).VariableName);
+    }
+
+    [Fact]
     public void AVariableOutsideItsSectionIsAnError()
     {
         var b = new BtfBuilder();
