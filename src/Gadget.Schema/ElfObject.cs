@@ -123,9 +123,13 @@ public sealed class ElfObject
         }
 
         // The table must fit in the file, which bounds every loop below by the file's size.
-        ReadOnlySpan<byte> table = Bounds.Slice(
-            data, tableOffset, sectionCount <= data.Length / entrySize ? sectionCount * entrySize : long.MaxValue / 2,
-            $"The ELF section header table of {sectionCount} entries");
+        if (sectionCount > (data.Length - tableOffset) / entrySize)
+        {
+            throw new GadgetObjectException(
+                $"The ELF section header table of {sectionCount} entries at offset {tableOffset} runs past the end of the {data.Length}-byte file.");
+        }
+
+        ReadOnlySpan<byte> table = data.Slice((int)tableOffset, (int)(sectionCount * entrySize));
         if (namesIndex >= sectionCount)
         {
             throw new GadgetObjectException($"The ELF section name table index {namesIndex} is past the {sectionCount} sections.");

@@ -19,7 +19,10 @@ public sealed record VariableInfo(string Name, int Offset, int Size, FieldSchema
 /// <summary>A <c>const volatile</c> global that users may set, with the value it has when not set.</summary>
 /// <param name="VariableName">The C variable's name.</param>
 /// <param name="Type">Its value, described as one field at offset 0.</param>
-/// <param name="DefaultValue">Its <see cref="Size"/> bytes from the object's .rodata.</param>
+/// <param name="DefaultValue">
+/// Its <see cref="Size"/> bytes from the object's .rodata: a view of the bytes the object was read
+/// from (copy them before changing that buffer).
+/// </param>
 public sealed record ParameterInfo(string VariableName, FieldSchema Type, ReadOnlyMemory<byte> DefaultValue)
 {
     /// <summary>Its offset in .rodata, where a new value is written before load.</summary>

@@ -20,6 +20,9 @@ public static class GadgetObjectReader
     /// </summary>
     public const int MaxVisitsPerObject = 4 * SchemaBuilder.MaxVisits;
 
+    /// <summary>The largest parameter: far more than a pid, a name or a path filter needs.</summary>
+    public const int MaxParameterSize = 1 << 20;
+
     /// <summary>Separates the parts of a marker's name.</summary>
     public const string Separator = "___";
 
@@ -29,10 +32,7 @@ public static class GadgetObjectReader
         return Read(new ReadOnlyMemory<byte>(elf));
     }
 
-    public static GadgetObjectInfo Read(ReadOnlyMemory<byte> elf)
-    {
-        return Guard.Parse(() => ReadChecked(elf));
-    }
+    public static GadgetObjectInfo Read(ReadOnlyMemory<byte> elf) => Guard.Parse(() => ReadChecked(elf));
 
     private static GadgetObjectInfo ReadChecked(ReadOnlyMemory<byte> bytes)
     {
@@ -67,7 +67,7 @@ public static class GadgetObjectReader
             }
             else if (marker.StartsWith(TracerMapPrefix, StringComparison.Ordinal))
             {
-                tracerMaps.Add(Split(marker, TracerMapPrefix, "gadget_map_tracer_<map>", exactly: 1)[0]);
+                tracerMaps.Add(Rest(marker, TracerMapPrefix, "gadget_map_tracer_<map>"));
             }
             else if (marker.StartsWith(IteratorPrefix, StringComparison.Ordinal) || marker.StartsWith(SnapshotterPrefix, StringComparison.Ordinal))
             {
@@ -82,7 +82,7 @@ public static class GadgetObjectReader
             }
             else if (marker.StartsWith(ParameterPrefix, StringComparison.Ordinal))
             {
-                parameterNames.Add((marker, Split(marker, ParameterPrefix, "gadget_param_<variable>", exactly: 1)[0]));
+                parameterNames.Add((marker, Rest(marker, ParameterPrefix, "gadget_param_<variable>")));
             }
         }
 
@@ -94,15 +94,29 @@ public static class GadgetObjectReader
         }
 
         var parameters = new List<ParameterInfo>();
+        byte[] zeros = [];
         foreach ((string marker, string name) in parameterNames)
         {
             VariableInfo variable = readOnlyByName.GetValueOrDefault(name)
                 ?? throw new GadgetObjectException(
                     $"The parameter marker '{marker}' names variable '{name}', which is not in .rodata: declare it 'const volatile'.");
-            // A .rodata without contents in the file (all zero) reads as zeros.
+            if (variable.Size > MaxParameterSize)
+            {
+                throw new GadgetObjectException(
+                    $"The parameter '{name}' is {variable.Size} bytes long; a parameter may take at most {MaxParameterSize}.");
+            }
+
+            // A .rodata without contents in the file (all zero) reads as zeros, from one shared
+            // buffer; otherwise the default is a view of the object's own bytes, not a copy, so
+            // variables that overlap cost nothing.
+            if (rodata.IsEmpty && zeros.Length < variable.Size)
+            {
+                zeros = new byte[variable.Size];
+            }
+
             ReadOnlyMemory<byte> value = rodata.IsEmpty
-                ? new byte[variable.Size]
-                : Bounds.Slice(rodata, variable.Offset, variable.Size, $"The default value of parameter '{name}'").ToArray();
+                ? zeros.AsMemory(0, variable.Size)
+                : Bounds.Slice(rodata, variable.Offset, variable.Size, $"The default value of parameter '{name}'");
             parameters.Add(new ParameterInfo(name, variable.Type, value) { Offset = variable.Offset, Size = variable.Size });
         }
 
@@ -168,6 +182,10 @@ public static class GadgetObjectReader
 
         return [.. variables];
     }
+
+    /// <summary>A marker's name after its prefix, whole: a C name may hold ___ itself.</summary>
+    private static string Rest(string marker, string prefix, string form)
+        => marker.Length > prefix.Length ? marker[prefix.Length..] : throw new GadgetObjectException($"The marker '{marker}' does not have the form {form}.");
 
     /// <summary>The parts of a marker's name after its prefix; <paramref name="exactly"/> 0 means two or more.</summary>
     private static string[] Split(string marker, string prefix, string form, int exactly)

@@ -13,7 +13,11 @@ internal static class TestPrograms
     private static readonly TimeSpan ToolTimeout = TimeSpan.FromSeconds(60);
     private static readonly string SourceDirectory = Path.Combine(AppContext.BaseDirectory, "Schema", "programs");
     private static readonly Lazy<string> OutputDirectory = new(() =>
-        Directory.CreateTempSubdirectory("gadget-schema-tests-").FullName);
+    {
+        string directory = Directory.CreateTempSubdirectory("gadget-schema-tests-").FullName;
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => Directory.Delete(directory, recursive: true);
+        return directory;
+    });
     private static readonly ConcurrentDictionary<string, Lazy<string>> Compiled = new();
 
     /// <summary>The object file compiled from <paramref name="program"/> (a file name under programs/).</summary>

@@ -24,6 +24,27 @@ public sealed class WrittenObjectTests
     }
 
     [Fact]
+    public void AHugeZeroParameterIsRefusedNotAllocated()
+    {
+        // NOBITS takes no room in the file, so its size says nothing about the input's.
+        var b = new BtfBuilder();
+        int u8 = b.Int("unsigned char", 1);
+        int huge = b.Var("targ_huge", b.Array(u8, u8, 1 << 30));
+        int marker = b.Var("gadget_param_targ_huge", b.Pointer(0));
+        b.DataSec(".rodata", 1 << 30, (huge, 0, 1 << 30));
+        b.DataSec(".bss", 8, (marker, 0, 8));
+        byte[] elf = ElfBuilder.Build([(".BTF", ElfBuilder.ProgBits, b.Build()), (".rodata", ElfBuilder.NoBits, [])]);
+        // The section header says 0 bytes; make it say 1 GiB.
+        ElfObject parsed = ElfObject.Parse(elf);
+        Assert.True(parsed.TryGetSectionInfo(".rodata", out ElfSection? rodata));
+        long table = BitConverter.ToInt64(elf, 0x28);
+        BitConverter.GetBytes(1L << 30).CopyTo(elf, (int)table + (rodata.Index * 64) + 32);
+
+        var error = Assert.Throws<GadgetObjectException>(() => GadgetObjectReader.Read(elf));
+        Assert.Contains("targ_huge", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void ALinkedObjectsOffsetsComeFromItsBtf()
     {
         // bpftool gen object fills in DATASEC offsets; no symbols are needed then.
@@ -54,6 +75,17 @@ public sealed class WrittenObjectTests
 
         ParameterInfo parameter = Assert.Single(GadgetObjectReader.Read(elf).Parameters);
         Assert.Equal((4, 2u), (parameter.Offset, BitConverter.ToUInt32(parameter.DefaultValue.Span)));
+    }
+
+    [Fact]
+    public void AParameterMayHaveTripleUnderscoresInItsName()
+    {
+        var b = new BtfBuilder();
+        int u32 = b.Int("unsigned int", 4);
+        b.DataSec(".rodata", 4, (b.Var("targ___odd", u32), 0, 4));
+        b.Var("gadget_param_targ___odd", b.Pointer(0));
+        byte[] elf = ElfBuilder.Build([(".BTF", ElfBuilder.ProgBits, b.Build()), (".rodata", ElfBuilder.ProgBits, [3, 0, 0, 0])]);
+        Assert.Equal("targ___odd", Assert.Single(GadgetObjectReader.Read(elf).Parameters).VariableName);
     }
 
     [Fact]
