@@ -4,9 +4,14 @@ using Gadget.Kubernetes;
 namespace Gadget.Commands;
 
 /// <summary>What every cmdlet that can reach a cluster shares: the kubeconfig, and waiting on the client's tasks.</summary>
-public abstract class ClusterCmdlet : PSCmdlet
+public abstract class ClusterCmdlet : PSCmdlet, IDisposable
 {
     protected const string ClusterParameterSet = "Cluster";
+
+    // One per invocation: PowerShell 7.6's StopToken does the same, but 7.4 lacks it.
+    private readonly CancellationTokenSource _stop = new();
+    private readonly object _stopGate = new();
+    private bool _disposed;
 
     /// <summary>A kubeconfig file's path, or the kubeconfig's content (runbooks keep it in a variable or a vault).</summary>
     [Parameter(ParameterSetName = ClusterParameterSet)]
@@ -17,6 +22,39 @@ public abstract class ClusterCmdlet : PSCmdlet
     [Parameter(ParameterSetName = ClusterParameterSet)]
     [ValidateNotNullOrEmpty]
     public string? Context { get; set; }
+
+    /// <summary>Cancelled when the pipeline stops (Ctrl+C, Select-Object -First, a runbook's stop): give it to every wait.</summary>
+    protected CancellationToken StopToken => _stop.Token;
+
+    protected override void StopProcessing()
+    {
+        lock (_stopGate)
+        {
+            if (!_disposed)
+            {
+                _stop.Cancel();
+            }
+        }
+
+        base.StopProcessing();
+    }
+
+    public void Dispose()
+    {
+        // PowerShell disposes a cmdlet once its pipeline is done; a stop may still be arriving.
+        lock (_stopGate)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
+            _stop.Dispose();
+        }
+
+        GC.SuppressFinalize(this);
+    }
 
     /// <summary>The cluster of the kubeconfig (KUBECONFIG, ~/.kube/config, -KubeConfig) or, inside a pod, the in-cluster one.</summary>
     private protected KubeCluster OpenCluster()
