@@ -180,9 +180,14 @@ function Invoke-Test {
     }
     $junit = Join-Path $results 'pester.junit.xml'
     if ((Test-Path $junit) -and $pesterFailed -gt 0) {
-        foreach ($case in Select-Xml -Path $junit -XPath '//testcase[failure or error]') {
-            Write-Host "Pester failed: $($case.Node.name)"
+        # A failure message can carry characters that XML forbids (a terminal's escape codes), so
+        # Pester's report may not parse: the closing line below must come all the same.
+        try {
+            foreach ($case in Select-Xml -Path $junit -XPath '//testcase[failure or error]') {
+                Write-Host "Pester failed: $($case.Node.name)"
+            }
         }
+        catch { Write-Host "Pester failed: see the Pester output above ($($_.Exception.Message))" }
     }
     Write-Host "xunit: $xunitPassed passed, $xunitFailed failed; Pester: $pesterPassed passed, $pesterFailed failed"
     $passed = $xunitPassed + $pesterPassed
@@ -201,10 +206,11 @@ function Invoke-Package {
 
     # PSResourceGet publishes only to a registered repository. Registering one writes to the
     # user's PSResourceGet settings, so the publishing pwsh gets a scratch data directory
-    # (XDG_DATA_HOME) and the user's settings stay as they were.
+    # (XDG_DATA_HOME, which must exist: .NET ignores a missing one) and the user's settings stay
+    # as they were.
     $scratch = Join-Path ([IO.Path]::GetTempPath()) "gadget-package-$([Guid]::NewGuid().ToString('N'))"
     $repository = Join-Path $scratch 'repository'
-    New-Item $repository -ItemType Directory -Force | Out-Null
+    New-Item $repository, (Join-Path $scratch 'data') -ItemType Directory -Force | Out-Null
     $publish = @"
 `$ErrorActionPreference = 'Stop'
 Register-PSResourceRepository -Name GadgetPackage -Uri '$repository' -Trusted

@@ -10,7 +10,7 @@ public abstract class ClusterCmdlet : PSCmdlet, IDisposable
 {
     protected const string ClusterParameterSet = "Cluster";
 
-    // One per invocation: PowerShell 7.6's StopToken does the same, but 7.4 lacks it.
+    // One per invocation: PowerShell 7.6's PipelineStopToken does the same, but 7.4 lacks it.
     private readonly CancellationTokenSource _stop = new();
     private readonly object _stopGate = new();
     private bool _disposed;

@@ -13,6 +13,9 @@ BeforeAll {
     $script:Scratch = New-TestDirectory 'gadget-package'
     $script:Repository = Join-Path $Scratch 'repository'
     New-Item $Repository -ItemType Directory | Out-Null
+    # It must exist: .NET gives no LocalApplicationData for a missing XDG_DATA_HOME, and
+    # PSResourceGet then writes its settings relative to the current directory.
+    New-Item (Join-Path $Scratch 'data') -ItemType Directory | Out-Null
     $script:Saved = @{}
     foreach ($name in 'XDG_DATA_HOME', 'GADGET_AGENT_PATH', 'GADGET_AGENT_SOCKET') { $Saved[$name] = [Environment]::GetEnvironmentVariable($name) }
 
@@ -48,7 +51,8 @@ AfterAll {
 
 Describe 'A gallery install' {
     It 'publishes to a local repository and installs from it with Install-PSResource' {
-        $InstallOutput.ExitCode | Should -Be 0 -Because $InstallOutput.Errors
+        $InstallOutput.ExitCode | Should -Be 0 -Because ($InstallOutput.Errors -replace '\e\[[0-9;]*m')
+        $Installed.Location | Should -BeLike "$Scratch/*" -Because 'the install must not touch the user''s own modules'
         $Installed.Version | Should -Be (Import-PowerShellDataFile (Join-Path $ModulePath 'Gadget.psd1')).ModuleVersion
         Join-Path $InstalledBase 'Gadget.psd1' | Should -Exist
         Join-Path $InstalledBase 'agent/gadget-agent' | Should -Exist
@@ -72,7 +76,7 @@ try {
 finally { `$activity | Stop-Job -PassThru | Remove-Job }
 [pscustomobject]@{ ModuleBase = (Get-Module Gadget).ModuleBase; ExePath = `$event.ExePath; Type = `$event.GetType().FullName } | ConvertTo-Json -Compress
 "@
-        $run.ExitCode | Should -Be 0 -Because $run.Errors
+        $run.ExitCode | Should -Be 0 -Because ($run.Errors -replace '\e\[[0-9;]*m')
         $result = $run.Output | ConvertFrom-Json
         $result.ModuleBase | Should -BeExactly $InstalledBase
         $result.ExePath | Should -BeExactly '/bin/true'
@@ -90,7 +94,7 @@ Import-Module Gadget
 try { Get-GadgetVersion -Local -ErrorAction Stop; 'no error' }
 catch { [pscustomobject]@{ Id = `$_.FullyQualifiedErrorId; Category = "`$(`$_.CategoryInfo.Category)"; Message = `$_.Exception.Message } | ConvertTo-Json -Compress }
 "@
-        $run.ExitCode | Should -Be 0 -Because $run.Errors
+        $run.ExitCode | Should -Be 0 -Because ($run.Errors -replace '\e\[[0-9;]*m')
         $result = $run.Output | ConvertFrom-Json
         $result.Id | Should -BeExactly 'AgentStartFailed,Gadget.Commands.GetGadgetVersionCommand'
         $result.Message | Should -BeLike "*$agent*"

@@ -83,7 +83,7 @@ Describe 'A runbook under pwsh -NonInteractive -File' {
     }
 
     It 'ends with exit code 0 and writes nothing to the error stream' {
-        $ExitCode | Should -Be 0 -Because $StandardError
+        $ExitCode | Should -Be 0 -Because ($StandardError -replace '\e\[[0-9;]*m')
         $StandardError.Trim() | Should -BeNullOrEmpty
     }
 
