@@ -13,17 +13,22 @@ BeforeAll {
     $script:Scratch = New-TestDirectory 'gadget-package'
     $script:Repository = Join-Path $Scratch 'repository'
     New-Item $Repository -ItemType Directory | Out-Null
-    # It must exist: .NET gives no LocalApplicationData for a missing XDG_DATA_HOME, and
-    # PSResourceGet then writes its settings relative to the current directory.
-    New-Item (Join-Path $Scratch 'data') -ItemType Directory | Out-Null
+    # A home of its own: PSResourceGet keeps its repositories under XDG_DATA_HOME, installs
+    # CurrentUser modules under HOME and writes a NuGet.Config under ~/.config, and pwsh looks for
+    # modules under XDG_DATA_HOME. All of them point into the scratch directory, and the folders
+    # must exist: .NET ignores a missing one, and the files then land in the current directory.
+    $script:UserHome = Join-Path $Scratch 'home'
+    New-Item (Join-Path $UserHome '.local/share'), (Join-Path $UserHome '.config') -ItemType Directory | Out-Null
     $script:Saved = @{}
-    foreach ($name in 'XDG_DATA_HOME', 'GADGET_AGENT_PATH', 'GADGET_AGENT_SOCKET') { $Saved[$name] = [Environment]::GetEnvironmentVariable($name) }
+    foreach ($name in 'HOME', 'XDG_DATA_HOME', 'XDG_CONFIG_HOME', 'GADGET_AGENT_PATH', 'GADGET_AGENT_SOCKET') { $Saved[$name] = [Environment]::GetEnvironmentVariable($name) }
 
     function Invoke-AsUser {
-        # A fresh pwsh whose PowerShell data directory (repositories, CurrentUser modules) is the
-        # scratch one, with no GADGET_AGENT_PATH: the installed module finds its own agent.
+        # A fresh pwsh whose home (repositories, CurrentUser modules) is the scratch one, with no
+        # GADGET_AGENT_PATH: the installed module finds its own agent.
         param([string] $Command, [timespan] $Timeout = '00:02:00')
-        $env:XDG_DATA_HOME = Join-Path $Scratch 'data'
+        $env:HOME = $UserHome
+        $env:XDG_DATA_HOME = Join-Path $UserHome '.local/share'
+        $env:XDG_CONFIG_HOME = Join-Path $UserHome '.config'
         $env:GADGET_AGENT_PATH = $null
         # Nothing listens here, so -Local starts the installed copy's agent.
         $env:GADGET_AGENT_SOCKET = Join-Path $Scratch 'none/agent.sock'
@@ -57,6 +62,7 @@ Describe 'A gallery install' {
         Join-Path $InstalledBase 'Gadget.psd1' | Should -Exist
         Join-Path $InstalledBase 'agent/gadget-agent' | Should -Exist
         @(Get-ChildItem $Repository -Filter 'Gadget.*.nupkg').Count | Should -Be 1
+        foreach ($stray in 'PSResourceGet', 'NuGet') { Join-Path $PWD $stray | Should -Not -Exist -Because 'nothing may land in the current directory' }
     }
 
     It 'loses the agent''s execute bit on the way, as every nupkg does' {
