@@ -16,6 +16,9 @@
            (deploy/Build-AgentImage.ps1; recipe in deploy/Containerfile).
     Test   Build and Image, then the xunit suites and the Pester suites (in a fresh pwsh), and prints one
            closing line "N passed, N failed" with the totals of all of them.
+    Package  Build, then the two files a release ships, in out/: Gadget.<version>.nupkg for the
+           PowerShell Gallery (Publish-PSResource to a local repository), and Gadget.zip, which
+           Azure Automation imports (the folder Gadget/ at its root).
     Demo   Build, then a local exec trace for a few seconds, printed as a table.
     Bench  Build, then the benchmarks (tests/bench), printed as one table.
     Soak   Build, then one trace of SoakDuration (10 minutes) at 20 k events/s, reporting how the
@@ -30,7 +33,7 @@
 #>
 [CmdletBinding()]
 param(
-    [ValidateSet('Build', 'Generate', 'Image', 'Test', 'Demo', 'Bench', 'Soak', 'Clean')]
+    [ValidateSet('Build', 'Generate', 'Image', 'Test', 'Package', 'Demo', 'Bench', 'Soak', 'Clean')]
     [string] $Task = 'Build',
 
     [ValidateSet('Debug', 'Release')]
@@ -191,9 +194,14 @@ function Invoke-Test {
     }
     $junit = Join-Path $results 'pester.junit.xml'
     if ((Test-Path $junit) -and $pesterFailed -gt 0) {
-        foreach ($case in Select-Xml -Path $junit -XPath '//testcase[failure or error]') {
-            Write-Host "Pester failed: $($case.Node.name)"
+        # A failure message can carry characters that XML forbids (a terminal's escape codes), so
+        # Pester's report may not parse: the closing line below must come all the same.
+        try {
+            foreach ($case in Select-Xml -Path $junit -XPath '//testcase[failure or error]') {
+                Write-Host "Pester failed: $($case.Node.name)"
+            }
         }
+        catch { Write-Host "Pester failed: see the Pester output above ($($_.Exception.Message))" }
     }
     Write-Host "xunit: $xunitPassed passed, $xunitFailed failed; Pester: $pesterPassed passed, $pesterFailed failed"
     $passed = $xunitPassed + $pesterPassed
@@ -201,6 +209,43 @@ function Invoke-Test {
     # The closing line CI reads.
     Write-Host "$passed passed, $failed failed"
     if ($failed -gt 0) { exit 1 }
+}
+
+function Invoke-Package {
+    Invoke-Build
+    $version = (Import-PowerShellDataFile (Join-Path $ModuleOut 'Gadget.psd1')).ModuleVersion
+    $nupkg = Join-Path $Out "Gadget.$version.nupkg"
+    $zip = Join-Path $Out 'Gadget.zip'
+    Remove-Item $nupkg, $zip -ErrorAction Ignore
+
+    # PSResourceGet publishes only to a registered repository. Registering one writes to the
+    # user's PSResourceGet settings, so the publishing pwsh gets a scratch data directory
+    # (XDG_DATA_HOME, which must exist: .NET ignores a missing one) and the user's settings stay
+    # as they were.
+    $scratch = Join-Path ([IO.Path]::GetTempPath()) "gadget-package-$([Guid]::NewGuid().ToString('N'))"
+    $repository = Join-Path $scratch 'repository'
+    New-Item $repository, (Join-Path $scratch 'data') -ItemType Directory -Force | Out-Null
+    $publish = @"
+`$ErrorActionPreference = 'Stop'
+Register-PSResourceRepository -Name GadgetPackage -Uri '$repository' -Trusted
+Publish-PSResource -Path '$ModuleOut' -Repository GadgetPackage
+"@
+    $previousData = $env:XDG_DATA_HOME
+    try {
+        $env:XDG_DATA_HOME = Join-Path $scratch 'data'
+        Invoke-Native dotnet @('pwsh', '-NoProfile', '-NonInteractive', '-Command', $publish)
+        $published = Get-ChildItem $repository -Filter '*.nupkg' | Select-Object -First 1
+        if (-not $published) { throw "Publish-PSResource wrote no package to $repository." }
+        Move-Item $published.FullName $nupkg
+    }
+    finally {
+        $env:XDG_DATA_HOME = $previousData
+        Remove-Item $scratch -Recurse -Force -ErrorAction Ignore
+    }
+
+    # Azure Automation: the zip, the folder at its root and the manifest share the module's name.
+    Compress-Archive -Path $ModuleOut -DestinationPath $zip
+    Write-Host "Packaged $nupkg and $zip"
 }
 
 function Invoke-Demo {
@@ -245,6 +290,7 @@ switch ($Task) {
     'Generate' { Invoke-Generate }
     'Image' { Invoke-Image }
     'Test' { Invoke-Test }
+    'Package' { Invoke-Package }
     'Demo' { Invoke-Demo }
     'Bench' { Invoke-Bench }
     'Soak' { Invoke-Soak }

@@ -20,6 +20,9 @@ public enum GadgetErrorKind
 
     /// <summary>The agent or the kernel failed while running.</summary>
     Failure,
+
+    /// <summary>Something did not answer within its deadline.</summary>
+    Timeout,
 }
 
 /// <summary>A failure with a stable identifier, reported to PowerShell as the error id.</summary>
@@ -59,6 +62,8 @@ public static class GadgetErrorId
     public const string KubeForbidden = "KubeForbidden";
     public const string KubeNotFound = "KubeNotFound";
     public const string KubeRequestFailed = "KubeRequestFailed";
+    public const string KubeRequestTimeout = "KubeRequestTimeout";
+    public const string KubeCredentialPluginNotFound = "KubeCredentialPluginNotFound";
     public const string GadgetNotInstalled = "GadgetNotInstalled";
     public const string GadgetInstalledElsewhere = "GadgetInstalledElsewhere";
     public const string AgentNotReady = "AgentNotReady";

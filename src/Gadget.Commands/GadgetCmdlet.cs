@@ -28,7 +28,7 @@ public abstract class GadgetCmdlet : ClusterCmdlet
         KubeCluster cluster = OpenCluster();
         try
         {
-            string? ns = Await(cluster.FindInstallNamespaceAsync(PipelineStopToken), cluster.Server);
+            string? ns = Await(cluster.FindInstallNamespaceAsync(StopToken), cluster.Server);
             if (ns is null)
             {
                 ThrowTerminatingError(GadgetErrors.ToErrorRecord(new GadgetException(GadgetErrorId.GadgetNotInstalled, GadgetErrorKind.NotFound,
@@ -38,7 +38,7 @@ public abstract class GadgetCmdlet : ClusterCmdlet
                 }, cluster.Server));
             }
 
-            IReadOnlyList<AgentPod> pods = Await(cluster.FindAgentsAsync(ns!, nodes, PipelineStopToken), ns);
+            IReadOnlyList<AgentPod> pods = Await(cluster.FindAgentsAsync(ns!, nodes, StopToken), ns);
             foreach (string node in nodes ?? [])
             {
                 if (!pods.Any(p => string.Equals(p.Node, node, StringComparison.OrdinalIgnoreCase)))
@@ -88,7 +88,7 @@ public abstract class GadgetCmdlet : ClusterCmdlet
     private protected LocalAgentLease ConnectLocal()
     {
         var messages = new ConcurrentQueue<string>();
-        Task<LocalAgentLease> connecting = LocalAgent.ConnectAsync(messages.Enqueue, PipelineStopToken);
+        Task<LocalAgentLease> connecting = LocalAgent.ConnectAsync(messages.Enqueue, StopToken);
         var progress = new ProgressRecord(1, "Gadget", "Connecting to the local agent");
         bool shown = false;
         // Wait on the handle, not Task.Wait: a faulted task must reach the catch blocks below as
@@ -155,6 +155,7 @@ internal static class GadgetErrors
             GadgetErrorKind.NotFound => ErrorCategory.ObjectNotFound,
             GadgetErrorKind.InvalidArgument => ErrorCategory.InvalidArgument,
             GadgetErrorKind.NotSupported => ErrorCategory.NotInstalled,
+            GadgetErrorKind.Timeout => ErrorCategory.OperationTimeout,
             _ => ErrorCategory.NotSpecified,
         };
         var record = new ErrorRecord(exception, exception.ErrorId, category, target);

@@ -40,7 +40,7 @@ public sealed class GetGadgetContainerCommand : GadgetCmdlet
     {
         using ClusterAgents cluster = ConnectCluster(Node);
         var listings = cluster.Agents
-            .Select(a => (a.Pod.Node, Task: a.Connection.ListContainersAsync(selection, a.Pod.Node, PipelineStopToken)))
+            .Select(a => (a.Pod.Node, Task: a.Connection.ListContainersAsync(selection, a.Pod.Node, StopToken)))
             .ToList();
         int failed = 0;
         foreach ((string node, Task<IReadOnlyList<GadgetContainer>> listing) in listings)
@@ -81,8 +81,8 @@ public sealed class GetGadgetContainerCommand : GadgetCmdlet
         using LocalAgentLease agent = ConnectLocal();
         try
         {
-            string node = agent.Connection.GetInfoAsync(PipelineStopToken).GetAwaiter().GetResult().Node;
-            foreach (GadgetContainer container in agent.Connection.ListContainersAsync(selection, node, PipelineStopToken).GetAwaiter().GetResult())
+            string node = agent.Connection.GetInfoAsync(StopToken).GetAwaiter().GetResult().Node;
+            foreach (GadgetContainer container in agent.Connection.ListContainersAsync(selection, node, StopToken).GetAwaiter().GetResult())
             {
                 WriteObject(container);
             }

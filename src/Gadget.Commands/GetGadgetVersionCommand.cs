@@ -24,8 +24,8 @@ public sealed class GetGadgetVersionCommand : GadgetCmdlet
     private void GetInCluster()
     {
         using Kubernetes.KubeCluster cluster = OpenCluster();
-        string? ns = Await(cluster.FindInstallNamespaceAsync(PipelineStopToken), cluster.Server);
-        IReadOnlyList<Kubernetes.AgentPod> pods = ns is null ? [] : Await(cluster.FindAgentsAsync(ns, Node, PipelineStopToken), ns);
+        string? ns = Await(cluster.FindInstallNamespaceAsync(StopToken), cluster.Server);
+        IReadOnlyList<Kubernetes.AgentPod> pods = ns is null ? [] : Await(cluster.FindAgentsAsync(ns, Node, StopToken), ns);
         if (pods.Count == 0)
         {
             WriteObject(new GadgetVersion(ClientVersion, string.Empty, NotInstalled, 0, string.Empty, [], cluster.Server));
@@ -61,7 +61,7 @@ public sealed class GetGadgetVersionCommand : GadgetCmdlet
         }
 
         using AgentConnection connection = cluster.Connect(pod);
-        AgentInfo info = await connection.GetInfoAsync(PipelineStopToken).ConfigureAwait(false);
+        AgentInfo info = await connection.GetInfoAsync(StopToken).ConfigureAwait(false);
         return new GadgetVersion(ClientVersion, string.IsNullOrEmpty(info.Node) ? pod.Node : info.Node, info.Version, info.ProtocolVersion,
             info.Kernel, [.. info.Gadgets.Select(g => g.Name)], $"pod {pod.Namespace}/{pod.Name}");
     }
@@ -78,7 +78,7 @@ public sealed class GetGadgetVersionCommand : GadgetCmdlet
         AgentInfo info;
         try
         {
-            info = agent.Connection.GetInfoAsync(PipelineStopToken).GetAwaiter().GetResult();
+            info = agent.Connection.GetInfoAsync(StopToken).GetAwaiter().GetResult();
         }
         catch (OperationCanceledException)
         {

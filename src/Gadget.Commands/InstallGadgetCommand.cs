@@ -51,7 +51,7 @@ public sealed class InstallGadgetCommand : ClusterCmdlet
         using KubeCluster cluster = OpenCluster();
         var installer = new GadgetInstaller(cluster);
         var options = new InstallOptions { Namespace = Namespace, Image = Image, NodeSelector = Labels(NodeSelector) };
-        IReadOnlyList<IKubernetesObject<V1ObjectMeta>> plan = Await(installer.PlanAsync(options, PipelineStopToken), Namespace);
+        IReadOnlyList<IKubernetesObject<V1ObjectMeta>> plan = Await(installer.PlanAsync(options, StopToken), Namespace);
         bool applied = false;
         foreach (IKubernetesObject<V1ObjectMeta> item in plan)
         {
@@ -61,7 +61,7 @@ public sealed class InstallGadgetCommand : ClusterCmdlet
                 continue;
             }
 
-            GadgetObject result = Await(installer.ApplyAsync(item, PipelineStopToken), description);
+            GadgetObject result = Await(installer.ApplyAsync(item, StopToken), description);
             applied = true;
             WriteVerbose($"{description}: {result.Action.ToLowerInvariant()}.");
             if (PassThru)
@@ -83,7 +83,7 @@ public sealed class InstallGadgetCommand : ClusterCmdlet
         AgentRollout rollout;
         while (true)
         {
-            rollout = Await(installer.GetRolloutAsync(Namespace, PipelineStopToken), Namespace);
+            rollout = Await(installer.GetRolloutAsync(Namespace, StopToken), Namespace);
             progress.StatusDescription = $"Agents ready: {rollout.Ready}/{rollout.Desired}";
             progress.PercentComplete = rollout.Desired == 0 ? 0 : Math.Min(100, 100 * rollout.Ready / rollout.Desired);
             WriteProgress(progress);
@@ -92,7 +92,7 @@ public sealed class InstallGadgetCommand : ClusterCmdlet
                 break;
             }
 
-            if (PipelineStopToken.WaitHandle.WaitOne(PollInterval))
+            if (StopToken.WaitHandle.WaitOne(PollInterval))
             {
                 throw new PipelineStoppedException();
             }
@@ -106,7 +106,7 @@ public sealed class InstallGadgetCommand : ClusterCmdlet
             return;
         }
 
-        IReadOnlyList<AgentPod> pods = Await(cluster.FindAgentsAsync(Namespace, nodes: null, PipelineStopToken), Namespace);
+        IReadOnlyList<AgentPod> pods = Await(cluster.FindAgentsAsync(Namespace, nodes: null, StopToken), Namespace);
         string failing = string.Join("; ", pods.Where(p => !p.Ready).Select(p => $"{p.Name} on {p.Node}: {p.NotReadyReason}"));
         string message = rollout.Desired == 0
             ? $"No node runs a Gadget agent after {Format(Timeout)}: no Linux node matches the DaemonSet's node selector."
@@ -156,7 +156,7 @@ public sealed class UninstallGadgetCommand : ClusterCmdlet
     {
         using KubeCluster cluster = OpenCluster();
         var installer = new GadgetInstaller(cluster);
-        IReadOnlyList<IKubernetesObject<V1ObjectMeta>> plan = Await(installer.PlanRemovalAsync(Namespace, PipelineStopToken), Namespace);
+        IReadOnlyList<IKubernetesObject<V1ObjectMeta>> plan = Await(installer.PlanRemovalAsync(Namespace, StopToken), Namespace);
         foreach (IKubernetesObject<V1ObjectMeta> item in plan)
         {
             string description = InstallGadgetCommand.Describe(item);
@@ -165,7 +165,7 @@ public sealed class UninstallGadgetCommand : ClusterCmdlet
                 continue;
             }
 
-            GadgetObject result = Await(installer.DeleteAsync(item, PipelineStopToken), description);
+            GadgetObject result = Await(installer.DeleteAsync(item, StopToken), description);
             WriteVerbose($"{description}: {(result.Action == "NotFound" ? "already absent" : "deleted")}.");
             if (PassThru)
             {

@@ -105,7 +105,7 @@ public abstract class TraceCommand : GadgetCmdlet
         TraceOptions options = BuildOptions(defaultNamespace: null);
         using LocalAgentLease agent = ConnectLocal();
         string node = GetNode(agent.Connection);
-        using TraceSession session = TraceSession.Start(agent.Connection, options, node, PipelineStopToken);
+        using TraceSession session = TraceSession.Start(agent.Connection, options, node, StopToken);
         Run(session, options);
     }
 
@@ -114,7 +114,7 @@ public abstract class TraceCommand : GadgetCmdlet
     {
         using ClusterAgents cluster = ConnectCluster(Node);
         TraceOptions options = BuildOptions(cluster.Cluster.ContextNamespace);
-        using ClusterTrace trace = ClusterTrace.Start([.. cluster.Agents.Select(a => (a.Pod.Node, a.Connection))], options, PipelineStopToken);
+        using ClusterTrace trace = ClusterTrace.Start([.. cluster.Agents.Select(a => (a.Pod.Node, a.Connection))], options, StopToken);
         Run(trace, options);
     }
 
@@ -148,7 +148,7 @@ public abstract class TraceCommand : GadgetCmdlet
     {
         try
         {
-            return connection.GetInfoAsync(PipelineStopToken).GetAwaiter().GetResult().Node;
+            return connection.GetInfoAsync(StopToken).GetAwaiter().GetResult().Node;
         }
         catch (OperationCanceledException)
         {
@@ -164,9 +164,9 @@ public abstract class TraceCommand : GadgetCmdlet
     private void Run(ITraceSource session, TraceOptions options)
     {
         DateTime? deadline = options.Duration is TimeSpan duration ? DateTime.UtcNow + duration + TimeSpan.FromSeconds(5) : null;
-        while (!PipelineStopToken.IsCancellationRequested)
+        while (!StopToken.IsCancellationRequested)
         {
-            if (!session.TryTake(out object? item, PollInterval, PipelineStopToken))
+            if (!session.TryTake(out object? item, PollInterval, StopToken))
             {
                 if (session.IsCompleted || DateTime.UtcNow > deadline)
                 {

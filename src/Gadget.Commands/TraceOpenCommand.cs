@@ -10,7 +10,7 @@ public sealed class TraceOpenCommand : TraceCommand
     /// <summary>Only opens of this absolute path (wildcards allowed), compared with the resolved path.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
-    [ValidatePattern("^/", ErrorMessage = "-Path must be an absolute path (it is compared with the resolved full path): {0}")]
+    [ValidateMatch("^/", ErrorMessage = "-Path must be an absolute path (it is compared with the resolved full path): {0}")]
     [SupportsWildcards]
     public string? Path { get; set; }
 

@@ -17,7 +17,7 @@ public sealed class ModuleLoadContext : AssemblyLoadContext
     /// <summary>The assemblies whose public types the cmdlets take and write (events, enums, statistics).</summary>
     private static readonly string[] PublicAssemblies = ["Gadget.Commands", "Gadget.Client"];
 
-    private static readonly Lock Gate = new();
+    private static readonly object Gate = new();
     private static readonly Dictionary<string, ModuleLoadContext> ByDirectory = new(StringComparer.Ordinal);
 
     private readonly string _directory;

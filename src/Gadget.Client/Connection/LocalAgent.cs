@@ -69,6 +69,7 @@ public static partial class LocalAgent
             };
         }
 
+        EnsureExecutable(agentPath);
         string socketPath = $"/run/gadget/gadget-{Environment.ProcessId}-{Guid.NewGuid():N}.sock";
         status?.Invoke($"Starting a local agent ({agentPath})");
         var start = new ProcessStartInfo(agentPath)
@@ -78,7 +79,21 @@ public static partial class LocalAgent
             RedirectStandardOutput = true,
             UseShellExecute = false,
         };
-        Process process = Process.Start(start) ?? throw new GadgetException(GadgetErrorId.AgentStartFailed, GadgetErrorKind.Failure, $"Could not start {agentPath}.");
+        Process process;
+        try
+        {
+            process = Process.Start(start) ?? throw new InvalidOperationException("Process.Start returned no process.");
+        }
+        catch (Exception exception) when (exception is System.ComponentModel.Win32Exception or InvalidOperationException or IOException or UnauthorizedAccessException)
+        {
+            // Not executable, a foreign architecture, a noexec mount: whatever it is, it has a name and a path.
+            throw new GadgetException(GadgetErrorId.AgentStartFailed, GadgetErrorKind.Failure,
+                $"The local agent {agentPath} could not be started: {exception.Message}", exception)
+            {
+                RecommendedAction = $"Check that {agentPath} is executable (chmod +x) on a file system mounted without noexec, and built for this machine ({RuntimeInformation.OSArchitecture}); or start an agent yourself and set {SocketVariable}.",
+            };
+        }
+
         var errors = new System.Text.StringBuilder();
         process.ErrorDataReceived += (_, line) => { lock (errors) { errors.AppendLine(line.Data); } };
         process.OutputDataReceived += (_, _) => { };
@@ -115,6 +130,38 @@ public static partial class LocalAgent
         }
 
         return new LocalAgentLease(AgentConnection.ForUnixSocket(socketPath), process, socketPath);
+    }
+
+    /// <summary>
+    /// Gives the agent back its execute bits when a package lost them: a .nupkg is a zip, and
+    /// Save-PSResource or Install-PSResource writes every file as 0644.
+    /// </summary>
+    private static void EnsureExecutable(string agentPath)
+    {
+        const UnixFileMode execute = UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute;
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+
+        try
+        {
+            UnixFileMode mode = File.GetUnixFileMode(agentPath);
+            if ((mode & UnixFileMode.UserExecute) == 0)
+            {
+                // Execute wherever it can be read: 0644 becomes 0755, as the build staged it.
+                UnixFileMode readable = mode & (UnixFileMode.UserRead | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+                File.SetUnixFileMode(agentPath, mode | (execute & (UnixFileMode)((int)readable >> 2)) | UnixFileMode.UserExecute);
+            }
+        }
+        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
+        {
+            throw new GadgetException(GadgetErrorId.AgentStartFailed, GadgetErrorKind.Failure,
+                $"The local agent {agentPath} is not executable, and making it executable failed: {exception.Message}", exception)
+            {
+                RecommendedAction = $"Run chmod +x {agentPath} as the file's owner, or reinstall the module where it can be written.",
+            };
+        }
     }
 
     internal static void Stop(Process process)

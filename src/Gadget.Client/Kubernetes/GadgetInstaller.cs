@@ -47,7 +47,7 @@ public sealed class GadgetInstaller(KubeCluster cluster)
         }
 
         IReadOnlyList<IKubernetesObject<V1ObjectMeta>> objects = GadgetManifests.Build(options);
-        V1Namespace? existing = await GetOrNullAsync(() => Client.CoreV1.ReadNamespaceAsync(options.Namespace, cancellationToken: token), $"get namespaces/{options.Namespace}").ConfigureAwait(false);
+        V1Namespace? existing = await GetOrNullAsync(() => Client.CoreV1.ReadNamespaceAsync(options.Namespace, cancellationToken: token), $"get namespaces/{options.Namespace}", token).ConfigureAwait(false);
         if (existing is not null && !IsOurs(existing))
         {
             objects = [.. objects.Where(o => o is not V1Namespace)];
@@ -78,7 +78,7 @@ public sealed class GadgetInstaller(KubeCluster cluster)
             string action = before.Length == 0 ? "Created" : before == applied.Metadata.ResourceVersion ? "Unchanged" : "Configured";
             return new GadgetObject(item.Kind, ns, name, action);
         }
-        catch (Exception exception) when (exception is not OperationCanceledException and not GadgetException)
+        catch (Exception exception) when (!token.IsCancellationRequested && exception is not GadgetException)
         {
             throw KubeErrors.ToGadgetException(exception, $"patch {Plural(item)}{(ns is null ? string.Empty : $" in namespace {ns}")}", cluster.Server);
         }
@@ -89,7 +89,7 @@ public sealed class GadgetInstaller(KubeCluster cluster)
     {
         string ns = installNamespace ?? await cluster.FindInstallNamespaceAsync(token).ConfigureAwait(false) ?? KubeCluster.DefaultInstallNamespace;
         var objects = GadgetManifests.Build(new InstallOptions { Namespace = ns }).Reverse().ToList();
-        V1Namespace? existing = await GetOrNullAsync(() => Client.CoreV1.ReadNamespaceAsync(ns, cancellationToken: token), $"get namespaces/{ns}").ConfigureAwait(false);
+        V1Namespace? existing = await GetOrNullAsync(() => Client.CoreV1.ReadNamespaceAsync(ns, cancellationToken: token), $"get namespaces/{ns}", token).ConfigureAwait(false);
         if (existing is null || !IsOurs(existing))
         {
             objects.RemoveAll(o => o is V1Namespace);
@@ -122,7 +122,7 @@ public sealed class GadgetInstaller(KubeCluster cluster)
         {
             return new GadgetObject(item.Kind, ns, name, "NotFound");
         }
-        catch (Exception exception) when (exception is not OperationCanceledException and not InvalidOperationException)
+        catch (Exception exception) when (!token.IsCancellationRequested && exception is not InvalidOperationException)
         {
             throw KubeErrors.ToGadgetException(exception, $"delete {Plural(item)}{(ns is null ? string.Empty : $" in namespace {ns}")}", cluster.Server);
         }
@@ -136,7 +136,7 @@ public sealed class GadgetInstaller(KubeCluster cluster)
         {
             daemonSet = await Client.AppsV1.ReadNamespacedDaemonSetAsync(GadgetManifests.ClusterObjectName, ns, cancellationToken: token).ConfigureAwait(false);
         }
-        catch (Exception exception) when (exception is not OperationCanceledException)
+        catch (Exception exception) when (!token.IsCancellationRequested)
         {
             throw KubeErrors.ToGadgetException(exception, $"get daemonsets in namespace {ns}", cluster.Server);
         }
@@ -155,18 +155,18 @@ public sealed class GadgetInstaller(KubeCluster cluster)
         string? ns = item.Metadata.NamespaceProperty;
         IMetadata<V1ObjectMeta>? current = item switch
         {
-            V1Namespace => await GetOrNullAsync(() => Client.CoreV1.ReadNamespaceAsync(name, cancellationToken: token), $"get namespaces/{name}").ConfigureAwait(false),
-            V1ServiceAccount => await GetOrNullAsync(() => Client.CoreV1.ReadNamespacedServiceAccountAsync(name, ns, cancellationToken: token), $"get serviceaccounts in namespace {ns}").ConfigureAwait(false),
-            V1ClusterRole => await GetOrNullAsync(() => Client.RbacAuthorizationV1.ReadClusterRoleAsync(name, cancellationToken: token), "get clusterroles").ConfigureAwait(false),
-            V1ClusterRoleBinding => await GetOrNullAsync(() => Client.RbacAuthorizationV1.ReadClusterRoleBindingAsync(name, cancellationToken: token), "get clusterrolebindings").ConfigureAwait(false),
-            V1Role => await GetOrNullAsync(() => Client.RbacAuthorizationV1.ReadNamespacedRoleAsync(name, ns, cancellationToken: token), $"get roles in namespace {ns}").ConfigureAwait(false),
-            V1DaemonSet => await GetOrNullAsync(() => Client.AppsV1.ReadNamespacedDaemonSetAsync(name, ns, cancellationToken: token), $"get daemonsets in namespace {ns}").ConfigureAwait(false),
+            V1Namespace => await GetOrNullAsync(() => Client.CoreV1.ReadNamespaceAsync(name, cancellationToken: token), $"get namespaces/{name}", token).ConfigureAwait(false),
+            V1ServiceAccount => await GetOrNullAsync(() => Client.CoreV1.ReadNamespacedServiceAccountAsync(name, ns, cancellationToken: token), $"get serviceaccounts in namespace {ns}", token).ConfigureAwait(false),
+            V1ClusterRole => await GetOrNullAsync(() => Client.RbacAuthorizationV1.ReadClusterRoleAsync(name, cancellationToken: token), "get clusterroles", token).ConfigureAwait(false),
+            V1ClusterRoleBinding => await GetOrNullAsync(() => Client.RbacAuthorizationV1.ReadClusterRoleBindingAsync(name, cancellationToken: token), "get clusterrolebindings", token).ConfigureAwait(false),
+            V1Role => await GetOrNullAsync(() => Client.RbacAuthorizationV1.ReadNamespacedRoleAsync(name, ns, cancellationToken: token), $"get roles in namespace {ns}", token).ConfigureAwait(false),
+            V1DaemonSet => await GetOrNullAsync(() => Client.AppsV1.ReadNamespacedDaemonSetAsync(name, ns, cancellationToken: token), $"get daemonsets in namespace {ns}", token).ConfigureAwait(false),
             _ => null,
         };
         return current?.Metadata.ResourceVersion ?? string.Empty;
     }
 
-    private async Task<T?> GetOrNullAsync<T>(Func<Task<T>> get, string permission)
+    private async Task<T?> GetOrNullAsync<T>(Func<Task<T>> get, string permission, CancellationToken token)
         where T : class
     {
         try
@@ -177,7 +177,7 @@ public sealed class GadgetInstaller(KubeCluster cluster)
         {
             return null;
         }
-        catch (Exception exception) when (exception is not OperationCanceledException)
+        catch (Exception exception) when (!token.IsCancellationRequested)
         {
             throw KubeErrors.ToGadgetException(exception, permission, cluster.Server);
         }

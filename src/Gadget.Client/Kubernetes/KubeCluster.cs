@@ -6,16 +6,6 @@ using k8s.Models;
 
 namespace Gadget.Kubernetes;
 
-/// <summary>Where the kubeconfig comes from: the defaults, a file, or its content.</summary>
-public sealed class KubeConfigSource
-{
-    /// <summary>A path to a kubeconfig file, or the kubeconfig itself (YAML or JSON); null for the defaults.</summary>
-    public string? KubeConfig { get; init; }
-
-    /// <summary>The context to use; null for the kubeconfig's current context.</summary>
-    public string? Context { get; init; }
-}
-
 /// <summary>
 /// One Kubernetes cluster, reached through a kubeconfig (KUBECONFIG, ~/.kube/config, a path or its
 /// content) or the in-cluster service account: finds the agents and opens port-forwards to them.
@@ -31,8 +21,11 @@ public sealed class KubeCluster : IDisposable
     /// <summary>The labels of the agent pods (see deploy/03-daemonset.yaml).</summary>
     public const string AgentSelector = "app.kubernetes.io/name=gadget,app.kubernetes.io/component=agent";
 
-    internal KubeCluster(IKubernetes client, string server, string? contextNamespace)
+    private readonly TimeSpan _deadline;
+
+    internal KubeCluster(IKubernetes client, string server, string? contextNamespace, TimeSpan deadline)
     {
+        _deadline = deadline;
         Client = client;
         Server = server;
         ContextNamespace = string.IsNullOrEmpty(contextNamespace) ? "default" : contextNamespace;
@@ -47,74 +40,19 @@ public sealed class KubeCluster : IDisposable
     public string ContextNamespace { get; }
 
     /// <summary>Connects (lazily: no request is made here) with the kubeconfig <paramref name="source"/> selects.</summary>
-    public static KubeCluster Open(KubeConfigSource source)
+    public static KubeCluster Open(KubeConfigSource source) => Open(source, RequestDeadline.Value);
+
+    /// <summary>The same, with a deadline for each API request other than the default.</summary>
+    internal static KubeCluster Open(KubeConfigSource source, TimeSpan deadline)
     {
-        KubernetesClientConfiguration configuration = LoadConfiguration(source);
-        var client = new k8s.Kubernetes(configuration) { CreateWebSocketBuilder = () => new StatusWebSocketBuilder() };
-        return new KubeCluster(client, configuration.Host, configuration.Namespace);
+        ArgumentNullException.ThrowIfNull(source);
+        KubernetesClientConfiguration configuration = source.Load();
+        // The handler's deadline ends a request that gets no answer; HttpClient's own timeout,
+        // a little later, ends one whose answer stalls midway.
+        configuration.HttpClientTimeout = deadline + TimeSpan.FromSeconds(5);
+        var client = new k8s.Kubernetes(configuration, new RequestDeadlineHandler(deadline)) { CreateWebSocketBuilder = () => new StatusWebSocketBuilder() };
+        return new KubeCluster(client, configuration.Host, configuration.Namespace, deadline);
     }
-
-    internal static KubernetesClientConfiguration LoadConfiguration(KubeConfigSource source)
-    {
-        try
-        {
-            if (source.KubeConfig is { Length: > 0 } given)
-            {
-                if (LooksLikeContent(given))
-                {
-                    using var stream = new MemoryStream(Encoding.UTF8.GetBytes(given));
-                    K8SConfiguration config = KubernetesClientConfiguration.LoadKubeConfig(stream);
-                    return KubernetesClientConfiguration.BuildConfigFromConfigObject(config, source.Context);
-                }
-
-                if (!File.Exists(given))
-                {
-                    throw new GadgetException(GadgetErrorId.KubeConfigNotFound, GadgetErrorKind.InvalidArgument,
-                        $"The kubeconfig file {given} does not exist.")
-                    {
-                        RecommendedAction = "Give -KubeConfig the path of a kubeconfig file, or the kubeconfig's content as a string.",
-                    };
-                }
-
-                return KubernetesClientConfiguration.BuildConfigFromConfigFile(given, source.Context);
-            }
-
-            string? variable = Environment.GetEnvironmentVariable("KUBECONFIG");
-            string home = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".kube", "config");
-            // Read $env:KUBECONFIG now: KubernetesClient reads it once per process. Of a list of
-            // files (kubectl merges them), the first that exists is used.
-            string? file = variable is { Length: > 0 }
-                ? variable.Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries).FirstOrDefault(File.Exists)
-                : File.Exists(home) ? home : null;
-            if (file is not null)
-            {
-                return KubernetesClientConfiguration.BuildConfigFromConfigFile(file, source.Context);
-            }
-
-            if (KubernetesClientConfiguration.IsInCluster())
-            {
-                return KubernetesClientConfiguration.InClusterConfig();
-            }
-
-            throw new GadgetException(GadgetErrorId.KubeConfigNotFound, GadgetErrorKind.NotSupported,
-                $"No kubeconfig was found ({(variable is { Length: > 0 } ? "$env:KUBECONFIG = " + variable : home)}) and this is not a Kubernetes pod, so there is no cluster to reach.")
-            {
-                RecommendedAction = "Give -KubeConfig (a path or the content), set $env:KUBECONFIG, or add -Local to trace this host.",
-            };
-        }
-        catch (Exception exception) when (exception is k8s.Exceptions.KubeConfigException or IOException or YamlDotNet.Core.YamlException or ArgumentException or FormatException)
-        {
-            throw new GadgetException(GadgetErrorId.KubeConfigInvalid, GadgetErrorKind.InvalidArgument,
-                $"The kubeconfig cannot be used: {exception.Message}", exception)
-            {
-                RecommendedAction = "Check the kubeconfig and the -Context name (kubectl config get-contexts lists them).",
-            };
-        }
-    }
-
-    /// <summary>Content rather than a path: several lines, or a kubeconfig's keys.</summary>
-    private static bool LooksLikeContent(string value)
-        => value.Contains('\n', StringComparison.Ordinal) || value.TrimStart().StartsWith('{') || value.Contains("apiVersion:", StringComparison.Ordinal);
 
     /// <summary>
     /// The namespace Gadget is installed in: the subject of its ClusterRoleBinding, or null when it
@@ -135,7 +73,7 @@ public sealed class KubeCluster : IDisposable
         {
             return DefaultInstallNamespace;
         }
-        catch (Exception exception) when (exception is not OperationCanceledException)
+        catch (Exception exception) when (!token.IsCancellationRequested)
         {
             throw KubeErrors.ToGadgetException(exception, "get clusterrolebindings/gadget", Server);
         }
@@ -149,7 +87,7 @@ public sealed class KubeCluster : IDisposable
         {
             pods = await Client.CoreV1.ListNamespacedPodAsync(installNamespace, labelSelector: AgentSelector, cancellationToken: token).ConfigureAwait(false);
         }
-        catch (Exception exception) when (exception is not OperationCanceledException)
+        catch (Exception exception) when (!token.IsCancellationRequested)
         {
             throw KubeErrors.ToGadgetException(exception, $"list pods in namespace {installNamespace}", Server);
         }
@@ -168,11 +106,14 @@ public sealed class KubeCluster : IDisposable
     internal async ValueTask<Stream> PortForwardAsync(AgentPod agent, CancellationToken token)
     {
         System.Net.WebSockets.WebSocket socket;
+        // The WebSocket upgrade bypasses the HTTP handlers: its deadline is set here.
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(token);
+        timeout.CancelAfter(_deadline);
         try
         {
-            socket = await Client.WebSocketNamespacedPodPortForwardAsync(agent.Name, agent.Namespace, [AgentPort], PortForwardStream.SubProtocol, cancellationToken: token).ConfigureAwait(false);
+            socket = await Client.WebSocketNamespacedPodPortForwardAsync(agent.Name, agent.Namespace, [AgentPort], PortForwardStream.SubProtocol, cancellationToken: timeout.Token).ConfigureAwait(false);
         }
-        catch (Exception exception) when (exception is not OperationCanceledException)
+        catch (Exception exception) when (!token.IsCancellationRequested)
         {
             throw KubeErrors.ToGadgetException(exception, $"create pods/portforward in namespace {agent.Namespace}", Server);
         }

@@ -12,6 +12,15 @@ internal static class KubeErrors
     /// </summary>
     public static GadgetException ToGadgetException(Exception exception, string permission, string server)
     {
+        if (IsTimeout(exception))
+        {
+            return new GadgetException(GadgetErrorId.KubeRequestTimeout, GadgetErrorKind.Timeout,
+                $"The Kubernetes API server at {server} did not answer in time while Gadget tried to {permission}: {exception.Message}", exception)
+            {
+                RecommendedAction = $"Check that {server} is reachable from here and healthy (kubectl get --raw /readyz). Each request waits {RequestDeadline.Value.TotalSeconds:0} s; ${RequestDeadline.Variable} (seconds) changes that.",
+            };
+        }
+
         HttpStatusCode? status = StatusOf(exception);
         string detail = DetailOf(exception);
         return status switch
@@ -31,6 +40,20 @@ internal static class KubeErrors
             _ => new GadgetException(GadgetErrorId.KubeRequestFailed, status is null ? GadgetErrorKind.Connection : GadgetErrorKind.Failure,
                 $"The Kubernetes API server at {server} failed to {permission}{(status is null ? string.Empty : $" ({(int)status} {status})")}: {detail}", exception),
         };
+    }
+
+    /// <summary>A request deadline passed: ours (a TimeoutException) or HttpClient's (a cancellation nobody asked for).</summary>
+    private static bool IsTimeout(Exception exception)
+    {
+        for (Exception? current = exception; current is not null; current = current.InnerException)
+        {
+            if (current is TimeoutException or OperationCanceledException)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     public static HttpStatusCode? StatusOf(Exception exception)
