@@ -18,7 +18,7 @@ internal sealed class GadgetCatalog
     public GadgetCatalog(IEnumerable<GadgetDefinition> gadgets)
         => _gadgets = gadgets.ToDictionary(g => g.Name, StringComparer.OrdinalIgnoreCase);
 
-    public static GadgetCatalog Default { get; } = new(ReadEmbedded());
+    public static GadgetCatalog Default { get; } = ReadDefault();
 
     public IEnumerable<GadgetDefinition> All => _gadgets.Values.OrderBy(g => g.Name, StringComparer.Ordinal);
 
@@ -33,17 +33,28 @@ internal sealed class GadgetCatalog
         _ => null,
     };
 
-    private static IEnumerable<GadgetDefinition> ReadEmbedded()
+    private static GadgetCatalog ReadDefault()
     {
+        var catalog = new GadgetCatalog(ReadEmbedded());
+
+        // Reading the objects' BTF made a few MiB of garbage an idle agent would otherwise keep.
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+        return catalog;
+    }
+
+    private static List<GadgetDefinition> ReadEmbedded()
+    {
+        var gadgets = new List<GadgetDefinition>();
         var assembly = typeof(GadgetCatalog).Assembly;
         foreach (string resource in assembly.GetManifestResourceNames().Where(r => r.StartsWith(ResourcePrefix, StringComparison.Ordinal) && r.EndsWith(ObjectSuffix, StringComparison.Ordinal)).Order(StringComparer.Ordinal))
         {
             string name = resource[ResourcePrefix.Length..^ObjectSuffix.Length];
-            byte[] program = Read(resource)!;
             byte[]? yaml = Read(ResourcePrefix + name + MetadataSuffix);
             GadgetMetadata metadata = yaml is null ? GadgetMetadata.Empty : GadgetMetadata.Parse(Encoding.UTF8.GetString(yaml));
-            yield return new GadgetDefinition(name, program, metadata, HookFor(name));
+            gadgets.Add(new GadgetDefinition(name, () => Read(resource)!, metadata, HookFor(name)));
         }
+
+        return gadgets;
 
         byte[]? Read(string resource)
         {

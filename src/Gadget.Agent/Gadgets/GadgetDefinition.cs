@@ -3,27 +3,33 @@ using Gadget.Schema;
 namespace Gadget.Agent.Gadgets;
 
 /// <summary>
-/// One gadget as the agent carries it: its compiled object, what the object's BTF says it produces,
-/// its gadget.yaml, and its hook when it has one. Everything a trace does with it (configure, load,
-/// attach, decode, stream) is generic; see <see cref="Runtime.TraceRun"/>.
+/// One gadget as the agent carries it: where its compiled object is, what the object's BTF says it
+/// produces, its gadget.yaml, and its hook when it has one. Everything a trace does with it
+/// (configure, load, attach, decode, stream) is generic; see <see cref="Runtime.TraceRun"/>.
 /// </summary>
+/// <remarks>
+/// It keeps what it read from the object, not the object: the ELF and its parsed BTF (a few MiB for
+/// the catalog) are read again by each trace that loads it, so an idle agent does not hold them.
+/// </remarks>
 internal sealed class GadgetDefinition
 {
-    public GadgetDefinition(string name, byte[] program, GadgetMetadata metadata, GadgetHook? hook)
+    private readonly Func<byte[]> _readProgram;
+
+    public GadgetDefinition(string name, Func<byte[]> readProgram, GadgetMetadata metadata, GadgetHook? hook)
     {
         Name = name;
-        Program = program;
+        _readProgram = readProgram;
         Metadata = metadata;
         Hook = hook;
-        ObjectInfo = GadgetObjectReader.Read(program);
-        Tracer = ObjectInfo.Tracers.Count switch
+        GadgetObjectInfo info = ReadObjectInfo();
+        Tracer = info.Tracers.Count switch
         {
-            1 => ObjectInfo.Tracers[0],
+            1 => info.Tracers[0],
             0 => throw new GadgetObjectException($"Gadget '{name}' declares no tracer (GADGET_TRACER)."),
-            _ => throw new GadgetObjectException($"Gadget '{name}' declares {ObjectInfo.Tracers.Count} tracers; one object carries one."),
+            _ => throw new GadgetObjectException($"Gadget '{name}' declares {info.Tracers.Count} tracers; one object carries one."),
         };
         Schema = TraceSchema.Build(name, Tracer.Event, metadata);
-        Parameters = GadgetParameters.Describe(ObjectInfo, metadata);
+        Parameters = GadgetParameters.Describe(info, metadata);
     }
 
     /// <summary>The name clients ask for (<c>exec</c>).</summary>
@@ -34,12 +40,10 @@ internal sealed class GadgetDefinition
     /// <summary>A gadget for benchmarks and diagnostics (flood), left out of completion.</summary>
     public bool Diagnostic => Metadata.Diagnostic;
 
-    /// <summary>The compiled object (ELF).</summary>
-    public byte[] Program { get; }
+    /// <summary>The compiled object (ELF), read anew.</summary>
+    public byte[] Program => _readProgram();
 
     public GadgetMetadata Metadata { get; }
-
-    public GadgetObjectInfo ObjectInfo { get; }
 
     public TracerInfo Tracer { get; }
 
@@ -50,4 +54,7 @@ internal sealed class GadgetDefinition
 
     /// <summary>The parameters a request may set, by key.</summary>
     public IReadOnlyList<GadgetParameter> Parameters { get; }
+
+    /// <summary>What the object declares, parsed anew from its ELF and BTF.</summary>
+    public GadgetObjectInfo ReadObjectInfo() => GadgetObjectReader.Read(Program);
 }

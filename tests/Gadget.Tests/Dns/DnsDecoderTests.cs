@@ -197,7 +197,7 @@ public sealed class DnsDecoderTests
     public unsafe void QueryKeyMirrorMatchesTheCompiledStruct()
     {
         // The agent looks queries up in the kernel's dns_queries map with this struct as the key.
-        Btf btf = TestGadgets.Get("dns").ObjectInfo.Btf;
+        Btf btf = TestGadgets.Get("dns").ReadObjectInfo().Btf;
         Assert.True(btf.TryFindType("dns_query_key", BtfKind.Struct, out BtfType? key));
 
         Assert.Equal(key.Size, sizeof(DnsQueryKey));

@@ -45,7 +45,7 @@ internal sealed class RecordBuilder
     /// <summary>Where a member sits, including the ones the schema leaves out (<c>__data</c>), from the object's BTF.</summary>
     public (int Offset, int Size) Member(string name)
     {
-        Btf btf = _gadget.ObjectInfo.Btf;
+        Btf btf = _gadget.ReadObjectInfo().Btf;
         if (!btf.TryFindType(_gadget.Tracer.Event.StructName, BtfKind.Struct, out BtfType? type))
         {
             throw new InvalidOperationException($"The {_gadget.Name} object has no struct {_gadget.Tracer.Event.StructName}.");
