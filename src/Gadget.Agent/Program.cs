@@ -48,6 +48,7 @@ builder.WebHost.ConfigureKestrel(kestrel =>
     }
 });
 builder.Services.AddSingleton(options);
+builder.Services.AddSingleton(new TraceAdmission(options.MaxTraces, options.NodeName));
 builder.Services.AddSingleton(GadgetCatalog.Default);
 builder.Services.AddSingleton<ContainerCollection>();
 builder.Services.AddHostedService<ContainerWatcher>();
