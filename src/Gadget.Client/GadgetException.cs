@@ -20,6 +20,12 @@ public enum GadgetErrorKind
 
     /// <summary>The agent or the kernel failed while running.</summary>
     Failure,
+
+    /// <summary>A limit was reached (the agent's concurrent traces); it passes once others finish.</summary>
+    ResourceUnavailable,
+
+    /// <summary>Something did not answer within its deadline.</summary>
+    Timeout,
 }
 
 /// <summary>A failure with a stable identifier, reported to PowerShell as the error id.</summary>
@@ -51,6 +57,9 @@ public static class GadgetErrorId
     public const string AgentStreamBroken = "AgentStreamBroken";
     public const string AgentStopping = "AgentStopping";
     public const string AgentReplyMalformed = "AgentReplyMalformed";
+    public const string AgentUnresponsive = "AgentUnresponsive";
+    public const string AgentSocketUnusable = "AgentSocketUnusable";
+    public const string TooManyTraces = "TooManyTraces";
     public const string UnknownGadget = "UnknownGadget";
     public const string KubeConfigNotFound = "KubeConfigNotFound";
     public const string KubeConfigInvalid = "KubeConfigInvalid";

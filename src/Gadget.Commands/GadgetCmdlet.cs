@@ -155,6 +155,8 @@ internal static class GadgetErrors
             GadgetErrorKind.NotFound => ErrorCategory.ObjectNotFound,
             GadgetErrorKind.InvalidArgument => ErrorCategory.InvalidArgument,
             GadgetErrorKind.NotSupported => ErrorCategory.NotInstalled,
+            GadgetErrorKind.ResourceUnavailable => ErrorCategory.ResourceUnavailable,
+            GadgetErrorKind.Timeout => ErrorCategory.OperationTimeout,
             _ => ErrorCategory.NotSpecified,
         };
         var record = new ErrorRecord(exception, exception.ErrorId, category, target);
