@@ -19,12 +19,32 @@ BeforeAll {
         $ScriptBlock | Should -Throw -PassThru
     }
 
-    function Measure-ThrownError {
-        # Runs $ScriptBlock, which must throw; returns the ErrorRecord and how long it took.
-        param([scriptblock] $ScriptBlock)
-        $clock = [Diagnostics.Stopwatch]::StartNew()
-        $record = Get-ThrownError $ScriptBlock
-        [pscustomobject]@{ Record = $record; Elapsed = $clock.Elapsed }
+    function Invoke-Bounded {
+        # Runs $Command (text) in a runspace of its own with the module loaded, and gives it
+        # $Timeout: a regression that hangs fails the test instead of the whole suite. Returns
+        # whether it completed, how long the command took, its output and the error it threw.
+        param([string] $Command, [timespan] $Timeout = '00:00:40')
+        $shell = [powershell]::Create()
+        try {
+            $null = $shell.AddScript({
+                param($Module, $Command)
+                Import-Module $Module
+                $clock = [Diagnostics.Stopwatch]::StartNew()
+                $output = $null
+                $thrown = $null
+                try { $output = @(& ([scriptblock]::Create($Command))) } catch { $thrown = $_ }
+                [pscustomobject]@{ Elapsed = $clock.Elapsed; Output = $output; Error = $thrown }
+            }).AddArgument((Join-Path $ModulePath 'Gadget.psd1')).AddArgument($Command)
+            $pending = $shell.BeginInvoke()
+            $completed = $pending.AsyncWaitHandle.WaitOne($Timeout)
+            if (-not $completed) {
+                $shell.Stop()
+                return [pscustomobject]@{ Completed = $false; Elapsed = $Timeout; Output = @(); Error = $null }
+            }
+            $result = $shell.EndInvoke($pending)[0]
+            [pscustomobject]@{ Completed = $true; Elapsed = $result.Elapsed; Output = @($result.Output); Error = $result.Error }
+        }
+        finally { $shell.Dispose() }
     }
 
     $script:PreviousSocket = $env:GADGET_AGENT_SOCKET
@@ -56,9 +76,8 @@ Describe 'A file name chosen to make -Path wildcards backtrack' -Skip:$SkipKerne
         $start = [Diagnostics.ProcessStartInfo]::new('/bin/sh')
         foreach ($argument in '-c', $loop, 'opener', $HostilePath, $MatchingPath) { $start.ArgumentList.Add($argument) }
         $script:Opener = [Diagnostics.Process]::Start($start)
-        $clock = [Diagnostics.Stopwatch]::StartNew()
-        $script:Output = @(Trace-GadgetOpen -Local -Path $Pattern -Duration 2 -Statistics)
-        $script:Elapsed = $clock.Elapsed
+        $script:Run = Invoke-Bounded "Trace-GadgetOpen -Local -Path '$Pattern' -Duration 2 -Statistics"
+        $script:Output = $Run.Output
         $script:DetachedInTime = Wait-Condition {
             $now = Get-BpfObjectCount -ProcessId $Agent.Process.Id
             $now.Programs -eq $Baseline.Programs -and $now.Links -eq $Baseline.Links
@@ -77,8 +96,10 @@ Describe 'A file name chosen to make -Path wildcards backtrack' -Skip:$SkipKerne
     }
 
     It 'a -Duration 2 trace ends within its duration and the stated 5 s grace' {
-        Write-Host ('    Trace-GadgetOpen -Path {0} -Duration 2 took {1:N2} s' -f $Pattern, $Elapsed.TotalSeconds)
-        $Elapsed | Should -BeLessThan ([timespan]::FromSeconds(2 + 5))
+        Write-Host ('    Trace-GadgetOpen -Path {0} -Duration 2 took {1:N2} s' -f $Pattern, $Run.Elapsed.TotalSeconds)
+        $Run.Completed | Should -BeTrue
+        $Run.Error | Should -BeNullOrEmpty
+        $Run.Elapsed | Should -BeLessThan ([timespan]::FromSeconds(2 + 5))
     }
 
     It 'still matches: the names that fit the pattern are reported, the others are not' {
@@ -112,7 +133,7 @@ Describe 'Concurrent traces beyond the agent''s limit' -Skip:$SkipKernel {
             }
         }
         $script:BothRunning = Wait-Condition { (Get-ExecProgramCount -ProcessId $Agent.Process.Id) -ge 2 } -Timeout '00:00:15'
-        $script:Refused = Measure-ThrownError { Trace-GadgetExec -Local -Duration 1 }
+        $script:Refused = Invoke-Bounded 'Trace-GadgetExec -Local -Duration 1' 
     }
 
     AfterAll {
@@ -126,10 +147,10 @@ Describe 'Concurrent traces beyond the agent''s limit' -Skip:$SkipKernel {
     }
 
     It 'a third is refused at once with TooManyTraces (ResourceUnavailable)' {
-        $Refused.Record.FullyQualifiedErrorId | Should -BeExactly 'TooManyTraces,Gadget.Commands.TraceExecCommand'
-        $Refused.Record.CategoryInfo.Category | Should -Be 'ResourceUnavailable'
-        $Refused.Record.Exception.Message | Should -Match '2 traces'
-        $Refused.Record.Exception.Message | Should -Match '--max-traces'
+        $Refused.Error.FullyQualifiedErrorId | Should -BeExactly 'TooManyTraces,Gadget.Commands.TraceExecCommand'
+        $Refused.Error.CategoryInfo.Category | Should -Be 'ResourceUnavailable'
+        $Refused.Error.Exception.Message | Should -Match '2 traces'
+        $Refused.Error.Exception.Message | Should -Match '--max-traces'
         $Refused.Elapsed | Should -BeLessThan ([timespan]::FromSeconds(5))
     }
 
@@ -145,7 +166,7 @@ Describe 'An agent that never answers' -Skip:$SkipKernel {
             $script:Agent = Start-TestAgent -ModulePath $ModulePath
             $env:GADGET_AGENT_SOCKET = $Agent.Socket
             & /bin/kill -STOP $Agent.Process.Id
-            $script:Run = Measure-ThrownError { Trace-GadgetExec -Local -Duration 2 }
+            $script:Run = Invoke-Bounded 'Trace-GadgetExec -Local -Duration 2' 
             & /bin/kill -CONT $Agent.Process.Id
         }
 
@@ -156,10 +177,10 @@ Describe 'An agent that never answers' -Skip:$SkipKernel {
 
         It 'ends the command with AgentUnresponsive within about 10 s' {
             Write-Host ('    the command ended {0:N2} s after it started' -f $Run.Elapsed.TotalSeconds)
-            $Run.Record.FullyQualifiedErrorId | Should -BeExactly 'AgentUnresponsive,Gadget.Commands.TraceExecCommand'
-            $Run.Record.CategoryInfo.Category | Should -Be 'OperationTimeout'
-            $Run.Record.TargetObject | Should -BeExactly $Agent.Socket
-            $Run.Record.Exception.Message | Should -Match 'SIGSTOP'
+            $Run.Error.FullyQualifiedErrorId | Should -BeExactly 'AgentUnresponsive,Gadget.Commands.TraceExecCommand'
+            $Run.Error.CategoryInfo.Category | Should -Be 'OperationTimeout'
+            $Run.Error.TargetObject | Should -BeExactly $Agent.Socket
+            $Run.Error.Exception.Message | Should -Match 'SIGSTOP'
             $Run.Elapsed | Should -BeLessThan ([timespan]::FromSeconds(15))
         }
     }
@@ -209,8 +230,8 @@ Describe 'An agent that never answers' -Skip:$SkipKernel {
             $Silent.Bind([Net.Sockets.UnixDomainSocketEndPoint]::new($path))
             $Silent.Listen(16)
             $env:GADGET_AGENT_SOCKET = $path
-            $script:Trace = Measure-ThrownError { Trace-GadgetExec -Local -Duration 2 }
-            $script:Generic = Measure-ThrownError { Start-GadgetTrace -Local -Gadget exec -Duration 2 }
+            $script:Trace = Invoke-Bounded 'Trace-GadgetExec -Local -Duration 2'
+            $script:Generic = Invoke-Bounded 'Start-GadgetTrace -Local -Gadget exec -Duration 2' 
         }
 
         AfterAll {
@@ -224,8 +245,8 @@ Describe 'An agent that never answers' -Skip:$SkipKernel {
         ) {
             $result = Get-Variable -Name $Run -Scope Script -ValueOnly
             Write-Host ('    {0} ended after {1:N2} s' -f $Name, $result.Elapsed.TotalSeconds)
-            $result.Record.FullyQualifiedErrorId | Should -BeExactly "AgentUnresponsive,$Type"
-            $result.Record.CategoryInfo.Category | Should -Be 'OperationTimeout'
+            $result.Error.FullyQualifiedErrorId | Should -BeExactly "AgentUnresponsive,$Type"
+            $result.Error.CategoryInfo.Category | Should -Be 'OperationTimeout'
             $result.Elapsed | Should -BeLessThan ([timespan]::FromSeconds(15))
         }
     }
