@@ -296,7 +296,7 @@ Describe 'Parameter edges' {
     }
 
     It '-Uid 4294967294 is a user id like any other' {
-        $record = Get-ThrownError { Trace-GadgetExec -Local -Uid 4294967294 -Namespace 'UPPER_case' }
+        $record = Get-ThrownError { Trace-GadgetExec -Local -Uid 4294967294 -Namespace 'UPPER_case' -Duration 1 }
         $record.FullyQualifiedErrorId | Should -BeExactly 'InvalidNamespace,Gadget.Commands.TraceExecCommand' -Because 'the -Uid passed binding'
     }
 
