@@ -23,6 +23,18 @@ internal sealed class AgentOptions
 
     public TraceSettings Trace { get; private set; } = new();
 
+    /// <summary>Traces run at once; one more is refused with TooManyTraces.</summary>
+    /// <remarks>
+    /// Sized for the DaemonSet's 512 Mi memory limit. An idle open trace (8 MiB ring) costs the
+    /// agent's memory cgroup 9 MiB and its resident memory 16 MiB, since the reader maps the ring
+    /// twice (24 idle traces: 219 MiB charged, 425 MiB resident, from 29 MiB). Sixteen take under
+    /// 180 MiB of the limit and leave the rest to busy traces, whose batches and queues add tens
+    /// of MiB each (the bench's overload: 68 to 86 MiB for one trace).
+    /// </remarks>
+    public int MaxTraces { get; private set; } = DefaultMaxTraces;
+
+    public const int DefaultMaxTraces = 16;
+
     /// <summary>containerd's API socket (k3s: /run/k3s/containerd/containerd.sock).</summary>
     public string ContainerdSocket { get; private set; } = "/run/containerd/containerd.sock";
 
@@ -72,6 +84,7 @@ internal sealed class AgentOptions
           --node NAME          Kubernetes node name reported with events (default: $NODE_NAME)
           --kernel-btf PATH    kernel BTF to relocate against (default /sys/kernel/btf/vmlinux)
           --ring-bytes N       size of each trace's ring buffer (power of two, default 8 MiB)
+          --max-traces N       traces run at once; one more is refused (default 16, which fits 512 MiB)
           --parent-pid PID     exit when process PID ends
           --containerd-socket PATH   containerd's socket (default /run/containerd/containerd.sock)
           --runc-root PATH     a runc/crun state root to watch (repeatable; default /run/runc, /run/crun)
@@ -98,6 +111,11 @@ internal sealed class AgentOptions
                 case "--node": options.NodeName = Value(); break;
                 case "--kernel-btf": options.Trace = options.Trace with { KernelBtfPath = Value() }; break;
                 case "--ring-bytes": options.Trace = options.Trace with { RingBytes = uint.Parse(Value(), CultureInfo.InvariantCulture) }; break;
+                case "--max-traces":
+                    options.MaxTraces = int.Parse(Value(), CultureInfo.InvariantCulture) is > 0 and int max
+                        ? max
+                        : throw new ArgumentException("--max-traces must be at least 1.");
+                    break;
                 case "--parent-pid": options.ParentPid = int.Parse(Value(), CultureInfo.InvariantCulture); break;
                 case "--containerd-socket": options.ContainerdSocket = Value(); break;
                 case "--runc-root": options._runcRoots.Add(Value()); break;

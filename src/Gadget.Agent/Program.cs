@@ -23,6 +23,8 @@ catch (Exception exception) when (exception is ArgumentException or FormatExcept
     return 2;
 }
 
+// Before anything creates a file: the socket must never exist with wider permissions than root's.
+UnixSocketListener.CreateOwnerOnly();
 if (options.SocketPath is not null && !UnixSocketListener.Prepare(options.SocketPath, out string? problem))
 {
     Console.Error.WriteLine(problem);
@@ -46,6 +48,7 @@ builder.WebHost.ConfigureKestrel(kestrel =>
     }
 });
 builder.Services.AddSingleton(options);
+builder.Services.AddSingleton(new TraceAdmission(options.MaxTraces, options.NodeName));
 builder.Services.AddSingleton(GadgetCatalog.Default);
 builder.Services.AddSingleton<ContainerCollection>();
 builder.Services.AddHostedService<ContainerWatcher>();
@@ -76,5 +79,17 @@ app.Lifetime.ApplicationStopped.Register(() =>
     }
 });
 
-await app.RunAsync();
+try
+{
+    await app.StartAsync();
+}
+catch (Exception exception) when (exception is IOException or System.Net.Sockets.SocketException && options.SocketPath is not null)
+{
+    // Kestrel's bind failures (a full file system: ENOSPC) end the agent with a message, not an abort.
+    Console.Error.WriteLine($"Cannot serve on {options.SocketPath}: {UnixSocketListener.DescribeBindFailure(options.SocketPath!, exception)}");
+    await app.DisposeAsync();
+    return 1;
+}
+
+await app.WaitForShutdownAsync();
 return 0;

@@ -21,6 +21,9 @@ public enum GadgetErrorKind
     /// <summary>The agent or the kernel failed while running.</summary>
     Failure,
 
+    /// <summary>A limit was reached (the agent's concurrent traces); it passes once others finish.</summary>
+    ResourceUnavailable,
+
     /// <summary>Something did not answer within its deadline.</summary>
     Timeout,
 }
@@ -55,6 +58,9 @@ public static class GadgetErrorId
     public const string AgentStopping = "AgentStopping";
     public const string AgentReplyMalformed = "AgentReplyMalformed";
     public const string ProtocolMismatch = "ProtocolMismatch";
+    public const string AgentUnresponsive = "AgentUnresponsive";
+    public const string AgentSocketUnusable = "AgentSocketUnusable";
+    public const string TooManyTraces = "TooManyTraces";
     public const string UnknownGadget = "UnknownGadget";
     public const string KubeConfigNotFound = "KubeConfigNotFound";
     public const string KubeConfigInvalid = "KubeConfigInvalid";

@@ -11,21 +11,49 @@ namespace Gadget.Commands;
 [AttributeUsage(AttributeTargets.Property | AttributeTargets.Field)]
 public sealed class DurationTransformationAttribute : ArgumentTransformationAttribute
 {
+    /// <summary>
+    /// The longest trace: the agent's timer takes at most 2^32 - 2 ms (49.7 days), and a longer
+    /// duration would fail inside the agent only after its programs had attached.
+    /// </summary>
+    public static readonly TimeSpan MaxDuration = TimeSpan.FromDays(49);
+
     public override object Transform(EngineIntrinsics engineIntrinsics, object inputData)
     {
         object value = inputData is PSObject wrapped ? wrapped.BaseObject : inputData;
-        TimeSpan duration = value switch
+        TimeSpan duration;
+        try
         {
-            TimeSpan span => span,
-            int or long or short or byte or uint or ulong or ushort => TimeSpan.FromSeconds(Convert.ToDouble(value, CultureInfo.InvariantCulture)),
-            double or float or decimal => TimeSpan.FromSeconds(Convert.ToDouble(value, CultureInfo.InvariantCulture)),
-            string text => Parse(text),
-            _ => throw Invalid(value),
-        };
+            duration = value switch
+            {
+                TimeSpan span => span,
+                int or long or short or byte or uint or ulong or ushort => TimeSpan.FromSeconds(Convert.ToDouble(value, CultureInfo.InvariantCulture)),
+                double or float or decimal => TimeSpan.FromSeconds(Convert.ToDouble(value, CultureInfo.InvariantCulture)),
+                string text => Parse(text),
+                _ => throw Invalid(value),
+            };
+        }
+        catch (OverflowException)
+        {
+            throw TooLong(value);
+        }
+        catch (ArgumentException)
+        {
+            // NaN seconds.
+            throw Invalid(value);
+        }
+
+        if (duration > MaxDuration)
+        {
+            throw TooLong(duration);
+        }
+
         return duration > TimeSpan.Zero
             ? duration
             : throw new ArgumentTransformationMetadataException($"The duration must be positive, not {duration}.");
     }
+
+    private static ArgumentTransformationMetadataException TooLong(object value) => new(
+        $"The duration {value} is too long: a trace runs at most {MaxDuration.TotalDays:0} days (the agent's timer limit). Omit -Duration to trace until Ctrl+C.");
 
     internal static TimeSpan Parse(string text)
     {

@@ -155,6 +155,7 @@ internal static class GadgetErrors
             GadgetErrorKind.NotFound => ErrorCategory.ObjectNotFound,
             GadgetErrorKind.InvalidArgument => ErrorCategory.InvalidArgument,
             GadgetErrorKind.NotSupported => ErrorCategory.NotInstalled,
+            GadgetErrorKind.ResourceUnavailable => ErrorCategory.ResourceUnavailable,
             GadgetErrorKind.Timeout => ErrorCategory.OperationTimeout,
             _ => ErrorCategory.NotSpecified,
         };

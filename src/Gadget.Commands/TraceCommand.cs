@@ -40,10 +40,12 @@ public abstract class TraceCommand : GadgetCmdlet
     /// <summary>Only processes with this name (checked in the kernel; the kernel keeps 15 bytes of a name).</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
+    [ValidateComm]
     public string? Comm { get; set; }
 
     /// <summary>Only processes of this user id (checked in the kernel).</summary>
     [Parameter]
+    [ValidateUid]
     public uint? Uid { get; set; }
 
     /// <summary>Only pods of these namespaces.</summary>

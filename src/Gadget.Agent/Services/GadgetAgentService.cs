@@ -13,6 +13,7 @@ internal sealed class GadgetAgentService(
     GadgetCatalog catalog,
     ContainerCollection containers,
     AgentOptions options,
+    TraceAdmission admission,
     IHostApplicationLifetime lifetime,
     ILogger<GadgetAgentService> logger) : GadgetAgent.GadgetAgentBase
 {
@@ -85,6 +86,7 @@ internal sealed class GadgetAgentService(
                 $"This agent has no gadget '{request.Gadget}'. It has: {string.Join(", ", catalog.All.Select(g => g.Name))}.");
         }
 
+        using IDisposable admitted = admission.Admit();
         await WaitForInitialScanAsync(context.CancellationToken);
         TraceRun run;
         try

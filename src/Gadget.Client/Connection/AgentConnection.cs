@@ -11,6 +11,24 @@ namespace Gadget.Connection;
 /// </summary>
 public sealed class AgentConnection : IDisposable
 {
+    /// <summary>The longest a connection waits for the agent to say anything: a stopped or hung agent ends the command after this.</summary>
+    internal static readonly TimeSpan ResponseTimeout = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long a quiet connection waits before it pings the agent, well inside <see cref="ResponseTimeout"/>.</summary>
+    private static readonly TimeSpan PingAfter = TimeSpan.FromSeconds(3);
+
+    /// <summary>The longest a connect to a local agent's socket waits (a stopped agent's full backlog).</summary>
+    internal static readonly TimeSpan UnixConnectTimeout = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// The outer bound of any connect. A port-forward's own requests to the API server have
+    /// deadlines of their own, which must fire first to name the API server, not the agent.
+    /// </summary>
+    private static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(30);
+
+    /// <summary>The longest a one-reply call (GetInfo, ListContainers) waits for its reply.</summary>
+    internal static readonly TimeSpan ReplyTimeout = TimeSpan.FromSeconds(15);
+
     private readonly GrpcChannel _channel;
 
     private AgentConnection(GrpcChannel channel, string target)
@@ -34,10 +52,17 @@ public sealed class AgentConnection : IDisposable
         => ForStream(socketPath, async token =>
         {
             var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(token);
+            deadline.CancelAfter(UnixConnectTimeout);
             try
             {
-                await socket.ConnectAsync(new UnixDomainSocketEndPoint(socketPath), token).ConfigureAwait(false);
+                await socket.ConnectAsync(new UnixDomainSocketEndPoint(socketPath), deadline.Token).ConfigureAwait(false);
                 return new NetworkStream(socket, ownsSocket: true);
+            }
+            catch (OperationCanceledException) when (!token.IsCancellationRequested)
+            {
+                socket.Dispose();
+                throw DeadlineStream.Unresponsive(socketPath, UnixConnectTimeout, "accepted no connection");
             }
             catch
             {
@@ -51,8 +76,14 @@ public sealed class AgentConnection : IDisposable
     {
         var handler = new SocketsHttpHandler
         {
-            ConnectCallback = (_, token) => connect(token),
+            ConnectCallback = async (_, token) => new DeadlineStream(await connect(token).ConfigureAwait(false), target, ResponseTimeout),
+            ConnectTimeout = ConnectTimeout,
             EnableMultipleHttp2Connections = false,
+            // A live agent answers a ping at once, so a quiet connection always has something to
+            // read before DeadlineStream's deadline; the ping's own timeout is only a backstop.
+            KeepAlivePingDelay = PingAfter,
+            KeepAlivePingTimeout = ResponseTimeout * 2,
+            KeepAlivePingPolicy = HttpKeepAlivePingPolicy.Always,
         };
         var channel = GrpcChannel.ForAddress("http://gadget-agent", new GrpcChannelOptions
         {
@@ -67,7 +98,7 @@ public sealed class AgentConnection : IDisposable
     {
         try
         {
-            return await Client.GetInfoAsync(new GetInfoRequest(), cancellationToken: token).ConfigureAwait(false);
+            return await Client.GetInfoAsync(new GetInfoRequest(), deadline: DateTime.UtcNow + ReplyTimeout, cancellationToken: token).ConfigureAwait(false);
         }
         catch (RpcException exception)
         {
@@ -81,7 +112,7 @@ public sealed class AgentConnection : IDisposable
         try
         {
             var request = new ListContainersRequest { Selector = selection?.ToSelector() };
-            ListContainersReply reply = await Client.ListContainersAsync(request, cancellationToken: token).ConfigureAwait(false);
+            ListContainersReply reply = await Client.ListContainersAsync(request, deadline: DateTime.UtcNow + ReplyTimeout, cancellationToken: token).ConfigureAwait(false);
             return [.. reply.Containers.Select(info => new GadgetContainer(info, node))];
         }
         catch (RpcException exception)

@@ -43,6 +43,14 @@ public static partial class LocalAgent
             return new LocalAgentLease(AgentConnection.ForUnixSocket(shared), process: null, socketPath: shared);
         }
 
+        if (reach == Reach.Absent && UnusableSocketProblem(shared) is string problem)
+        {
+            throw new GadgetException(GadgetErrorId.AgentSocketUnusable, GadgetErrorKind.Connection, problem)
+            {
+                RecommendedAction = $"Start the agent on that socket, or point ${SocketVariable} at a running agent; remove the variable to let -Local start an agent of its own.",
+            };
+        }
+
         if (!Environment.IsPrivilegedProcess)
         {
             throw new GadgetException(GadgetErrorId.NotRoot, GadgetErrorKind.PermissionDenied,
@@ -178,6 +186,29 @@ public static partial class LocalAgent
             process.Kill();
             process.WaitForExit();
         }
+    }
+
+    /// <summary>
+    /// Why $GADGET_AGENT_SOCKET names something that is there but is no running agent; null when
+    /// the variable is not set or nothing is at its path (no agent runs: start one). The variable
+    /// chooses one agent, so a private agent in its place would hide the mistake and trace with
+    /// another agent than the one asked for.
+    /// </summary>
+    private static string? UnusableSocketProblem(string socketPath)
+    {
+        if (Environment.GetEnvironmentVariable(SocketVariable) is not { Length: > 0 })
+        {
+            return null;
+        }
+
+        if (Directory.Exists(socketPath))
+        {
+            return $"${SocketVariable} names {socketPath}, which is a directory, not an agent's socket.";
+        }
+
+        return File.Exists(socketPath)
+            ? $"${SocketVariable} names {socketPath}, where no agent accepts connections: it is a regular file, or the socket of an agent that is gone."
+            : null;
     }
 
     private enum Reach

@@ -42,6 +42,8 @@ internal static class RpcErrors
             StatusCode.InvalidArgument or StatusCode.OutOfRange => GadgetErrorKind.InvalidArgument,
             StatusCode.FailedPrecondition or StatusCode.Unimplemented => GadgetErrorKind.NotSupported,
             StatusCode.Unavailable => GadgetErrorKind.Connection,
+            StatusCode.ResourceExhausted => GadgetErrorKind.ResourceUnavailable,
+            StatusCode.DeadlineExceeded => GadgetErrorKind.Timeout,
             _ => GadgetErrorKind.Failure,
         };
 
@@ -51,6 +53,15 @@ internal static class RpcErrors
                 $"The agent at {target} is shutting down, and the trace ended with it.", exception)
             {
                 RecommendedAction = "Run the trace again once the agent is back (without a running agent, -Local starts one for the command).",
+            };
+        }
+
+        if (errorId is null && exception.StatusCode == StatusCode.DeadlineExceeded)
+        {
+            return new GadgetException(GadgetErrorId.AgentUnresponsive, GadgetErrorKind.Timeout,
+                $"The agent at {target} did not reply in time: it is hung, overloaded, or not a Gadget agent.", exception)
+            {
+                RecommendedAction = "Check the agent's process, or restart it.",
             };
         }
 

@@ -60,4 +60,34 @@ public sealed class DurationTransformationAttributeTests
     [Fact]
     public void RejectsAZeroTimeSpan()
         => Assert.Throws<ArgumentTransformationMetadataException>(() => _attribute.Transform(null!, TimeSpan.Zero));
+
+    public static TheoryData<object> TooLong => new()
+    {
+        TimeSpan.MaxValue,
+        TimeSpan.FromDays(50),
+        "50.00:00:00",
+        1e300,
+        "1e300",
+        double.PositiveInfinity,
+        long.MaxValue,
+    };
+
+    /// <summary>Past the agent's timer limit (49.7 days) a duration is a binding error, not a failure inside the agent.</summary>
+    [Theory]
+    [MemberData(nameof(TooLong))]
+    public void RejectsDurationsPastTheAgentsLimit(object input)
+    {
+        var exception = Assert.Throws<ArgumentTransformationMetadataException>(() => _attribute.Transform(null!, input));
+
+        Assert.Contains("too long", exception.Message, StringComparison.Ordinal);
+        Assert.Contains("49 days", exception.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void AcceptsTheLongestDuration()
+        => Assert.Equal(DurationTransformationAttribute.MaxDuration, _attribute.Transform(null!, DurationTransformationAttribute.MaxDuration));
+
+    [Fact]
+    public void RejectsNaNSeconds()
+        => Assert.Throws<ArgumentTransformationMetadataException>(() => _attribute.Transform(null!, "NaN"));
 }
