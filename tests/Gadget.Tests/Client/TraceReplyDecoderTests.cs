@@ -233,7 +233,7 @@ public sealed class TraceReplyDecoderTests
     [Fact]
     public void TheSchemaOfEveryGadgetIsAccepted()
     {
-        foreach (Agent.Gadgets.GadgetDefinition gadget in Agent.Gadgets.GadgetCatalog.Default.All)
+        foreach (Gadget.Agent.Gadgets.GadgetDefinition gadget in Gadget.Agent.Gadgets.GadgetCatalog.Default.All)
         {
             var decoder = new TraceReplyDecoder(new EventOrigin(Node));
             decoder.Decode(ClientRows.SchemaReply(gadget.Schema));

@@ -133,7 +133,7 @@ public sealed class EveryGadgetRoundTripTests
             agent.Batch.Reset();
             if (length < minimum)
             {
-                Assert.Throws<Agent.Decoding.MalformedRecordException>(() => agent.Add(record.AsSpan(0, length)));
+                Assert.Throws<Gadget.Agent.Decoding.MalformedRecordException>(() => agent.Add(record.AsSpan(0, length)));
                 Assert.Equal(0, agent.Batch.Length);
                 continue;
             }
@@ -146,7 +146,7 @@ public sealed class EveryGadgetRoundTripTests
                     decoded++;
                 }
             }
-            catch (Agent.Decoding.MalformedRecordException)
+            catch (Gadget.Agent.Decoding.MalformedRecordException)
             {
                 Assert.Equal(0, agent.Batch.Length);
             }

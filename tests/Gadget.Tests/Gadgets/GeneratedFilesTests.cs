@@ -26,7 +26,7 @@ public sealed class GeneratedFilesTests
     {
         string root = Repository.Root;
         IReadOnlyList<GeneratedFile> files = CatalogGenerator.Generate(root, CatalogGenerator.DefaultObjectDirectory(root));
-        string[] typeNames = [.. Agent.Gadgets.GadgetCatalog.Default.All.Select(g => g.Schema.TypeName).OfType<string>().Distinct().Order(StringComparer.Ordinal)];
+        string[] typeNames = [.. Gadget.Agent.Gadgets.GadgetCatalog.Default.All.Select(g => g.Schema.TypeName).OfType<string>().Distinct().Order(StringComparer.Ordinal)];
 
         Assert.Equal(typeNames, Tracing.EventTypes.Names);
         Assert.All(typeNames, type => Assert.Contains(files, f => f.Path == $"{CatalogGenerator.EventsDirectory}/{type}.g.cs"));

@@ -18,7 +18,7 @@ public sealed class MalformedRecordTests
     [KernelFact]
     public void ShortAndUnreadableRecordsAreCountedAsMalformed()
     {
-        GadgetDefinitionRun dns = new("dns", new TraceRequest { Gadget = "dns", Parameters = { [Agent.Gadgets.Dns.DnsGadget.ResponseTimeoutParameter] = "0" } });
+        GadgetDefinitionRun dns = new("dns", new TraceRequest { Gadget = "dns", Parameters = { [Gadget.Agent.Gadgets.Dns.DnsGadget.ResponseTimeoutParameter] = "0" } });
         using TraceRun run = dns.Run;
         byte[] valid = DnsDecoderTests.Record(DnsWire.Query(7, "known.test", DnsWire.TypeA), outgoing: true, cookie: 1, bootNs: 1);
         int minimum = run.Gadget.Tracer.Event.MinimumRecordSize;
