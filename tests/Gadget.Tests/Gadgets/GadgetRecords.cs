@@ -38,6 +38,9 @@ internal sealed class RecordBuilder
         _length = gadget.Tracer.Event.Size;
     }
 
+    /// <summary>Each object's BTF, parsed once: the catalog re-reads an object for every trace, and a test builds thousands of records.</summary>
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, Btf> ObjectBtf = new();
+
     /// <summary>A field of the flattened event struct (<c>proc.pid</c>), as the schema reader sees it.</summary>
     public FieldSchema Field(string path)
         => _gadget.Tracer.Event.Find(path) ?? throw new InvalidOperationException($"struct {_gadget.Tracer.Event.StructName} has no field '{path}'.");
@@ -45,7 +48,7 @@ internal sealed class RecordBuilder
     /// <summary>Where a member sits, including the ones the schema leaves out (<c>__data</c>), from the object's BTF.</summary>
     public (int Offset, int Size) Member(string name)
     {
-        Btf btf = _gadget.ReadObjectInfo().Btf;
+        Btf btf = ObjectBtf.GetOrAdd(_gadget.Name, _ => _gadget.ReadObjectInfo().Btf);
         if (!btf.TryFindType(_gadget.Tracer.Event.StructName, BtfKind.Struct, out BtfType? type))
         {
             throw new InvalidOperationException($"The {_gadget.Name} object has no struct {_gadget.Tracer.Event.StructName}.");
