@@ -191,6 +191,14 @@ public abstract class TraceCommand : GadgetCmdlet
                     }
 
                     break;
+                case TopWindowRows window:
+                    // A top run by name: each window whole, largest main figure first.
+                    foreach ((GadgetEvent row, TopWindowRows part) in TopWindowMerger.Sorted(window))
+                    {
+                        WriteObject(TopCommand.RowObject(row, part));
+                    }
+
+                    break;
                 case TraceStatistics statistics:
                     WarnOfLoss(statistics);
                     break;

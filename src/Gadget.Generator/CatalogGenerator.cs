@@ -47,8 +47,11 @@ internal static class CatalogGenerator
 
             GadgetMetadata metadata = GadgetMetadata.Parse(File.ReadAllText(yamlPath));
             GadgetObjectInfo info = GadgetObjectReader.Read(File.ReadAllBytes(objectPath));
-            TracerInfo tracer = info.Tracers.Count == 1 ? info.Tracers[0] : throw new InvalidOperationException($"Gadget '{name}' must declare one tracer.");
-            gadgets.Add(new GadgetSource(name, metadata, tracer, TraceSchema.Build(name, tracer.Event, metadata)));
+            // A top's rows are its map's entries (key, then value), decoded like a tracer's records.
+            MapIteratorInfo? top = info.Tracers.Count == 0 && info.MapIterators.Count == 1 ? info.MapIterators[0] : null;
+            TracerInfo tracer = top is not null ? new TracerInfo(top.Name, top.MapName, top.Record)
+                : info.Tracers.Count == 1 ? info.Tracers[0] : throw new InvalidOperationException($"Gadget '{name}' must declare one tracer or one map iterator.");
+            gadgets.Add(new GadgetSource(name, metadata, tracer, TraceSchema.Build(name, tracer.Event, metadata)) { IsTop = top is not null });
         }
 
         var files = new List<GeneratedFile>();
@@ -78,7 +81,11 @@ internal static class CatalogGenerator
 }
 
 /// <summary>One gadget folder, read.</summary>
-internal sealed record GadgetSource(string Name, GadgetMetadata Metadata, TracerInfo Tracer, TraceSchema Schema);
+internal sealed record GadgetSource(string Name, GadgetMetadata Metadata, TracerInfo Tracer, TraceSchema Schema)
+{
+    /// <summary>A top gadget: its rows derive from GadgetTopRow (window start and end).</summary>
+    public bool IsTop { get; init; }
+}
 
 /// <summary>Helpers for writing generated text the same way on every machine.</summary>
 internal static class Text

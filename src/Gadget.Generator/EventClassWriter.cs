@@ -39,7 +39,7 @@ internal static class EventClassWriter
         code.AppendLine("/// <summary>");
         code.AppendLine($"/// {Text.Xml(gadget.Metadata.Description)} (gadget <c>{gadget.Name}</c>)");
         code.AppendLine("/// </summary>");
-        code.AppendLine($"public sealed partial class {type} : GadgetEvent");
+        code.AppendLine($"public sealed partial class {type} : {(gadget.IsTop ? "GadgetTopRow" : "GadgetEvent")}");
         code.AppendLine("{");
         code.AppendLine("    [MethodImpl(MethodImplOptions.AggressiveOptimization)]");
         code.AppendLine($"    internal {type}(in EventRow row, EventOrigin origin)");
@@ -134,7 +134,7 @@ internal static class EventClassWriter
         var known = new Dictionary<string, string>(StringComparer.Ordinal)
         {
             ["Timestamp"] = "DateTime", ["Pid"] = "int", ["Tid"] = "int", ["Ppid"] = "int", ["Uid"] = "uint", ["Gid"] = "uint",
-            ["Comm"] = "string", ["Node"] = "string?", ["Namespace"] = "string?", ["Pod"] = "string?", ["Container"] = "string?",
+            ["Comm"] = "string", ["IntervalStart"] = "DateTime", ["IntervalEnd"] = "DateTime", ["Node"] = "string?", ["Namespace"] = "string?", ["Pod"] = "string?", ["Container"] = "string?",
         };
         foreach (Property property in properties)
         {

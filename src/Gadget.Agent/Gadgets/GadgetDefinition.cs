@@ -22,7 +22,13 @@ internal sealed class GadgetDefinition
         Metadata = metadata;
         Hook = hook;
         GadgetObjectInfo info = ReadObjectInfo();
-        Tracer = info.Tracers.Count switch
+        if (info.Tracers.Count == 0 && info.MapIterators.Count == 1)
+        {
+            // A top: its rows are the map's entries, read as records of key and value.
+            Top = info.MapIterators[0];
+        }
+
+        Tracer = Top is not null ? new TracerInfo(Top.Name, Top.MapName, Top.Record) : info.Tracers.Count switch
         {
             1 => info.Tracers[0],
             0 => throw new GadgetObjectException($"Gadget '{name}' declares no tracer (GADGET_TRACER)."),
@@ -45,7 +51,14 @@ internal sealed class GadgetDefinition
 
     public GadgetMetadata Metadata { get; }
 
+    /// <summary>
+    /// What the rows are made of: a tracer's ring and event struct, or for a top the map it drains
+    /// and its entries (key, then value).
+    /// </summary>
     public TracerInfo Tracer { get; }
+
+    /// <summary>The hash map a top gadget reads and empties every interval; null for a trace.</summary>
+    public MapIteratorInfo? Top { get; }
 
     /// <summary>What the trace's rows hold.</summary>
     public TraceSchema Schema { get; }

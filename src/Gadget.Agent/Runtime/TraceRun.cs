@@ -413,7 +413,7 @@ internal sealed class TraceRun : IRingRecordSink, IDisposable
         Interlocked.Add(ref _queuedEvents, count);
     }
 
-    private static void SetProcessFilter(BpfObject bpf, ProcessFilter? filter)
+    internal static void SetProcessFilter(BpfObject bpf, ProcessFilter? filter)
     {
         if (filter is null)
         {

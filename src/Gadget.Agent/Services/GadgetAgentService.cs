@@ -88,6 +88,12 @@ internal sealed class GadgetAgentService(
 
         using IDisposable admitted = admission.Admit();
         await WaitForInitialScanAsync(context.CancellationToken);
+        if (gadget.Top is not null)
+        {
+            await TopStream.RunAsync(gadget, request, responseStream, context, options, containers, lifetime, logger);
+            return;
+        }
+
         TraceRun run;
         try
         {

@@ -96,6 +96,13 @@ internal static unsafe partial class Interop
         internal static partial int bpf_map_delete_elem(int fd, void* key);
 
         [LibraryImport(LibbpfName, SetLastError = true)]
+        internal static partial int bpf_map_get_next_key(int fd, void* key, void* next_key);
+
+        /// <remarks>opts may be null (no flags).</remarks>
+        [LibraryImport(LibbpfName, SetLastError = true)]
+        internal static partial int bpf_map_lookup_and_delete_batch(int fd, void* in_batch, void* out_batch, void* keys, void* values, uint* count, void* opts);
+
+        [LibraryImport(LibbpfName, SetLastError = true)]
         internal static partial nint ring_buffer__new(
             int map_fd,
             delegate* unmanaged<void*, void*, nuint, int> sample_cb,

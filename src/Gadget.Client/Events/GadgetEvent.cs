@@ -37,8 +37,8 @@ public abstract class GadgetEvent
         NetNsId = row.UInt64(fields.NetNsId);
     }
 
-    /// <summary>When the kernel saw the event (UTC).</summary>
-    public DateTime Timestamp { get; }
+    /// <summary>When the kernel saw the event (UTC); for a top's row, the end of its window.</summary>
+    public DateTime Timestamp { get; private protected set; }
 
     /// <summary>The Kubernetes node; empty on a host outside Kubernetes.</summary>
     public string? Node { get; }

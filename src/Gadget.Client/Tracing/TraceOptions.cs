@@ -16,6 +16,12 @@ public sealed class TraceOptions
     /// <summary>Stop after this many events; null for no limit.</summary>
     public ulong? MaxEvents { get; init; }
 
+    /// <summary>A top gadget's window; null: the agent's default (one second).</summary>
+    public TimeSpan? Interval { get; init; }
+
+    /// <summary>A top gadget: stop after this many windows; null until the duration ends or the caller stops.</summary>
+    public ulong? MaxWindows { get; init; }
+
     public int? Pid { get; init; }
 
     public uint? Uid { get; init; }
@@ -36,6 +42,8 @@ public sealed class TraceOptions
             ProtocolVersion = TraceReplyDecoder.ProtocolVersion,
             DurationMs = Duration is { } duration ? (ulong)Math.Ceiling(duration.TotalMilliseconds) : 0,
             MaxEvents = MaxEvents ?? 0,
+            IntervalMs = Interval is { } interval ? (ulong)Math.Ceiling(interval.TotalMilliseconds) : 0,
+            MaxWindows = MaxWindows ?? 0,
             Filter = new ProcessFilter { Pid = (uint)(Pid ?? 0), Comm = Comm ?? string.Empty },
         };
         if (Uid is uint uid)

@@ -117,6 +117,11 @@ public sealed class TraceSession : ITraceSource
                     _queue.Add(chunk, token);
                 }
 
+                if (frame.Window is not null)
+                {
+                    _queue.Add(frame.Window, token);
+                }
+
                 if (frame.Notice is not null)
                 {
                     _queue.Add(frame.Notice, token);

@@ -10,10 +10,10 @@ namespace Gadget.Tracing;
 internal static partial class EventTypes
 {
     /// <summary>The event types of the built-in gadgets, by name.</summary>
-    public static IReadOnlyList<string> Names { get; } = ["DnsEvent", "ExecEvent", "OpenEvent", "SignalEvent"];
+    public static IReadOnlyList<string> Names { get; } = ["DnsEvent", "ExecEvent", "OpenEvent", "SignalEvent", "TopBlockIORow"];
 
     /// <summary>The built-in gadgets users pick from (diagnostic ones left out).</summary>
-    public static IReadOnlyList<string> Gadgets { get; } = ["dns", "exec", "open", "signal"];
+    public static IReadOnlyList<string> Gadgets { get; } = ["dns", "exec", "open", "signal", "top_blockio"];
 
     private static partial EventMaker? Generated(string typeName, TraceSchema schema, long bootTimeUnixNs) => typeName switch
     {
@@ -21,6 +21,7 @@ internal static partial class EventTypes
         "ExecEvent" => new EventMaker(new ExecEvent.Binding(schema, bootTimeUnixNs), static (in EventRow row, EventOrigin origin) => new ExecEvent(row, origin)),
         "OpenEvent" => new EventMaker(new OpenEvent.Binding(schema, bootTimeUnixNs), static (in EventRow row, EventOrigin origin) => new OpenEvent(row, origin)),
         "SignalEvent" => new EventMaker(new SignalEvent.Binding(schema, bootTimeUnixNs), static (in EventRow row, EventOrigin origin) => new SignalEvent(row, origin)),
+        "TopBlockIORow" => new EventMaker(new TopBlockIORow.Binding(schema, bootTimeUnixNs), static (in EventRow row, EventOrigin origin) => new TopBlockIORow(row, origin)),
         _ => null,
     };
 }
