@@ -65,6 +65,13 @@ internal sealed class TopRun : IDisposable
     /// <summary>What the rows hold; the stream sends it first.</summary>
     public TraceSchema Schema => Gadget.Schema;
 
+    /// <summary>Whether windows are read in batches (false: key by key, as on a kernel that refuses batches for the map).</summary>
+    internal bool DrainsInBatches
+    {
+        get => _drainer?.UsesBatches ?? false;
+        set => _drainer!.UsesBatches = value;
+    }
+
     /// <summary>A notice for the user at the start (the selection matches no container yet), or null.</summary>
     public string? StartNotice => _containers.MatchesNothingYet
         ? $"No container matches the selection ({_containers.SelectionText}) yet; the top keeps watching for one."

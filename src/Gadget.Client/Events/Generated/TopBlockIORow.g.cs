@@ -39,7 +39,7 @@ public sealed partial class TopBlockIORow : GadgetTopRow
     /// <summary>Read requests that completed in the interval.</summary>
     public ulong Reads { get; }
 
-    /// <summary>Write requests (and flushes) that completed in the interval.</summary>
+    /// <summary>Write requests that completed in the interval, with the other requests that are no read: flushes (an fsync makes one) and discards.</summary>
     public ulong Writes { get; }
 
     /// <summary>Bytes the completed requests moved.</summary>
