@@ -13,6 +13,7 @@
     CmdletsToExport      = @(
         'Get-GadgetContainer'
         'Get-GadgetTopBlockIO'
+        'Get-GadgetTopTcp'
         'Get-GadgetVersion'
         'Install-Gadget'
         'Start-GadgetTrace'
