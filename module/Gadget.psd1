@@ -13,6 +13,7 @@
     CmdletsToExport      = @(
         'Get-GadgetContainer'
         'Get-GadgetTopBlockIO'
+        'Get-GadgetTopFile'
         'Get-GadgetTopTcp'
         'Get-GadgetVersion'
         'Install-Gadget'

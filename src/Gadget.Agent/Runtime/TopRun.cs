@@ -33,6 +33,7 @@ internal sealed class TopRun : IDisposable
     private readonly BpfObject _bpf;
     private readonly List<BpfLink> _links = [];
     private readonly RecordDecoder _decoder;
+    private readonly RecordHook? _hook;
     private readonly ContainerTracker _containers;
     private readonly HashSet<ulong> _announced = [];
     private readonly Action<byte[], ContainerTracker.Verdict, ContainerRecord?> _release;
@@ -48,11 +49,12 @@ internal sealed class TopRun : IDisposable
     private ulong _lostKernel;
     private bool _disposed;
 
-    private TopRun(GadgetDefinition gadget, MapIteratorInfo top, BpfObject bpf, ContainerTracker containers)
+    private TopRun(GadgetDefinition gadget, MapIteratorInfo top, BpfObject bpf, TraceRequest request, ContainerTracker containers)
     {
         Gadget = gadget;
         _bpf = bpf;
         _decoder = new RecordDecoder(gadget.Schema, top.Record.Size);
+        _hook = gadget.Hook?.CreateRecordHook(request, gadget.Schema, bpf);
         _containers = containers;
         _release = Release;
         _sink = OnEntry;
@@ -98,8 +100,9 @@ internal sealed class TopRun : IDisposable
 
             GadgetParameters.SetProgramParameters(bpf, request, gadget);
             gadget.Hook?.Configure(bpf, request);
-            run = new TopRun(gadget, top, bpf, new ContainerTracker(containers, selection));
+            run = new TopRun(gadget, top, bpf, request, new ContainerTracker(containers, selection));
             bpf.Load();
+            run._hook?.OnLoaded(bpf);
             run._containers.Attach(bpf.GetMap(TraceRun.MountNsFilterMap));
             run._drainer = new HashMapDrainer(bpf.GetMap(top.MapName), top.KeySize, top.ValueSize, top.MaxEntries);
             string lostSamples = top.MapName + "_lost_samples";
@@ -194,6 +197,12 @@ internal sealed class TopRun : IDisposable
         try
         {
             _decoder.Decode(_record, row);
+            if (_hook is not null && !_hook.Complete(_record, row))
+            {
+                row.Rollback();
+                _filteredAgent++;
+                return;
+            }
         }
         catch (MalformedRecordException)
         {

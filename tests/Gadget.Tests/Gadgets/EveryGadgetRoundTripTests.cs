@@ -50,6 +50,13 @@ public sealed class EveryGadgetRoundTripTests
             record.SetMember("__dir_flags", 0).SetMember("__dir_size", 0).EndInTail(0);
             return new() { ["full_path"] = values["path"] };
         },
+        ["top_file"] = (record, _) =>
+        {
+            // The path's components as the program sends them: innermost first, NUL-separated.
+            byte[] components = "c.txt\0b\0a\0"u8.ToArray();
+            record.SetMember("__path_size", components.Length).SetMember("__path_flags", 0).SetBytes("__path", components);
+            return new() { ["path"] = "/a/b/c.txt" };
+        },
         ["dns"] = (record, _) =>
         {
             // The kernel captured all but the last byte's worth of the message's length: truncated.

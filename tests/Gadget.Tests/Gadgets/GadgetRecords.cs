@@ -49,6 +49,21 @@ internal sealed class RecordBuilder
     public (int Offset, int Size) Member(string name)
     {
         Btf btf = ObjectBtf.GetOrAdd(_gadget.Name, _ => _gadget.ReadObjectInfo().Btf);
+        if (_gadget.Top is MapIteratorInfo top)
+        {
+            // A top's record is its map's key, then its value: a member of either.
+            string[] structs = top.Record.StructName.Split(" + ");
+            foreach ((string structName, int start) in new[] { (structs[0], 0), (structs[^1], top.KeySize) })
+            {
+                if (btf.TryFindType(structName, BtfKind.Struct, out BtfType? part) && part.Members.SingleOrDefault(m => m.Name == name) is { } found)
+                {
+                    return (start + (found.BitOffset / 8), btf.SizeOf(found.Type));
+                }
+            }
+
+            throw new InvalidOperationException($"Neither struct of {top.Record.StructName} has a member '{name}'.");
+        }
+
         if (!btf.TryFindType(_gadget.Tracer.Event.StructName, BtfKind.Struct, out BtfType? type))
         {
             throw new InvalidOperationException($"The {_gadget.Name} object has no struct {_gadget.Tracer.Event.StructName}.");

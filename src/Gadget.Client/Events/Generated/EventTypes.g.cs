@@ -10,10 +10,10 @@ namespace Gadget.Tracing;
 internal static partial class EventTypes
 {
     /// <summary>The event types of the built-in gadgets, by name.</summary>
-    public static IReadOnlyList<string> Names { get; } = ["DnsEvent", "ExecEvent", "OpenEvent", "SignalEvent", "TopBlockIORow", "TopTcpRow"];
+    public static IReadOnlyList<string> Names { get; } = ["DnsEvent", "ExecEvent", "OpenEvent", "SignalEvent", "TopBlockIORow", "TopFileRow", "TopTcpRow"];
 
     /// <summary>The built-in gadgets users pick from (diagnostic ones left out).</summary>
-    public static IReadOnlyList<string> Gadgets { get; } = ["dns", "exec", "open", "signal", "top_blockio", "top_tcp"];
+    public static IReadOnlyList<string> Gadgets { get; } = ["dns", "exec", "open", "signal", "top_blockio", "top_file", "top_tcp"];
 
     private static partial EventMaker? Generated(string typeName, TraceSchema schema, long bootTimeUnixNs) => typeName switch
     {
@@ -22,6 +22,7 @@ internal static partial class EventTypes
         "OpenEvent" => new EventMaker(new OpenEvent.Binding(schema, bootTimeUnixNs), static (in EventRow row, EventOrigin origin) => new OpenEvent(row, origin)),
         "SignalEvent" => new EventMaker(new SignalEvent.Binding(schema, bootTimeUnixNs), static (in EventRow row, EventOrigin origin) => new SignalEvent(row, origin)),
         "TopBlockIORow" => new EventMaker(new TopBlockIORow.Binding(schema, bootTimeUnixNs), static (in EventRow row, EventOrigin origin) => new TopBlockIORow(row, origin)),
+        "TopFileRow" => new EventMaker(new TopFileRow.Binding(schema, bootTimeUnixNs), static (in EventRow row, EventOrigin origin) => new TopFileRow(row, origin)),
         "TopTcpRow" => new EventMaker(new TopTcpRow.Binding(schema, bootTimeUnixNs), static (in EventRow row, EventOrigin origin) => new TopTcpRow(row, origin)),
         _ => null,
     };
