@@ -155,16 +155,47 @@ internal static class EventClassWriter
     private static void WriteEnum(StringBuilder code, SchemaField field)
     {
         string name = field.Annotation("gadget.enum")!;
+        int prefix = SharedPrefixLength(field.EnumMembers);
         code.AppendLine();
         code.AppendLine($"/// <summary>The values of <c>{Text.Xml(field.CType)}</c>.</summary>");
+        if (field.Annotation("gadget.flags") == "true")
+        {
+            code.AppendLine("[Flags]");
+        }
+
         code.AppendLine($"public enum {name}");
         code.AppendLine("{");
         foreach ((string member, long value) in field.EnumMembers)
         {
-            code.AppendLine($"    {Text.Pascal(member)} = {value.ToString(System.Globalization.CultureInfo.InvariantCulture)},");
+            code.AppendLine($"    {Text.Pascal(member[prefix..])} = {value.ToString(System.Globalization.CultureInfo.InvariantCulture)},");
         }
 
         code.AppendLine("}");
+    }
+
+    /// <summary>
+    /// The length of the prefix every member shares up to an underscore (TCP_EVENT_ of
+    /// TCP_EVENT_CONNECT and TCP_EVENT_CLOSE), which C needs to keep the names unique and .NET
+    /// does not: 0 when there is none, or when a name would be left empty or start with a digit.
+    /// </summary>
+    private static int SharedPrefixLength(IReadOnlyList<(string Name, long Value)> members)
+    {
+        if (members.Count < 2)
+        {
+            return 0;
+        }
+
+        string first = members[0].Name;
+        for (int end = first.LastIndexOf('_'); end > 0; end = first.LastIndexOf('_', end - 1))
+        {
+            string prefix = first[..(end + 1)];
+            if (members.All(m => m.Name.Length > prefix.Length && m.Name.StartsWith(prefix, StringComparison.Ordinal) && !char.IsAsciiDigit(m.Name[prefix.Length])))
+            {
+                return prefix.Length;
+            }
+        }
+
+        return 0;
     }
 
     private static List<Property> Properties(TraceSchema schema)
