@@ -126,8 +126,8 @@ static __always_inline void tcp_endpoints_of_sock(struct tcp_event *event, struc
 		event->dst.addr_raw.v4 = BPF_CORE_READ(sk, __sk_common.skc_daddr);
 		event->src.version = event->dst.version = 4;
 	} else {
-		BPF_CORE_READ_INTO(event->src.addr_raw.v6, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
-		BPF_CORE_READ_INTO(event->dst.addr_raw.v6, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+		BPF_CORE_READ_INTO(&event->src.addr_raw.v6, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
+		BPF_CORE_READ_INTO(&event->dst.addr_raw.v6, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
 		event->src.version = event->dst.version = 6;
 	}
 	event->src.port = BPF_CORE_READ(sk, __sk_common.skc_num);
