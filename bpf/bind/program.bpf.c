@@ -98,7 +98,11 @@ int gadget_bind_exit(struct trace_event_raw_sys_exit *ctx)
 
 	struct pt_regs *regs = gadget_syscall_regs(cur.task);
 	int fd = (int)PT_REGS_PARM1_SYSCALL(regs);
-	bpf_probe_read_user(&addr, sizeof(addr), (void *)PT_REGS_PARM2_SYSCALL(regs));
+	void *uaddr = (void *)PT_REGS_PARM2_SYSCALL(regs);
+	/* The short form first: a sockaddr_in may end where readable memory does. */
+	bpf_probe_read_user(&addr, sizeof(struct sockaddr_in), uaddr);
+	if (addr.sin6_family == AF_INET6)
+		bpf_probe_read_user(&addr, sizeof(addr), uaddr);
 	if (addr.sin6_family != AF_INET && addr.sin6_family != AF_INET6)
 		return 0;
 

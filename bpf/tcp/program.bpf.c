@@ -163,15 +163,19 @@ int gadget_tcp_state(struct trace_event_raw_inet_sock_set_state *ctx)
 		struct tcp_connecting *connecting = bpf_map_lookup_elem(&tcp_connects, &sk);
 		if (!connecting)
 			return 0;
+		event.proc = connecting->proc;
+		bpf_map_delete_elem(&tcp_connects, &sk);
 		__u32 error = 0;
 		if (newstate != TCP_ESTABLISHED) {
-			/* Refused or timed out: the error the connect returns. */
+			/* Refused or timed out: the error the connect returns. Without
+			 * one, the process gave up (closed the socket) or the connect
+			 * failed in the call, whose exit reports it. */
 			error = BPF_CORE_READ((struct sock *)sk, sk_err);
+			if (!error)
+				return 0;
 			__u8 reported = 1;
 			bpf_map_update_elem(&tcp_failed_reported, &sk, &reported, BPF_ANY);
 		}
-		event.proc = connecting->proc;
-		bpf_map_delete_elem(&tcp_connects, &sk);
 		tcp_endpoints_of_state(&event, ctx);
 		if (tcp_port_rejected(event.src.port, event.dst.port))
 			return 0;
@@ -272,7 +276,11 @@ int gadget_tcp_connect_exit(struct trace_event_raw_sys_exit *ctx)
 	tcp_endpoints_of_sock(&event, sk, family);
 	/* The socket may hold no destination yet: take the one passed. */
 	struct sockaddr_in6 addr = {};
-	bpf_probe_read_user(&addr, sizeof(addr), (void *)PT_REGS_PARM2_SYSCALL(regs));
+	void *uaddr = (void *)PT_REGS_PARM2_SYSCALL(regs);
+	/* The short form first: a sockaddr_in may end where readable memory does. */
+	bpf_probe_read_user(&addr, sizeof(struct sockaddr_in), uaddr);
+	if (addr.sin6_family == AF_INET6)
+		bpf_probe_read_user(&addr, sizeof(addr), uaddr);
 	__builtin_memset(&event.dst.addr_raw, 0, sizeof(event.dst.addr_raw));
 	if (addr.sin6_family == AF_INET) {
 		event.dst.addr_raw.v4 = ((struct sockaddr_in *)&addr)->sin_addr.s_addr;

@@ -8,7 +8,7 @@ namespace Gadget.Tests.Kernel;
 /// <summary>
 /// The tcp gadget loaded into the real kernel, watching a Python child connect, accept and close on
 /// the loopback of a network namespace of its own, over IPv4 and IPv6, then connect to a port
-/// where nothing listens, blocking and not.
+/// where nothing listens, blocking and not, and to a network the namespace has no route to.
 /// </summary>
 [Collection(KernelTests.Name)]
 public sealed class TcpTraceTests
@@ -17,7 +17,7 @@ public sealed class TcpTraceTests
     private const int ClosedPort = 5001;
     private static readonly TimeSpan EventTimeout = TimeSpan.FromSeconds(10);
 
-    /// <summary>Connects to each listener, accepts, closes; prints family and client port; then two refused connects.</summary>
+    /// <summary>Connects to each listener, accepts, closes; prints family and client port; then two refused connects and one without a route.</summary>
     private const string Script = """
         import socket, sys, select, errno
         port, closed = int(sys.argv[1]), int(sys.argv[2])
@@ -43,6 +43,11 @@ public sealed class TcpTraceTests
         print('async', waiting.connect_ex(('::1', closed)), flush=True)
         select.select([], [waiting], [], 5)
         print('async-error', waiting.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR), flush=True)
+        unreachable = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            unreachable.connect(('10.255.255.1', 80))
+        except OSError as error:
+            print('unreachable', error.errno, flush=True)
         """;
 
     [KernelFact]
@@ -51,7 +56,7 @@ public sealed class TcpTraceTests
         using TraceRun run = PythonChild.Start("tcp", new TraceRequest());
         var reader = new RunReader(run);
         (int pid, string[] output) = PythonChild.Run(Script, ["-n"], Port.ToString(System.Globalization.CultureInfo.InvariantCulture), ClosedPort.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        List<TcpEvent> all = await reader.ReadUntilAsync<TcpEvent>(e => e.Pid == pid && e.Family == IpFamily.IPv6 && e.Error == Errno.ECONNREFUSED, EventTimeout);
+        List<TcpEvent> all = await reader.ReadUntilAsync<TcpEvent>(e => e.Pid == pid && e.Error == Errno.ENETUNREACH, EventTimeout);
         List<TcpEvent> events = [.. all.Where(e => e.Pid == pid)];
 
         foreach ((IpFamily family, IPAddress loopback, string line) in new[] { (IpFamily.IPv4, IPAddress.Loopback, output[0]), (IpFamily.IPv6, IPAddress.IPv6Loopback, output[1]) })
@@ -84,19 +89,20 @@ public sealed class TcpTraceTests
     }
 
     [KernelFact]
-    public async Task RefusedConnectsAreReportedOnceWithTheirError()
+    public async Task FailedConnectsAreReportedOnceWithTheirError()
     {
         using TraceRun run = PythonChild.Start("tcp", new TraceRequest());
         var reader = new RunReader(run);
         (int pid, string[] output) = PythonChild.Run(Script, ["-n"], Port.ToString(System.Globalization.CultureInfo.InvariantCulture), ClosedPort.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        List<TcpEvent> all = await reader.ReadUntilAsync<TcpEvent>(e => e.Pid == pid && e.Family == IpFamily.IPv6 && e.Error == Errno.ECONNREFUSED, EventTimeout);
+        List<TcpEvent> all = await reader.ReadUntilAsync<TcpEvent>(e => e.Pid == pid && e.Error == Errno.ENETUNREACH, EventTimeout);
         Assert.Contains("refused", output);
         Assert.Contains("async 115", output); // EINPROGRESS
         Assert.Contains("async-error 111", output); // ECONNREFUSED, later
+        Assert.Contains("unreachable 101", output); // ENETUNREACH, before any SYN
 
         List<TcpEvent> failed = [.. all.Where(e => e.Pid == pid && e.Error != Errno.None)];
-        Assert.Equal(2, failed.Count);
-        TcpEvent blocking = Assert.Single(failed, e => e.Family == IpFamily.IPv4);
+        Assert.Equal(3, failed.Count);
+        TcpEvent blocking = Assert.Single(failed, e => e.Family == IpFamily.IPv4 && e.Error == Errno.ECONNREFUSED);
         Assert.Equal(TcpEventType.Connect, blocking.Type);
         Assert.Equal(Errno.ECONNREFUSED, blocking.Error);
         Assert.Equal(new IPEndPoint(IPAddress.Loopback, ClosedPort), blocking.Destination);
@@ -104,6 +110,11 @@ public sealed class TcpTraceTests
         Assert.Equal(TcpEventType.Connect, nonBlocking.Type);
         Assert.Equal(Errno.ECONNREFUSED, nonBlocking.Error);
         Assert.Equal(new IPEndPoint(IPAddress.IPv6Loopback, ClosedPort), nonBlocking.Destination);
+        // Reported by the connect's exit: the destination as passed.
+        TcpEvent unreachable = Assert.Single(failed, e => e.Error == Errno.ENETUNREACH);
+        Assert.Equal(TcpEventType.Connect, unreachable.Type);
+        Assert.Equal(IpFamily.IPv4, unreachable.Family);
+        Assert.Equal(new IPEndPoint(IPAddress.Parse("10.255.255.1"), 80), unreachable.Destination);
     }
 
     [KernelFact]
