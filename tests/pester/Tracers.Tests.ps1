@@ -376,3 +376,107 @@ except PermissionError:
         @($events | Where-Object Granted) | Should -BeNullOrEmpty
     }
 }
+
+Describe 'The tracers in a real container' -Skip:$SkipKernel {
+    BeforeAll {
+        # A busybox-static container under containerd and runc, labelled as the kubelet labels the
+        # pod tracer-ns/tracer-app, on the host network: in a loop it listens and connects on a
+        # port of its own, and tries a mount its capabilities do not allow. A second pod of 30 MiB
+        # fills a shell variable with 100 MB, again and again, each time until the killer kills it.
+        $script:Work = New-TestDirectory 'gadget-tracer-pods'
+        $script:StartedContainerd = $null
+        if (-not (Test-UnixSocket /run/containerd/containerd.sock)) {
+            $log = Join-Path $Work 'containerd.log'
+            $script:StartedContainerd = Start-Process containerd -PassThru -RedirectStandardError $log -RedirectStandardOutput "$log.out"
+            Wait-Condition { Test-UnixSocket /run/containerd/containerd.sock } -Timeout '00:00:30' | Should -BeTrue
+        }
+
+        function Start-TracerPod {
+            param([string] $Pod, [string] $Script, [string[]] $Options = @())
+            $id = "$Pod-$([Guid]::NewGuid().ToString('N').Substring(0, 8))"
+            $rootfs = Join-Path $Work $id
+            foreach ($directory in 'bin', 'proc', 'sys', 'dev', 'tmp', 'mnt') { $null = New-Item -ItemType Directory (Join-Path $rootfs $directory) }
+            Copy-Item /bin/busybox (Join-Path $rootfs 'bin/busybox')
+            foreach ($applet in 'sh', 'sleep', 'echo', 'nc', 'mount', 'head', 'tr', 'true') { $null = New-Item -ItemType SymbolicLink -Path (Join-Path $rootfs "bin/$applet") -Target busybox }
+            & ctr -n k8s.io run -d --net-host @Options `
+                --label 'io.kubernetes.pod.namespace=tracer-ns' --label "io.kubernetes.pod.name=$Pod" `
+                --label "io.kubernetes.container.name=$Pod" --label "io.kubernetes.pod.uid=$([Guid]::NewGuid())" `
+                --rootfs $rootfs $id /bin/sh -c $Script | Out-Null
+            if ($LASTEXITCODE -ne 0) { throw "ctr run $id failed." }
+            $id
+        }
+
+        $script:PodPort = Get-Random -Minimum 40000 -Maximum 49000
+        $loop = "while true; do nc -l -p $PodPort >/dev/null 2>&1 & sleep 0.2; echo x | nc 127.0.0.1 $PodPort; mount -t tmpfs none /mnt 2>/dev/null; sleep 0.3; done"
+        $script:Pod = Start-TracerPod -Pod tracer-app -Script $loop
+        # The hog makes itself the killer's first choice, so the loop around it lives on.
+        $hog = 'while true; do sh -c ''echo 1000 > /proc/self/oom_score_adj; x=$(head -c 100000000 /dev/zero | tr "\0" x)''; sleep 0.5; done'
+        $script:Hog = Start-TracerPod -Pod tracer-hog -Script $hog -Options '--memory-limit', (30MB)
+        $script:Agent2 = Start-TestAgent -ModulePath $ModulePath
+        $script:SocketBefore = $env:GADGET_AGENT_SOCKET
+        $env:GADGET_AGENT_SOCKET = $Agent2.Socket
+    }
+
+    AfterAll {
+        $env:GADGET_AGENT_SOCKET = $script:SocketBefore
+        Stop-TestAgent $script:Agent2
+        foreach ($id in $script:Pod, $script:Hog) {
+            if (-not $id) { continue }
+            & ctr -n k8s.io task kill -s SIGKILL $id 2>$null | Out-Null
+            $null = Wait-Condition { & ctr -n k8s.io task rm -f $id 2>$null | Out-Null; $LASTEXITCODE -eq 0 -or -not (& ctr -n k8s.io task ls | Select-String -SimpleMatch $id) } -Timeout '00:00:10'
+            & ctr -n k8s.io container rm $id 2>$null | Out-Null
+        }
+        if ($script:StartedContainerd) { & /bin/kill -TERM $script:StartedContainerd.Id; $null = $script:StartedContainerd.WaitForExit(10000) }
+        Remove-Item $script:Work -Recurse -Force -ErrorAction Ignore
+    }
+
+    It 'Trace-GadgetTcp -Namespace selects the pod''s connections, each with its pod' {
+        $events = @(Trace-GadgetTcp -Local -Namespace tracer-ns -Port $PodPort -Duration 4)
+        @($events | Where-Object Type -eq Connect).Count | Should -BeGreaterThan 0
+        @($events | Where-Object Type -eq Accept).Count | Should -BeGreaterThan 0
+        foreach ($e in $events) {
+            $e.Namespace | Should -BeExactly 'tracer-ns'
+            $e.Pod | Should -BeExactly 'tracer-app'
+            $e.Container | Should -BeExactly 'tracer-app'
+            $e.Comm | Should -BeExactly 'nc'
+        }
+    }
+
+    It 'Trace-GadgetBind -Pod selects the pod''s listeners' {
+        $events = @(Trace-GadgetBind -Local -Namespace tracer-ns -Pod tracer-app -Port $PodPort -Duration 3)
+        $events.Count | Should -BeGreaterThan 0
+        foreach ($e in $events) {
+            $e.Pod | Should -BeExactly 'tracer-app'
+            $e.Address.Port | Should -Be $PodPort
+            $e.Protocol | Should -Be ([Gadget.IpProtocol]::Tcp)
+        }
+    }
+
+    It 'Trace-GadgetMount and Trace-GadgetCapabilities show the mount the container may not make' {
+        $mounts = @(Trace-GadgetMount -Local -Namespace tracer-ns -Duration 3)
+        $mounts.Count | Should -BeGreaterThan 0
+        foreach ($e in $mounts) {
+            $e.Pod | Should -BeExactly 'tracer-app'
+            $e.Target | Should -BeExactly '/mnt'
+            $e.FsType | Should -BeExactly 'tmpfs'
+            $e.Error | Should -Be ([Gadget.Errno]::EPERM)
+        }
+        $checks = @(Trace-GadgetCapabilities -Local -Namespace tracer-ns -Pod tracer-app -Capability CAP_SYS_ADMIN -Denied -Duration 3)
+        # busybox's shell may run the mount applet without an exec, as sh.
+        @($checks | Where-Object Comm -in 'sh', 'mount').Count | Should -BeGreaterThan 0
+        foreach ($e in $checks) {
+            $e.Pod | Should -BeExactly 'tracer-app'
+            $e.Capability | Should -Be ([Gadget.Capability]::CAP_SYS_ADMIN)
+            $e.Granted | Should -BeFalse
+        }
+    }
+
+    It 'Trace-GadgetOomKill names the pod of the process killed' {
+        $kill = Trace-GadgetOomKill -Local -Namespace tracer-ns -MaxEvents 1 -Duration 20
+        $kill | Should -Not -BeNullOrEmpty
+        $kill.Pod | Should -BeExactly 'tracer-hog'
+        $kill.Container | Should -BeExactly 'tracer-hog'
+        $kill.Comm | Should -BeIn 'sh', 'head', 'tr'
+        $kill.OomScoreAdj | Should -Be 1000
+    }
+}
