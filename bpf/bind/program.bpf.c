@@ -11,6 +11,8 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_endian.h>
+/* Rare events (a bind, a mount, an OOM kill): 512 KiB holds thousands. */
+#define GADGET_RING_SIZE (512 << 10)
 #include <gadget/common.h>
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -11,6 +11,9 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_tracing.h>
+/* Capability checks come in bursts (every privileged syscall, every open
+ * under a restrictive mode): 4 MiB, as DNS. */
+#define GADGET_RING_SIZE (4 << 20)
 #include <gadget/common.h>
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -10,6 +10,8 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_tracing.h>
+/* Rare events (a bind, a mount, an OOM kill): 512 KiB holds thousands. */
+#define GADGET_RING_SIZE (512 << 10)
 #include <gadget/common.h>
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

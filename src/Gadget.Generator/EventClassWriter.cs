@@ -5,7 +5,7 @@ using Gadget.Schema;
 namespace Gadget.Generator;
 
 /// <summary>Writes a gadget's event class: a property per field, read from a row through a binding made once per trace.</summary>
-internal static class EventClassWriter
+internal static partial class EventClassWriter
 {
     /// <summary>What the base class (GadgetEvent) reads: the first field of each of these types.</summary>
     private static readonly WellKnownType[] BaseFields =
@@ -131,11 +131,7 @@ internal static class EventClassWriter
     /// </summary>
     private static string ToStringExpression(string template, List<Property> properties)
     {
-        var known = new Dictionary<string, string>(StringComparer.Ordinal)
-        {
-            ["Timestamp"] = "DateTime", ["Pid"] = "int", ["Tid"] = "int", ["Ppid"] = "int", ["Uid"] = "uint", ["Gid"] = "uint",
-            ["Comm"] = "string", ["Node"] = "string?", ["Namespace"] = "string?", ["Pod"] = "string?", ["Container"] = "string?",
-        };
+        var known = BaseProperties.ToDictionary(p => p.Name, p => p.Type, StringComparer.Ordinal);
         foreach (Property property in properties)
         {
             known[property.Name] = property.Type;
@@ -151,6 +147,47 @@ internal static class EventClassWriter
                 : $"{{{name}{format}}}";
         });
     }
+
+    /// <summary>The properties every event has (GadgetEvent's), in the order a list view shows them.</summary>
+    private static readonly ViewProperty[] BaseProperties =
+    [
+        new("Timestamp", "DateTime", false), new("Node", "string?", true), new("Namespace", "string?", true), new("Pod", "string?", true),
+        new("Container", "string?", true), new("ContainerId", "string?", true), new("PodLabels", "IReadOnlyDictionary<string, string>", true),
+        new("Pid", "int", false), new("Tid", "int", false), new("Ppid", "int", false), new("Uid", "uint", false), new("Gid", "uint", false),
+        new("Comm", "string", true), new("MountNsId", "ulong", false), new("NetNsId", "ulong", false),
+    ];
+
+    /// <summary>
+    /// Every public property of a gadget's event type with its .NET type, for the views: GadgetEvent's,
+    /// the generated ones, then those written by hand in the type's partial class
+    /// (<paramref name="handWritten"/>, the text of src/Gadget.Client/Events/&lt;Type&gt;.cs, if any).
+    /// </summary>
+    public static IReadOnlyList<ViewProperty> ViewProperties(GadgetSource gadget, string? handWritten)
+    {
+        var all = new List<ViewProperty>(BaseProperties);
+        all.AddRange(Properties(gadget.Schema).Where(p => p.Visibility == "public")
+            .Select(p => new ViewProperty(p.Name, p.Type, p.Field.Kind is FieldKind.String or FieldKind.StringList or FieldKind.AddressList)));
+        if (handWritten is not null)
+        {
+            foreach (Match match in HandWrittenProperty().Matches(handWritten))
+            {
+                // What a hand-written property computes from the others is text unless its type says otherwise.
+                string type = match.Groups["type"].Value.Trim();
+                all.Add(new ViewProperty(match.Groups["name"].Value, type, !NotText.Contains(type.TrimEnd('?'))));
+            }
+        }
+
+        return all;
+    }
+
+    /// <summary>Types of hand-written properties that never hold text.</summary>
+    private static readonly HashSet<string> NotText = new(StringComparer.Ordinal)
+    {
+        "bool", "int", "uint", "long", "ulong", "double", "DateTime", "TimeSpan", "IPAddress", "IPEndPoint", "FileAccess", "UnixFileMode", "OpenFlags", "Errno", "Signal",
+    };
+
+    [GeneratedRegex(@"^[ \t]*public[ \t]+(?!enum\b|sealed\b|static\b|class\b|partial\b|const\b|record\b|override\b)(?<type>[\w?<>,\[\] ]+?)[ \t]+(?<name>\w+)\s*(=>|\{)", RegexOptions.Multiline)]
+    private static partial Regex HandWrittenProperty();
 
     private static void WriteEnum(StringBuilder code, SchemaField field)
     {
@@ -265,3 +302,6 @@ internal static class EventClassWriter
 
     private sealed record Property(SchemaField Field, string Name, string Type, string Read, string Visibility, string? Description);
 }
+
+/// <summary>A public property of an event type, as a view shows it; text (<paramref name="IsText"/>) is escaped there.</summary>
+internal sealed record ViewProperty(string Name, string Type, bool IsText);
