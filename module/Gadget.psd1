@@ -22,6 +22,11 @@
         'Trace-GadgetExec'
         'Trace-GadgetOpen'
         'Trace-GadgetSignal'
+        'Trace-GadgetTcp'
+        'Trace-GadgetBind'
+        'Trace-GadgetMount'
+        'Trace-GadgetOomKill'
+        'Trace-GadgetCapabilities'
         'Uninstall-Gadget'
     )
     FunctionsToExport    = @()

@@ -31,6 +31,9 @@ internal static class CatalogGenerator
     public const string EventsDirectory = "src/Gadget.Client/Events/Generated";
     public const string FormatFile = "module/Gadget.Events.Format.ps1xml";
 
+    /// <summary>Where an event type's hand-written half (properties computed from the generated ones) lives.</summary>
+    public const string HandWrittenEventsDirectory = "src/Gadget.Client/Events";
+
     public static string DefaultObjectDirectory(string root) => Path.Combine(root, "src/Gadget.Agent/obj/bpf");
 
     public static IReadOnlyList<GeneratedFile> Generate(string root, string objectDirectory)
@@ -56,6 +59,7 @@ internal static class CatalogGenerator
 
         var files = new List<GeneratedFile>();
         var types = new List<GadgetSource>();
+        var properties = new Dictionary<string, IReadOnlyList<ViewProperty>>(StringComparer.Ordinal);
         foreach (IGrouping<string, GadgetSource> type in gadgets.Where(g => g.Metadata.TypeName is not null).GroupBy(g => g.Metadata.TypeName!))
         {
             // Gadgets that share a type (flood writes exec's events) must agree on its fields.
@@ -71,11 +75,13 @@ internal static class CatalogGenerator
             }
 
             types.Add(owner);
+            string handWritten = Path.Combine(root, HandWrittenEventsDirectory, type.Key + ".cs");
+            properties[type.Key] = EventClassWriter.ViewProperties(owner, File.Exists(handWritten) ? File.ReadAllText(handWritten) : null);
             files.Add(new GeneratedFile($"{EventsDirectory}/{type.Key}.g.cs", EventClassWriter.Write(owner)));
         }
 
         files.Add(new GeneratedFile($"{EventsDirectory}/EventTypes.g.cs", EventClassWriter.WriteTypeTable(types, gadgets)));
-        files.Add(new GeneratedFile(FormatFile, FormatViewWriter.Write(types)));
+        files.Add(new GeneratedFile(FormatFile, FormatViewWriter.Write(types, properties)));
         return files;
     }
 }

@@ -5,7 +5,7 @@ using Gadget.Schema;
 namespace Gadget.Generator;
 
 /// <summary>Writes a gadget's event class: a property per field, read from a row through a binding made once per trace.</summary>
-internal static class EventClassWriter
+internal static partial class EventClassWriter
 {
     /// <summary>What the base class (GadgetEvent) reads: the first field of each of these types.</summary>
     private static readonly WellKnownType[] BaseFields =
@@ -131,11 +131,9 @@ internal static class EventClassWriter
     /// </summary>
     private static string ToStringExpression(string template, List<Property> properties)
     {
-        var known = new Dictionary<string, string>(StringComparer.Ordinal)
-        {
-            ["Timestamp"] = "DateTime", ["Pid"] = "int", ["Tid"] = "int", ["Ppid"] = "int", ["Uid"] = "uint", ["Gid"] = "uint",
-            ["Comm"] = "string", ["IntervalStart"] = "DateTime", ["IntervalEnd"] = "DateTime", ["Node"] = "string?", ["Namespace"] = "string?", ["Pod"] = "string?", ["Container"] = "string?",
-        };
+        var known = BaseProperties.ToDictionary(p => p.Name, p => p.Type, StringComparer.Ordinal);
+        known["IntervalStart"] = "DateTime";
+        known["IntervalEnd"] = "DateTime";
         foreach (Property property in properties)
         {
             known[property.Name] = property.Type;
@@ -152,19 +150,98 @@ internal static class EventClassWriter
         });
     }
 
+    /// <summary>The properties every event has (GadgetEvent's), in the order a list view shows them.</summary>
+    private static readonly ViewProperty[] BaseProperties =
+    [
+        new("Timestamp", "DateTime", false), new("Node", "string?", true), new("Namespace", "string?", true), new("Pod", "string?", true),
+        new("Container", "string?", true), new("ContainerId", "string?", true), new("PodLabels", "IReadOnlyDictionary<string, string>", true),
+        new("Pid", "int", false), new("Tid", "int", false), new("Ppid", "int", false), new("Uid", "uint", false), new("Gid", "uint", false),
+        new("Comm", "string", true), new("MountNsId", "ulong", false), new("NetNsId", "ulong", false),
+    ];
+
+    /// <summary>
+    /// Every public property of a gadget's event type with its .NET type, for the views: GadgetEvent's,
+    /// the generated ones, then those written by hand in the type's partial class
+    /// (<paramref name="handWritten"/>, the text of src/Gadget.Client/Events/&lt;Type&gt;.cs, if any).
+    /// </summary>
+    public static IReadOnlyList<ViewProperty> ViewProperties(GadgetSource gadget, string? handWritten)
+    {
+        var all = new List<ViewProperty>(BaseProperties);
+        if (gadget.IsTop)
+        {
+            // GadgetTopRow's: the window a row counts.
+            all.Add(new ViewProperty("IntervalStart", "DateTime", false));
+            all.Add(new ViewProperty("IntervalEnd", "DateTime", false));
+        }
+
+        all.AddRange(Properties(gadget.Schema).Where(p => p.Visibility == "public")
+            .Select(p => new ViewProperty(p.Name, p.Type, p.Field.Kind is FieldKind.String or FieldKind.StringList or FieldKind.AddressList)));
+        if (handWritten is not null)
+        {
+            foreach (Match match in HandWrittenProperty().Matches(handWritten))
+            {
+                // What a hand-written property computes from the others is text unless its type says otherwise.
+                string type = match.Groups["type"].Value.Trim();
+                all.Add(new ViewProperty(match.Groups["name"].Value, type, !NotText.Contains(type.TrimEnd('?'))));
+            }
+        }
+
+        return all;
+    }
+
+    /// <summary>Types of hand-written properties that never hold text.</summary>
+    private static readonly HashSet<string> NotText = new(StringComparer.Ordinal)
+    {
+        "bool", "int", "uint", "long", "ulong", "double", "DateTime", "TimeSpan", "IPAddress", "IPEndPoint", "FileAccess", "UnixFileMode", "OpenFlags", "Errno", "Signal",
+    };
+
+    [GeneratedRegex(@"^[ \t]*public[ \t]+(?!enum\b|sealed\b|static\b|class\b|partial\b|const\b|record\b|override\b)(?<type>[\w?<>,\[\] ]+?)[ \t]+(?<name>\w+)\s*(=>|\{)", RegexOptions.Multiline)]
+    private static partial Regex HandWrittenProperty();
+
     private static void WriteEnum(StringBuilder code, SchemaField field)
     {
         string name = field.Annotation("gadget.enum")!;
+        int prefix = SharedPrefixLength(field.EnumMembers);
         code.AppendLine();
         code.AppendLine($"/// <summary>The values of <c>{Text.Xml(field.CType)}</c>.</summary>");
+        if (field.Annotation("gadget.flags") == "true")
+        {
+            code.AppendLine("[Flags]");
+        }
+
         code.AppendLine($"public enum {name}");
         code.AppendLine("{");
         foreach ((string member, long value) in field.EnumMembers)
         {
-            code.AppendLine($"    {Text.Pascal(member)} = {value.ToString(System.Globalization.CultureInfo.InvariantCulture)},");
+            code.AppendLine($"    {Text.Pascal(member[prefix..])} = {value.ToString(System.Globalization.CultureInfo.InvariantCulture)},");
         }
 
         code.AppendLine("}");
+    }
+
+    /// <summary>
+    /// The length of the prefix every member shares up to an underscore (TCP_EVENT_ of
+    /// TCP_EVENT_CONNECT and TCP_EVENT_CLOSE), which C needs to keep the names unique and .NET
+    /// does not: 0 when there is none, or when a name would be left empty or start with a digit.
+    /// </summary>
+    private static int SharedPrefixLength(IReadOnlyList<(string Name, long Value)> members)
+    {
+        if (members.Count < 2)
+        {
+            return 0;
+        }
+
+        string first = members[0].Name;
+        for (int end = first.LastIndexOf('_'); end > 0; end = first.LastIndexOf('_', end - 1))
+        {
+            string prefix = first[..(end + 1)];
+            if (members.All(m => m.Name.Length > prefix.Length && m.Name.StartsWith(prefix, StringComparison.Ordinal) && !char.IsAsciiDigit(m.Name[prefix.Length])))
+            {
+                return prefix.Length;
+            }
+        }
+
+        return 0;
     }
 
     private static List<Property> Properties(TraceSchema schema)
@@ -234,3 +311,6 @@ internal static class EventClassWriter
 
     private sealed record Property(SchemaField Field, string Name, string Type, string Read, string Visibility, string? Description);
 }
+
+/// <summary>A public property of an event type, as a view shows it; text (<paramref name="IsText"/>) is escaped there.</summary>
+internal sealed record ViewProperty(string Name, string Type, bool IsText);

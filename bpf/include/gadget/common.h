@@ -36,8 +36,16 @@ struct {
 } gadget_mntns_filter SEC(".maps");
 
 /* The ring every built-in tracer writes into, and its per-CPU count of
- * records that did not fit. The agent sizes it before load. */
-GADGET_TRACER_MAP(events, 1 << 20);
+ * records that did not fit. Its size is the gadget's own: what the reader
+ * may fall behind by at the gadget's rate before records are lost. The
+ * reader maps the ring twice, so an idle trace costs the agent about twice
+ * this much resident memory. A program sets GADGET_RING_SIZE before it
+ * includes this header; the agent takes the size the object declares
+ * (rounded up to a power of two of pages, at most 8 MiB). */
+#ifndef GADGET_RING_SIZE
+#define GADGET_RING_SIZE (1 << 20)
+#endif
+GADGET_TRACER_MAP(events, GADGET_RING_SIZE);
 
 static __always_inline __u64 gadget_task_mntns(struct task_struct *task)
 {

@@ -17,15 +17,8 @@ internal sealed record TraceSettings
 {
     public string KernelBtfPath { get; init; } = BpfOpenOptions.DefaultKernelBtfPath;
 
-    /// <summary>Ring size in bytes (a power of two, at least a page).</summary>
-    /// <remarks>
-    /// What the ring holds is how long the reader may go unscheduled before the kernel drops
-    /// records: 8 MiB is about 45 ms of a 500 k events/s flood. 4 MiB lost records to a busy
-    /// two-core machine's scheduling with the agent's queue empty; 16 MiB lost none, but the
-    /// reader maps the ring twice (for reads across its end), so it counts double in the agent's
-    /// resident memory, and an overload's peak reached 202 MiB.
-    /// </remarks>
-    public uint RingBytes { get; init; } = 8u << 20;
+    /// <summary>Every trace's ring size in bytes (<c>--ring-bytes</c>), or null for each gadget's own (see <see cref="RingSize"/>).</summary>
+    public uint? RingBytes { get; init; }
 
     /// <summary>The programs wake the reader once this much waits; the poll interval covers the rest.</summary>
     public ulong WakeupBytes { get; init; } = 256u << 10;
@@ -56,6 +49,44 @@ internal sealed record TraceSettings
     public int MaxBatchEvents { get; init; } = 2048;
 
     public int MaxBatchBytes { get; init; } = 1 << 20;
+}
+
+/// <summary>
+/// The size of a trace's ring. Each gadget declares its own in its object (the ring map's
+/// max_entries: <c>GADGET_TRACER_MAP(events, size)</c>, or <c>GADGET_RING_SIZE</c> for the
+/// built-in ones), for its rate: what the ring holds is how long the reader may go unscheduled
+/// before the kernel drops records. The reader maps the ring twice (for reads across its end), so
+/// an idle trace costs the agent twice its ring in resident memory: an exec trace does not need
+/// the 8 MiB a 500 k events/s flood does (about 45 ms of it).
+/// </summary>
+internal static class RingSize
+{
+    /// <summary>The smallest ring: one page (the kernel's minimum).</summary>
+    public static readonly uint Minimum = (uint)Environment.SystemPageSize;
+
+    /// <summary>The largest ring a gadget may ask for: the largest any built-in gadget needs (open, flood), so <c>--max-traces</c> bounds the agent's memory whatever the programs declare.</summary>
+    public const uint Maximum = 8u << 20;
+
+    /// <summary>
+    /// The ring of a gadget whose object declares <paramref name="declared"/> bytes: rounded up to
+    /// a power of two of pages and capped at <see cref="Maximum"/>; <paramref name="overridden"/>
+    /// (the agent's <c>--ring-bytes</c>) instead when given, rounded up the same way.
+    /// </summary>
+    public static uint For(uint declared, uint? overridden = null)
+    {
+        if (overridden is uint every)
+        {
+            return RoundUp(every);
+        }
+
+        return Math.Min(RoundUp(declared), Maximum);
+    }
+
+    /// <summary>When the programs wake the reader: at <paramref name="wanted"/> bytes waiting, or at a quarter of a smaller ring, so it wakes well before the ring fills.</summary>
+    public static ulong WakeupBytes(uint ringBytes, ulong wanted) => Math.Min(wanted, ringBytes / 4);
+
+    private static uint RoundUp(uint bytes)
+        => bytes <= Minimum ? Minimum : bytes > (1u << 31) ? 1u << 31 : System.Numerics.BitOperations.RoundUpToPowerOf2(bytes);
 }
 
 /// <summary>
@@ -139,8 +170,9 @@ internal sealed class TraceRun : IRingRecordSink, IDisposable
             var selection = new ContainerSelection(request.Selector);
             SetProcessFilter(bpf, request.Filter);
             bpf.SetConstant("gadget_filter_by_mntns", selection.IsFiltering);
-            bpf.SetConstant("gadget_wakeup_bytes", settings.WakeupBytes);
-            bpf.SetMaxEntries(gadget.Tracer.MapName, settings.RingBytes);
+            uint ringBytes = RingSize.For(bpf.GetMaxEntries(gadget.Tracer.MapName), settings.RingBytes);
+            bpf.SetMaxEntries(gadget.Tracer.MapName, ringBytes);
+            bpf.SetConstant("gadget_wakeup_bytes", RingSize.WakeupBytes(ringBytes, settings.WakeupBytes));
             GadgetParameters.SetProgramParameters(bpf, request, gadget);
             gadget.Hook?.Configure(bpf, request);
             run = new TraceRun(gadget, bpf, request, settings, new ContainerTracker(containers, selection));

@@ -25,6 +25,9 @@ internal sealed class GadgetAgentService(
     /// <summary>New loss is reported this soon after the last counters, without waiting for the interval.</summary>
     private static readonly TimeSpan LossCountersInterval = TimeSpan.FromMilliseconds(200);
 
+    /// <summary>The longest duration_ms a trace may ask for: the most its timer takes (2^32 - 2 ms, 49.7 days).</summary>
+    public const ulong MaxDurationMs = uint.MaxValue - 1;
+
     /// <summary>How long a request waits for the first container scan of a just-started agent.</summary>
     private static readonly TimeSpan InitialScanWait = TimeSpan.FromSeconds(3);
 
@@ -84,6 +87,13 @@ internal sealed class GadgetAgentService(
         {
             throw AgentErrors.Create(StatusCode.NotFound, AgentErrors.UnknownGadget,
                 $"This agent has no gadget '{request.Gadget}'. It has: {string.Join(", ", catalog.All.Select(g => g.Name))}.");
+        }
+
+        if (request.DurationMs > MaxDurationMs)
+        {
+            // Refused before anything is attached: the timer would throw once the programs were.
+            throw AgentErrors.Create(StatusCode.InvalidArgument, AgentErrors.InvalidDuration,
+                $"A trace lasts at most {MaxDurationMs} ms (49.7 days, the agent's timer limit); this one asked for {request.DurationMs} ms. Leave the duration out to trace until the client stops.");
         }
 
         using IDisposable admitted = admission.Admit();

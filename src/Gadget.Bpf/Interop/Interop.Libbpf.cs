@@ -81,6 +81,9 @@ internal static unsafe partial class Interop
         internal static partial int bpf_map__set_max_entries(nint map, uint max_entries);
 
         [LibraryImport(LibbpfName)]
+        internal static partial uint bpf_map__max_entries(nint map);
+
+        [LibraryImport(LibbpfName)]
         internal static partial int bpf_map__set_initial_value(nint map, void* data, nuint size);
 
         [LibraryImport(LibbpfName)]

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 
 namespace Gadget;
@@ -49,6 +50,20 @@ public static class ControlText
 
         return escaped.ToString();
     }
+
+    /// <summary>
+    /// A value as a view shows it, for the format views' script columns: text (a string, or what
+    /// any other object prints as) escaped as <see cref="Escape"/> does; numbers, times, enums,
+    /// addresses and other formattable values as they are, so that PowerShell formats them as usual.
+    /// </summary>
+    public static object? Display(object? value) => value switch
+    {
+        null => null,
+        string text => Escape(text),
+        bool or IFormattable => value,
+        IEnumerable<KeyValuePair<string, string>> pairs => Escape(string.Join(", ", pairs.Select(p => p.Key + "=" + p.Value))),
+        _ => Escape(Convert.ToString(value, CultureInfo.InvariantCulture)),
+    };
 
     private static bool IsControl(char c) => c < 0x20 || (c >= 0x7f && c <= 0x9f);
 }
