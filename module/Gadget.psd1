@@ -14,6 +14,7 @@
         'Get-GadgetContainer'
         'Get-GadgetVersion'
         'Install-Gadget'
+        'Invoke-GadgetProgram'
         'Start-GadgetTrace'
         'Trace-GadgetDns'
         'Trace-GadgetExec'
