@@ -106,6 +106,31 @@ Describe 'Invoke-GadgetProgram' -Skip:$SkipKernel {
         $statistics.Lost | Should -Be 0
     }
 
+    It 'counts every record of a burst that overflows a small ring: delivered or lost, none unaccounted' {
+        $small = Start-TestAgent -ModulePath $ModulePath -ExtraArguments '--allow-programs', '--ring-bytes', '4096'
+        try {
+            $env:GADGET_AGENT_SOCKET = $small.Socket
+            $missing = "/nonexistent-burst-$([Guid]::NewGuid().ToString('N').Substring(0, 8))"
+            $job = $null
+            $records = Invoke-GadgetProgram -Path (Join-Path $Programs 'trace_open.bpf.o') -Local -Parameter @{ prefix = $missing } -Duration 5 -Statistics -WarningVariable warnings -WarningAction SilentlyContinue |
+                ForEach-Object -Begin {
+                    $job = Start-ThreadJob -ArgumentList $missing { param($missing) & /bin/bash -c "sleep 0.5; for i in `$(seq 20000); do : < $missing; done 2>/dev/null" }
+                } -Process { $_ }
+            $job | Wait-Job | Remove-Job -Force
+        }
+        finally {
+            $env:GADGET_AGENT_SOCKET = $Agent.Socket
+            Stop-TestAgent $small
+        }
+        $statistics = $records | Where-Object { $_ -is [Gadget.Tracing.TraceStatistics] }
+        $delivered = @($records | Where-Object { $_ -isnot [Gadget.Tracing.TraceStatistics] }).Count
+        $statistics.Final | Should -BeTrue
+        $statistics.LostKernel | Should -BeGreaterThan 0
+        $statistics.Delivered | Should -Be $delivered
+        ($statistics.Delivered + $statistics.LostKernel + $statistics.LostAgent + $statistics.FilteredAgent + $statistics.Malformed) | Should -Be 20000
+        $warnings | Should -Not -BeNullOrEmpty
+    }
+
     It 'exports every field to its own CSV column, never a nested value' {
         $csv = Join-Path (New-TestDirectory) 'opens.csv'
         Invoke-GadgetProgram -Path (Join-Path $Programs 'trace_open.bpf.o') -Local -MaxEvents 5 -Duration 10 | Export-Csv $csv
