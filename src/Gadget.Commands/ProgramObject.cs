@@ -26,10 +26,15 @@ internal sealed class ProgramObject
     private readonly List<Emit> _emits = [];
     private readonly string[] _typeNames;
     private readonly PSMemberInfo _standardMembers;
-    private readonly List<(string Property, string Label, int Width, bool Right, string? Format)> _columns = [];
+    private readonly List<Column> _columns = [];
 
     /// <summary>Columns after the program's own: where the record came from.</summary>
-    private readonly List<(string Property, string Label, int Width, bool Right, string? Format)> _trailing = [];
+    private readonly List<Column> _trailing = [];
+
+    /// <summary>A table column's script for text: control characters as \e, \n, \x07 … (as ControlText does).</summary>
+    private const string EscapeScript = "\"$($_.'PROPERTY')\" -replace '[\\x00-\\x1f\\x7f-\\x9f]', { switch ([int][char]$_.Value) { 27 { '\\e' } 10 { '\\n' } 13 { '\\r' } 9 { '\\t' } default { '\\x{0:x2}' -f $_ } } }";
+
+    private sealed record Column(string Property, string Label, int Width, bool Right, string? Format, bool Escaped = false, int Priority = 2);
 
     private delegate void Emit(GadgetRecord record, PSObject target);
 
@@ -73,7 +78,8 @@ internal sealed class ProgramObject
             {
                 string label = (name.Contains('_', StringComparison.Ordinal) && field.Name.Contains('.', StringComparison.Ordinal) ? field.Name[(field.Name.LastIndexOf('.') + 1)..] : name).ToUpperInvariant();
                 label = label.EndsWith("_RAW", StringComparison.Ordinal) ? label[..^4] : label;
-                _columns.Add((name, label, width ?? DefaultWidth(field), IsNumber(field), field.WellKnown == WellKnownType.Timestamp ? "{0:HH:mm:ss.fff}" : null));
+                _columns.Add(new Column(name, label, width ?? DefaultWidth(field), IsNumber(field), field.WellKnown == WellKnownType.Timestamp ? "{0:HH:mm:ss.fff}" : null,
+                    Escaped: field.Kind is FieldKind.String or FieldKind.StringList, Priority: ColumnPriority(field, width is not null)));
             }
 
             switch (field.Kind)
@@ -91,7 +97,7 @@ internal sealed class ProgramObject
                         if (!hidden)
                         {
                             visible.Add(port);
-                            _columns.Add((port, "PORT", 5, true, null));
+                            _columns.Add(new Column(port, "PORT", 5, true, null));
                         }
                     }
 
@@ -132,7 +138,7 @@ internal sealed class ProgramObject
             _emits.Add((record, target) => target.Properties.Add(new PSNoteProperty(name, value(record))));
             if (name is "Namespace" or "Pod")
             {
-                _trailing.Add((name, name.ToUpperInvariant(), width, false, null));
+                _trailing.Add(new Column(name, name.ToUpperInvariant(), width, false, null, Escaped: true));
             }
         }
     }
@@ -168,37 +174,57 @@ internal sealed class ProgramObject
         var headers = new StringBuilder();
         var items = new StringBuilder();
         int total = 0;
+        // Who and when first, then the text the program reports (a file name, a query), then the
+        // rest, while they fit; shown in the struct's order.
         int reserved = _trailing.Sum(c => c.Width + 1);
-        foreach ((string property, string label, int width, bool right, string? format) in _columns)
+        var chosen = new HashSet<Column>();
+        foreach (Column column in _columns.OrderBy(c => c.Priority))
         {
-            int clamped = Math.Clamp(width, 3, 60);
-            if (total + clamped + 1 > MaxTableWidth - reserved)
+            int clamped = Math.Clamp(column.Width, 3, 60);
+            if (total + clamped + 1 <= MaxTableWidth - reserved)
             {
-                break;
+                total += clamped + 1;
+                chosen.Add(column);
             }
-
-            total += clamped + 1;
-            Column(property, label, clamped, right, format);
         }
 
-        foreach ((string property, string label, int width, bool right, string? format) in _trailing)
+        foreach (Column column in _columns.Where(chosen.Contains))
         {
-            Column(property, label, width, right, format);
+            Add(column with { Width = Math.Clamp(column.Width, 3, 60) });
+        }
+
+        foreach (Column column in _trailing)
+        {
+            Add(column);
         }
 
         string name = SecurityElement.Escape(TypeName);
         return Xml();
 
-        void Column(string property, string label, int width, bool right, string? format)
+        void Add(Column column)
         {
-            string header = label.Length > width ? label[..width] : label;
-            headers.Append(CultureInfo.InvariantCulture, $"<TableColumnHeader><Label>{SecurityElement.Escape(header)}</Label><Width>{width}</Width><Alignment>{(right ? "Right" : "Left")}</Alignment></TableColumnHeader>");
-            items.Append(CultureInfo.InvariantCulture, $"<TableColumnItem><PropertyName>{SecurityElement.Escape(property)}</PropertyName>{(format is null ? string.Empty : $"<FormatString>{SecurityElement.Escape(format)}</FormatString>")}</TableColumnItem>");
+            string header = column.Label.Length > column.Width ? column.Label[..column.Width] : column.Label;
+            headers.Append(CultureInfo.InvariantCulture, $"<TableColumnHeader><Label>{SecurityElement.Escape(header)}</Label><Width>{column.Width}</Width><Alignment>{(column.Right ? "Right" : "Left")}</Alignment></TableColumnHeader>");
+
+            // Text a traced process controls reaches the terminal with its control characters escaped.
+            string value = column.Escaped
+                ? $"<ScriptBlock>{SecurityElement.Escape(EscapeScript.Replace("PROPERTY", column.Property.Replace("'", "''", StringComparison.Ordinal), StringComparison.Ordinal))}</ScriptBlock>"
+                : $"<PropertyName>{SecurityElement.Escape(column.Property)}</PropertyName>";
+            items.Append(CultureInfo.InvariantCulture, $"<TableColumnItem>{value}{(column.Format is null ? string.Empty : $"<FormatString>{SecurityElement.Escape(column.Format)}</FormatString>")}</TableColumnItem>");
         }
 
         string Xml() => $"<?xml version=\"1.0\" encoding=\"utf-8\"?><Configuration><ViewDefinitions><View><Name>{name}</Name><ViewSelectedBy><TypeName>{name}</TypeName></ViewSelectedBy>" +
             $"<TableControl><TableHeaders>{headers}</TableHeaders><TableRowEntries><TableRowEntry><TableColumnItems>{items}</TableColumnItems></TableRowEntry></TableRowEntries></TableControl></View></ViewDefinitions></Configuration>";
     }
+
+    /// <summary>0: when and who (time, pid, comm); 1: a width gadget.yaml gave, text, addresses, errors; 2: the rest.</summary>
+    private static int ColumnPriority(SchemaField field, bool sized) => field.WellKnown switch
+    {
+        WellKnownType.Timestamp or WellKnownType.Pid or WellKnownType.Comm => 0,
+        WellKnownType.Errno or WellKnownType.Signal => 1,
+        _ when sized => 1,
+        _ => field.Kind is FieldKind.String or FieldKind.StringList or FieldKind.L3Endpoint or FieldKind.L4Endpoint or FieldKind.Enum ? 1 : 2,
+    };
 
     private static bool IsNumber(SchemaField field) => field.Kind is FieldKind.Int or FieldKind.Float && field.WellKnown is not (WellKnownType.Timestamp or WellKnownType.FileMode or WellKnownType.FileFlags or WellKnownType.Errno or WellKnownType.Signal);
 
@@ -213,7 +239,8 @@ internal sealed class ProgramObject
         _ => field.Kind switch
         {
             FieldKind.Bool => 5,
-            FieldKind.Int or FieldKind.Enum => field.Size >= 8 ? 12 : 7,
+            FieldKind.Enum => 12,
+            FieldKind.Int => field.Size >= 8 ? 12 : 7,
             FieldKind.L3Endpoint or FieldKind.L4Endpoint => 16,
             _ => 24,
         },

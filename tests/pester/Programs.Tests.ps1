@@ -146,8 +146,23 @@ Describe 'Invoke-GadgetProgram' -Skip:$SkipKernel {
     It 'shows a table view within 120 columns' {
         $table = Invoke-GadgetProgram -Path (Join-Path $Programs 'trace_open.bpf.o') -Local -MaxEvents 2 -Duration 10 | Format-Table | Out-String -Width 200
         $lines = $table -split "`n" | ForEach-Object { $_ -replace '\x1b\[[0-9;]*m', '' } | Where-Object { $_.Trim() }
-        $lines[0] | Should -Match 'TIMESTAMP +PID +UID +COMM'
+        $lines[0] | Should -Match 'TIMESTAMP +PID +COMM .*FNAME +NAMESPACE +POD'
         $lines | ForEach-Object { $_.TrimEnd().Length | Should -BeLessOrEqual 120 }
+    }
+
+    It 'escapes control characters of a traced file name in the table, and keeps them in the property' {
+        # Short enough for the view's file name column.
+        $name = "/tmp/gx$([Guid]::NewGuid().ToString('N').Substring(0, 4))" + [char]27 + ']0;o' + [char]7
+        $records = Invoke-GadgetProgram -Path (Join-Path $Programs 'trace_open.bpf.o') -Local -Parameter @{ prefix = $name.Substring(0, 10) } -Duration 3 |
+            ForEach-Object -Begin {
+                $job = Start-ThreadJob -ArgumentList $name { param($name) Start-Sleep -Milliseconds 500; for ($i = 0; $i -lt 10; $i++) { try { [IO.File]::OpenRead($name).Dispose() } catch { }; Start-Sleep -Milliseconds 100 } }
+            } -Process { $_ }
+        $job | Wait-Job | Remove-Job -Force
+        $records | Should -Not -BeNullOrEmpty
+        $records[0].fname | Should -BeExactly $name
+        $table = $records | Format-Table | Out-String -Width 120
+        $table | Should -Not -Match "\x1b\]0"
+        $table | Should -Match ([regex]::Escape('\e]0;o\x07'))
     }
 
     It 'refuses an unknown parameter, listing the valid keys with their types and defaults' {
