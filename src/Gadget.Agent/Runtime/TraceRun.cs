@@ -1,6 +1,5 @@
 using System.Buffers.Binary;
 using System.Collections.Concurrent;
-using System.Text;
 using System.Threading.Channels;
 using Gadget.Agent.Containers;
 using Gadget.Agent.Decoding;
