@@ -101,32 +101,42 @@ public sealed class InvokeGadgetProgramCommand : TraceCommand
     /// <summary>A directory of this process's own (mode 700), for the views it generates: never one another user could have prepared.</summary>
     private static readonly Lazy<string> ViewDirectory = new(() => Directory.CreateTempSubdirectory("gadget-views-").FullName);
 
-    /// <summary>The views loaded so far, by runspace and file.</summary>
+    /// <summary>The files loaded into each runspace's format table so far.</summary>
     private static readonly HashSet<(Guid Runspace, string File)> Loaded = [];
 
-    /// <summary>Loads the program's table view into this session, once per runspace and shape.</summary>
+    /// <summary>
+    /// Loads the program's table view into this session. One file per type name, rewritten when
+    /// the program's shape changes (another gadget.yaml), then reloaded: two views of one type
+    /// would leave PowerShell to pick either.
+    /// </summary>
     private void RegisterView(ProgramObject shape)
     {
         try
         {
             string xml = shape.FormatXml();
-            string hash = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(xml)))[..16];
-            string file = System.IO.Path.Combine(ViewDirectory.Value, $"{shape.TypeName}.{hash}.format.ps1xml");
+            string file = System.IO.Path.Combine(ViewDirectory.Value, $"{shape.TypeName}.format.ps1xml");
             Guid runspace = System.Management.Automation.Runspaces.Runspace.DefaultRunspace?.InstanceId ?? Guid.Empty;
+            bool changed;
+            bool first;
             lock (Loaded)
             {
-                if (!Loaded.Add((runspace, file)))
+                changed = !File.Exists(file) || File.ReadAllText(file) != xml;
+                if (changed)
                 {
-                    return;
+                    File.WriteAllText(file, xml);
                 }
+
+                first = Loaded.Add((runspace, file));
             }
 
-            if (!File.Exists(file))
+            if (first)
             {
-                File.WriteAllText(file, xml);
+                InvokeCommand.InvokeScript("param($file) Update-FormatData -PrependPath $file", false, System.Management.Automation.Runspaces.PipelineResultTypes.None, null, file);
             }
-
-            InvokeCommand.InvokeScript("param($file) Update-FormatData -PrependPath $file", false, System.Management.Automation.Runspaces.PipelineResultTypes.None, null, file);
+            else if (changed)
+            {
+                InvokeCommand.InvokeScript("Update-FormatData", false, System.Management.Automation.Runspaces.PipelineResultTypes.None, null);
+            }
         }
         catch (Exception exception) when (exception is IOException or UnauthorizedAccessException or RuntimeException)
         {

@@ -23,6 +23,9 @@ internal sealed class ProgramObject
     /// <summary>Widest table a view may make (the module's views keep within 120 columns).</summary>
     private const int MaxTableWidth = 120;
 
+    /// <summary>The narrowest an important column is made to fit rather than left out.</summary>
+    private const int MinShrunkWidth = 12;
+
     private readonly List<Emit> _emits = [];
     private readonly string[] _typeNames;
     private readonly PSMemberInfo _standardMembers;
@@ -174,23 +177,30 @@ internal sealed class ProgramObject
         var headers = new StringBuilder();
         var items = new StringBuilder();
         int total = 0;
+
         // Who and when first, then the text the program reports (a file name, a query), then the
         // rest, while they fit; shown in the struct's order.
         int reserved = _trailing.Sum(c => c.Width + 1);
-        var chosen = new HashSet<Column>();
+        var chosen = new Dictionary<Column, int>();
         foreach (Column column in _columns.OrderBy(c => c.Priority))
         {
-            int clamped = Math.Clamp(column.Width, 3, 60);
-            if (total + clamped + 1 <= MaxTableWidth - reserved)
+            int width = Math.Clamp(column.Width, 3, 60);
+            int room = MaxTableWidth - reserved - total - 1;
+            if (width > room && column.Priority <= 1 && room >= MinShrunkWidth)
             {
-                total += clamped + 1;
-                chosen.Add(column);
+                width = room; // the program's own text, narrower rather than left out
+            }
+
+            if (width <= room)
+            {
+                total += width + 1;
+                chosen[column] = width;
             }
         }
 
-        foreach (Column column in _columns.Where(chosen.Contains))
+        foreach (Column column in _columns.Where(chosen.ContainsKey))
         {
-            Add(column with { Width = Math.Clamp(column.Width, 3, 60) });
+            Add(column with { Width = chosen[column] });
         }
 
         foreach (Column column in _trailing)
