@@ -90,7 +90,7 @@ public sealed class InvokeGadgetProgramCommand : TraceCommand
             // Each agent sends its own copy of the schema; they describe one program.
             if (_shape is null || _shape.Schema.Gadget != record.Schema.Gadget || _shape.Schema.Fields.Count != record.Schema.Fields.Count)
             {
-                _shape = new ProgramObject(record.Schema);
+                _shape = new ProgramObject(record.Schema, resolveAccountNames: Local);
                 RegisterView(_shape);
             }
         }

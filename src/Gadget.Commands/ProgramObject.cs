@@ -41,7 +41,12 @@ internal sealed class ProgramObject
 
     private delegate void Emit(GadgetRecord record, PSObject target);
 
-    public ProgramObject(TraceSchema schema)
+    /// <param name="schema">The program's records, as the agent described them.</param>
+    /// <param name="resolveAccountNames">
+    /// Add user and group names beside uids and gids, from this machine's accounts: for a trace of
+    /// this host only; another node's ids mean that node's users.
+    /// </param>
+    public ProgramObject(TraceSchema schema, bool resolveAccountNames = true)
     {
         Schema = schema;
         TypeName = TypeNamePrefix + schema.Gadget;
@@ -105,7 +110,7 @@ internal sealed class ProgramObject
                     }
 
                     break;
-                case FieldKind.Int when field.WellKnown is WellKnownType.Uid or WellKnownType.Gid:
+                case FieldKind.Int when resolveAccountNames && field.WellKnown is WellKnownType.Uid or WellKnownType.Gid:
                     bool isUid = field.WellKnown == WellKnownType.Uid;
                     string sibling = Sibling(name, isUid ? "uid" : "gid", isUid ? "user" : "group");
                     if (names.Add(sibling))
