@@ -331,6 +331,7 @@ Describe 'Invoke-GadgetProgram through the API server' -Skip:$SkipKernel {
         $records.Count | Should -BeGreaterThan 5
         $records.Node | Sort-Object -Unique | Should -BeExactly 'node-a'
         $records | Where-Object proc_pid -eq $PID | Should -HaveCount 1
+        $records[0].PSObject.Properties['proc_user'] | Should -BeNullOrEmpty -Because 'this machine''s accounts do not name a node''s users'
         $failures | Should -HaveCount 1
         $failures[0].FullyQualifiedErrorId | Should -BeLike 'ProgramsNotAllowed,*'
         $failures[0].Exception.Message | Should -Match 'node-b'
