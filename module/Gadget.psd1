@@ -17,6 +17,7 @@
         'Get-GadgetTopTcp'
         'Get-GadgetVersion'
         'Install-Gadget'
+        'Invoke-GadgetProgram'
         'Start-GadgetTrace'
         'Trace-GadgetDns'
         'Trace-GadgetExec'

@@ -23,6 +23,13 @@ internal sealed class AgentOptions
 
     public TraceSettings Trace { get; private set; } = new();
 
+    /// <summary>
+    /// Runs users' own programs (TraceRequest.program). Off by default: whoever may reach the agent
+    /// (root on the host; in a cluster, anyone allowed to port-forward to its pods) could then load
+    /// any eBPF program the kernel accepts.
+    /// </summary>
+    public bool AllowPrograms { get; private set; }
+
     /// <summary>Traces run at once; one more is refused with TooManyTraces.</summary>
     /// <remarks>
     /// Sized for the DaemonSet's 512 Mi memory limit. An idle open trace (8 MiB ring) costs the
@@ -87,6 +94,7 @@ internal sealed class AgentOptions
                                each gadget's own, 512 KiB for signal to 8 MiB for open)
           --max-traces N       traces run at once; one more is refused (default 16, which fits 512 MiB)
           --parent-pid PID     exit when process PID ends
+          --allow-programs     run users' own eBPF programs (Invoke-GadgetProgram); off by default
           --containerd-socket PATH   containerd's socket (default /run/containerd/containerd.sock)
           --runc-root PATH     a runc/crun state root to watch (repeatable; default /run/runc, /run/crun)
           --kube-api URL       Kubernetes API whose pods on --node complete containers the runtime did not
@@ -117,6 +125,7 @@ internal sealed class AgentOptions
                         ? max
                         : throw new ArgumentException("--max-traces must be at least 1.");
                     break;
+                case "--allow-programs": options.AllowPrograms = true; break;
                 case "--parent-pid": options.ParentPid = int.Parse(Value(), CultureInfo.InvariantCulture); break;
                 case "--containerd-socket": options.ContainerdSocket = Value(); break;
                 case "--runc-root": options._runcRoots.Add(Value()); break;

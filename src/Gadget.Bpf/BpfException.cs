@@ -12,6 +12,12 @@ public static class BpfErrorId
     public const string AttachFailed = "BpfAttachFailed";
     public const string MapFailed = "BpfMapFailed";
     public const string InvalidObject = "BpfInvalidObject";
+
+    /// <summary>The verifier refused a program (an unknown helper, an unchecked access …); the message quotes its last lines.</summary>
+    public const string VerifierRejected = "BpfVerifierRejected";
+
+    /// <summary>A program's hook does not exist on this kernel (kprobes where they are not built in, a missing tracepoint).</summary>
+    public const string HookUnsupported = "BpfHookUnsupported";
 }
 
 /// <summary>A libbpf or kernel failure with the errno it came from and a message that says what to do.</summary>
@@ -36,6 +42,8 @@ public sealed class BpfException : Exception
     internal const int EINVAL = 22;
     internal const int E2BIG = 7;
     internal const int ENOTSUP = 95;
+    internal const int EOPNOTSUPP = 524; // the kernel's ENOTSUPP, which BPF calls return
+    internal const int EINTR = 4;
 
     /// <summary>
     /// Turns a failed libbpf call into an exception whose message names the likely cause.
@@ -71,11 +79,54 @@ public sealed class BpfException : Exception
         }
 
         string message = $"Could not {what}: {cause}.";
-        if (!string.IsNullOrWhiteSpace(libbpfLog))
+        if (VerifierLog(libbpfLog) is string verifier)
+        {
+            if (errorId == BpfErrorId.LoadFailed)
+            {
+                errorId = BpfErrorId.VerifierRejected;
+            }
+
+            message += Environment.NewLine + verifier;
+        }
+        else if (!string.IsNullOrWhiteSpace(libbpfLog))
         {
             message += Environment.NewLine + "libbpf: " + libbpfLog.Trim();
         }
 
         return new BpfException(errorId, message, errno);
+    }
+
+    /// <summary>Verifier lines quoted at most: its verdict is in the last few.</summary>
+    internal const int VerifierLinesQuoted = 12;
+
+    private const string LogBegin = "-- BEGIN PROG LOAD LOG --";
+    private const string LogEnd = "-- END PROG LOAD LOG --";
+
+    /// <summary>
+    /// The verifier's verdict from libbpf's messages: the program it refused and the last lines of
+    /// its log, which say why. Null when the messages hold no verifier log.
+    /// </summary>
+    internal static string? VerifierLog(string? libbpfLog)
+    {
+        if (string.IsNullOrEmpty(libbpfLog))
+        {
+            return null;
+        }
+
+        int begin = libbpfLog.LastIndexOf(LogBegin, StringComparison.Ordinal);
+        if (begin < 0)
+        {
+            return null;
+        }
+
+        int lineStart = libbpfLog.LastIndexOf('\n', Math.Max(0, begin - 1)) + 1;
+        string header = libbpfLog[lineStart..begin].Trim().TrimEnd(':');
+        int bodyStart = begin + LogBegin.Length;
+        int end = libbpfLog.IndexOf(LogEnd, bodyStart, StringComparison.Ordinal);
+        string body = end < 0 ? libbpfLog[bodyStart..] : libbpfLog[bodyStart..end];
+        string[] lines = body.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        string[] last = lines.Length > VerifierLinesQuoted ? lines[^VerifierLinesQuoted..] : lines;
+        string program = header.Length > 0 ? header + ": " : string.Empty;
+        return $"{program}the verifier's last {last.Length} of {lines.Length} lines:" + Environment.NewLine + string.Join(Environment.NewLine, last.Select(l => "  " + l));
     }
 }

@@ -166,13 +166,124 @@ public sealed unsafe class BpfObject : IDisposable
         }
 
         using LibbpfLog.CaptureScope capture = LibbpfLog.Capture();
-        nint link = Interop.Libbpf.bpf_program__attach(FindProgram(program));
+        nint prog = FindProgram(program);
+        nint link = Interop.Libbpf.bpf_program__attach(prog);
         if (link == 0)
         {
-            throw BpfException.FromErrno(BpfErrorId.AttachFailed, Marshal.GetLastPInvokeError(), $"attach program '{program}'", LibbpfLog.Text);
+            int errno = Marshal.GetLastPInvokeError();
+            string section = Marshal.PtrToStringUTF8((nint)Interop.Libbpf.bpf_program__section_name(prog)) ?? string.Empty;
+            if (Math.Abs(errno) is BpfException.ENOENT or BpfException.ENOTSUP or BpfException.EOPNOTSUPP && HookKind(section) is string kind)
+            {
+                throw new BpfException(BpfErrorId.HookUnsupported,
+                    $"Could not attach program '{program}' (SEC(\"{section}\")): this kernel has no {kind}. Use a tracepoint, raw tracepoint or tp_btf hook instead." +
+                    (string.IsNullOrWhiteSpace(LibbpfLog.Text) ? string.Empty : Environment.NewLine + LibbpfLog.Text.Trim()),
+                    Math.Abs(errno));
+            }
+
+            throw BpfException.FromErrno(BpfErrorId.AttachFailed, errno, $"attach program '{program}'", LibbpfLog.Text);
         }
 
         return new BpfLink(new BpfLinkHandle(link), program);
+    }
+
+    /// <summary>The kind of hook a section names when the kernel may lack it as a whole, or null.</summary>
+    private static string? HookKind(string section)
+    {
+        string prefix = section.Split('/')[0].Split('.')[0];
+        return prefix switch
+        {
+            "kprobe" or "kretprobe" or "ksyscall" or "kretsyscall" or "kprobe_multi" or "kretprobe_multi" => "kprobes (CONFIG_KPROBES / CONFIG_KPROBE_EVENTS)",
+            "uprobe" or "uretprobe" or "usdt" => "uprobes (CONFIG_UPROBE_EVENTS)",
+            "tracepoint" or "tp" => "such tracepoint",
+            _ => null,
+        };
+    }
+
+    /// <summary>
+    /// Attaches a loaded iterator program (SEC("iter/task") …) and runs it once: the bytes it wrote
+    /// with bpf_seq_write, read until the iterator ends.
+    /// </summary>
+    public byte[] RunIterator(string program, int maxBytes)
+    {
+        if (!_loaded)
+        {
+            throw new InvalidOperationException("Load the object before running its iterators.");
+        }
+
+        using LibbpfLog.CaptureScope capture = LibbpfLog.Capture();
+        nint link = Interop.Libbpf.bpf_program__attach_iter(FindProgram(program), null);
+        if (link == 0)
+        {
+            throw BpfException.FromErrno(BpfErrorId.AttachFailed, Marshal.GetLastPInvokeError(), $"attach iterator '{program}'", LibbpfLog.Text);
+        }
+
+        using var linkHandle = new BpfLinkHandle(link);
+        int fd = Interop.Libbpf.bpf_iter_create(Interop.Libbpf.bpf_link__fd(link));
+        if (fd < 0)
+        {
+            throw BpfException.FromErrno(BpfErrorId.AttachFailed, Marshal.GetLastPInvokeError(), $"create iterator '{program}'");
+        }
+
+        using var iterator = new FileDescriptorHandle(fd);
+        var output = new MemoryStream();
+        byte[] buffer = new byte[64 * 1024];
+        fixed (byte* bufferPtr = buffer)
+        {
+            while (true)
+            {
+                nint read = Interop.Libc.read(fd, bufferPtr, (nuint)buffer.Length);
+                if (read < 0)
+                {
+                    int errno = Marshal.GetLastPInvokeError();
+                    if (errno == BpfException.EINTR)
+                    {
+                        continue;
+                    }
+
+                    throw BpfException.FromErrno(BpfErrorId.AttachFailed, errno, $"read iterator '{program}'");
+                }
+
+                if (read == 0)
+                {
+                    break;
+                }
+
+                if (output.Length + read > maxBytes)
+                {
+                    throw new BpfException(BpfErrorId.MapFailed, $"Iterator '{program}' wrote more than {maxBytes} bytes; its snapshot was cut off.", BpfException.E2BIG);
+                }
+
+                output.Write(buffer, 0, (int)read);
+            }
+        }
+
+        return output.ToArray();
+    }
+
+    /// <summary>True when the object has a <c>const volatile</c> global called <paramref name="variable"/> (in .rodata).</summary>
+    public bool HasConstant(string variable)
+    {
+        ObjectDisposedException.ThrowIf(_handle.IsClosed, this);
+        try
+        {
+            _ = FindRodataVariable(variable);
+            return true;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>True when the object declares a map called <paramref name="name"/>.</summary>
+    public bool HasMap(string name)
+    {
+        ObjectDisposedException.ThrowIf(_handle.IsClosed, this);
+        byte[] bytes = NullTerminated(name);
+        fixed (byte* namePtr = bytes)
+        {
+            return Interop.Libbpf.bpf_object__find_map_by_name(_handle.DangerousGetHandle(), namePtr) != 0;
+        }
     }
 
     /// <summary>

@@ -46,11 +46,15 @@ public sealed class InstallGadgetCommand : ClusterCmdlet
     [Parameter]
     public SwitchParameter PassThru { get; set; }
 
+    /// <summary>Let the agents run users' own eBPF programs (Invoke-GadgetProgram); whoever may port-forward to their pods can then load programs on every node.</summary>
+    [Parameter]
+    public SwitchParameter AllowPrograms { get; set; }
+
     protected override void EndProcessing()
     {
         using KubeCluster cluster = OpenCluster();
         var installer = new GadgetInstaller(cluster);
-        var options = new InstallOptions { Namespace = Namespace, Image = Image, NodeSelector = Labels(NodeSelector) };
+        var options = new InstallOptions { Namespace = Namespace, Image = Image, NodeSelector = Labels(NodeSelector), AllowPrograms = AllowPrograms };
         IReadOnlyList<IKubernetesObject<V1ObjectMeta>> plan = Await(installer.PlanAsync(options, StopToken), Namespace);
         bool applied = false;
         foreach (IKubernetesObject<V1ObjectMeta> item in plan)

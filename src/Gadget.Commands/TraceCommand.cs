@@ -93,6 +93,12 @@ public abstract class TraceCommand : GadgetCmdlet
     {
     }
 
+    /// <summary>A user's program to run instead of a built-in gadget; null for a built-in gadget.</summary>
+    private protected virtual GadgetProgramFile? ProgramFile => null;
+
+    /// <summary>What the pipeline gets for an event.</summary>
+    private protected virtual object Output(GadgetEvent gadgetEvent) => gadgetEvent is GadgetRecord record ? RecordObject.From(record) : gadgetEvent;
+
     /// <summary>The gadget's events this cmdlet writes; others are skipped.</summary>
     private protected virtual bool Accepts(GadgetEvent gadgetEvent) => true;
 
@@ -135,6 +141,7 @@ public abstract class TraceCommand : GadgetCmdlet
         var options = new TraceOptions
         {
             Gadget = GadgetName,
+            Program = ProgramFile,
             Duration = MyInvocation.BoundParameters.ContainsKey(nameof(Duration)) ? Duration : null,
             MaxEvents = MaxEvents > 0 ? (ulong)MaxEvents : null,
             Pid = Pid > 0 ? Pid : null,
@@ -181,7 +188,7 @@ public abstract class TraceCommand : GadgetCmdlet
             switch (item)
             {
                 case GadgetEvent gadgetEvent when Accepts(gadgetEvent):
-                    WriteObject(gadgetEvent is GadgetRecord record ? RecordObject.From(record) : gadgetEvent);
+                    WriteObject(Output(gadgetEvent));
                     if (++_written >= MaxEvents && MaxEvents > 0)
                     {
                         // The agent stops at the same count and sends its final counters after the events.

@@ -63,6 +63,11 @@
                           responses received). Latency: the median of the kernel-measured latency at
                           1,000 queries/s against dnsperf's own average, from dnsmasq and from a
                           responder that answers every query InjectedDelayMs late.
+    Program               Invoke-GadgetProgram -Local -Pid with a small user's tracer (trace_open, on
+                          syscalls:sys_exit_openat), from invocation in the warm runspace to its first
+                          record in the pipeline (the object sent, read, loaded and attached), while a
+                          paced workload opens 1,000 files/s; beside it bpftrace's start to the first
+                          event of the one-liner on the same hook.
     Start (G6)            Invocation of Trace-GadgetOpen -Local -Pid in the warm runspace to its first
                           event in the pipeline, while a paced workload opens 1,000 files/s; beside it
                           bpftrace's start (parse, compile, attach) to its first printed event.
@@ -139,8 +144,8 @@ param(
     [int] $DnsSeconds = 4,
 
     # The scenarios to run (all by default); see the description for what each measures.
-    [ValidateSet('Exec', 'ExecAsRun', 'Open', 'Container', 'Dns', 'Flood', 'Start', 'Load', 'Filter', 'IdleTrace', 'Overload')]
-    [string[]] $Scenario = @('Exec', 'ExecAsRun', 'Open', 'Container', 'Dns', 'Flood', 'Start', 'Load', 'Filter', 'IdleTrace', 'Overload'),
+    [ValidateSet('Exec', 'ExecAsRun', 'Open', 'Container', 'Dns', 'Flood', 'Start', 'Load', 'Filter', 'IdleTrace', 'Overload', 'Program')]
+    [string[]] $Scenario = @('Exec', 'ExecAsRun', 'Open', 'Container', 'Dns', 'Flood', 'Start', 'Load', 'Filter', 'IdleTrace', 'Overload', 'Program'),
 
     # Idle traces of each gadget held open at once by the IdleTrace scenario.
     [ValidateRange(1, 16)]
@@ -148,6 +153,9 @@ param(
 
     # IdleTrace: the agent's --ring-bytes (every trace's ring), to compare with rings sized per gadget.
     [uint32] $RingBytes,
+
+    # The small user's tracer of the Program scenario (tests/programs/trace_open, as the test build compiles it).
+    [string] $ProgramPath = (Get-ChildItem (Join-Path $PSScriptRoot '../Gadget.Tests/bin/*/*/programs/trace_open.bpf.o') -ErrorAction Ignore | Select-Object -First 1 -ExpandProperty FullName),
 
     # One run of each scenario (unless -Runs says otherwise) and no warm-up: for development only.
     [switch] $Quick,
@@ -184,6 +192,7 @@ switch ($Scenario) {
     'Container' { $tools += 'runc', '/bin/busybox', $BpftracePath }
     'Dns' { $tools += 'dnsperf', 'dnsmasq', 'dig' }
     'Start' { $tools += $BpftracePath }
+    'Program' { $tools += $BpftracePath }
     'Load' { $tools += $OpensnoopPath, $BpftracePath }
 }
 foreach ($tool in $tools | Select-Object -Unique) {
@@ -496,7 +505,8 @@ New-Item -ItemType SymbolicLink -Path $StormProgram -Target '/bin/true' -Force |
 
 $AgentSocket = "/run/gadget/bench-$PID.sock"
 $agentStart = [Diagnostics.ProcessStartInfo]::new((Join-Path $ModulePath 'agent/gadget-agent'))
-foreach ($argument in '--socket', $AgentSocket, '--parent-pid', "$PID") { $agentStart.ArgumentList.Add($argument) }
+# --allow-programs: the Program scenario runs a user's program, as a root shell's private agent allows.
+foreach ($argument in '--socket', $AgentSocket, '--parent-pid', "$PID", '--allow-programs') { $agentStart.ArgumentList.Add($argument) }
 $agentStart.UseShellExecute = $false
 $agentStart.RedirectStandardOutput = $true
 $agentStart.RedirectStandardError = $true
@@ -927,6 +937,61 @@ function Measure-StartBpftrace {
     }
 }
 
+function Measure-ProgramOurs {
+    # Milliseconds from invoking Invoke-GadgetProgram in the warm runspace to its first record in the pipeline.
+    param([int] $TargetPid)
+    if (-not (Wait-Condition { (Get-BpfLinkCount $Agent.Id) -eq 0 } 10)) { throw 'A previous trace is still attached in the agent.' }
+    $Client.Commands.Clear()
+    $Client.Streams.ClearStreams()
+    [void]$Client.AddScript('param($TargetPid, $Path) $clock = [Diagnostics.Stopwatch]::StartNew(); Invoke-GadgetProgram -Path $Path -Local -Pid $TargetPid -MaxEvents 1 -Duration 30 | ForEach-Object { $clock.Elapsed.TotalMilliseconds }').AddParameters(@{ TargetPid = $TargetPid; Path = $ProgramPath })
+    $first = @($Client.Invoke())
+    if ($first.Count -eq 0) { throw "Invoke-GadgetProgram saw no record within 30 s: $($Client.Streams.Error | Select-Object -First 1)" }
+    [double]$first[0]
+}
+
+function Measure-ProgramBpftrace {
+    # Milliseconds from starting bpftrace to the first event of the one-liner on the program's hook.
+    param([int] $TargetPid)
+    $start = [Diagnostics.ProcessStartInfo]::new('/bin/sh')
+    $program = 'tracepoint:syscalls:sys_exit_openat /pid == ' + $TargetPid + '/ { printf("first\n"); exit(); }'
+    foreach ($argument in '-c', 'exec "$@" 2>/dev/null', 'sh', $BpftracePath, '-B', 'line', '-e', $program) { $start.ArgumentList.Add($argument) }
+    $start.UseShellExecute = $false
+    $start.RedirectStandardOutput = $true
+    $clock = [Diagnostics.Stopwatch]::StartNew()
+    $bpftrace = [Diagnostics.Process]::Start($start)
+    try {
+        while ($true) {
+            $line = $bpftrace.StandardOutput.ReadLineAsync()
+            if (-not $line.Wait(30000)) { throw 'bpftrace printed no event within 30 s.' }
+            if ($null -eq $line.Result) { throw 'bpftrace ended without an event.' }
+            if ($line.Result -eq 'first') { return $clock.Elapsed.TotalMilliseconds }
+        }
+    }
+    finally {
+        if (-not $bpftrace.WaitForExit(5000)) { $bpftrace.Kill() }
+        $bpftrace.Dispose()
+    }
+}
+
+function Invoke-ProgramStart {
+    # One measurement of each (the order given) while a paced workload opens 1,000 files/s.
+    param([string[]] $Order)
+    if (-not $ProgramPath -or -not (Test-Path $ProgramPath)) { throw 'The Program scenario needs trace_open.bpf.o: build tests/Gadget.Tests, or give -ProgramPath.' }
+    $workload = Start-Workload $OpenLoop @('120', $OpenTarget, '1000')
+    Send-Go $workload
+    try {
+        $result = [ordered]@{}
+        foreach ($tracer in $Order) {
+            $result[$tracer] = if ($tracer -eq 'ours') { Measure-ProgramOurs $workload.Id } else { Measure-ProgramBpftrace $workload.Id }
+        }
+        [pscustomobject]$result
+    }
+    finally {
+        $workload.Kill()
+        $workload.Dispose()
+    }
+}
+
 function Invoke-Start {
     # One measurement of each (the order given) while a paced workload opens 1,000 files/s.
     param([string[]] $Order)
@@ -1057,7 +1122,7 @@ function Invoke-Filter {
 
 $results = @{
     Baseline = @(); Ours = @(); Execsnoop = @(); Flood = @(); ColdFlood = @(); Open = @(); Dns = @(); DnsLatency = @(); DnsDelayed = @()
-    Container = @(); Start = @(); Idle = @(); Load = @(); Filter = @(); ExecAsRun = @()
+    Container = @(); Start = @(); Idle = @(); Load = @(); Filter = @(); ExecAsRun = @(); Program = @()
 }
 $DnsQueries = Join-Path $OutDir 'dns-queries.txt'
 Set-Content $DnsQueries -Value (0..999 | ForEach-Object { "q$_.bench.test A" })
@@ -1096,6 +1161,7 @@ try {
         [void](Invoke-Flood ([Math]::Min(100000, $FloodRates[0])))
     }
     if ('Start' -in $Scenario) { [void](Invoke-Start 'ours') }   # the first trace of a runspace loads the client
+    if ('Program' -in $Scenario) { [void](Invoke-ProgramStart 'ours') }
 
     $execStorm = {
         param($Trace)
@@ -1165,6 +1231,12 @@ try {
             $result = Invoke-Start $order
             $results.Start += $result
             Write-Host ('  start to first event run {0}: ours {1:N0} ms, bpftrace {2:N0} ms' -f ($round + 1), $result.ours, $result.bpftrace)
+        }
+        if ('Program' -in $Scenario) {
+            $order = if ($round % 2) { 'bpftrace', 'ours' } else { 'ours', 'bpftrace' }
+            $result = Invoke-ProgramStart $order
+            $results.Program += $result
+            Write-Host ('  program load to first event run {0}: ours {1:N0} ms, bpftrace {2:N0} ms' -f ($round + 1), $result.ours, $result.bpftrace)
         }
         if ('Load' -in $Scenario) {
             # Idle: the agent between traces, after every scenario before it has run through it, and
@@ -1336,6 +1408,12 @@ if ('Start' -in $Scenario) {
     $oursStart = Get-Median $results.Start.ours
     $peerStart = Get-Median $results.Start.bpftrace
     Add-Row 'G6 cmdlet start to first event, warm runspace (peer: bpftrace start to first event)' (Format-Unit $oursStart 'ms' 'N0') (Format-Unit $peerStart 'ms' 'N0') (Format-Ratio ($peerStart / $oursStart)) '≤ 500 ms' (Format-Verdict ($oursStart -le 500))
+}
+
+if ('Program' -in $Scenario) {
+    $oursProgram = Get-Median $results.Program.ours
+    $peerProgram = Get-Median $results.Program.bpftrace
+    Add-Row 'Invoke-GadgetProgram (small tracer) load to first record, warm runspace (peer: bpftrace one-liner on the same hook)' (Format-Unit $oursProgram 'ms' 'N0') (Format-Unit $peerProgram 'ms' 'N0') (Format-Ratio ($peerProgram / $oursProgram)) '' ''
 }
 
 if ('Load' -in $Scenario) {

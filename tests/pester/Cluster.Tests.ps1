@@ -75,11 +75,11 @@ BeforeAll {
 
     function Start-PodAgent {
         # An agent as it runs in a pod: only on 127.0.0.1:PORT, with its node name.
-        param([string] $Node)
+        param([string] $Node, [string[]] $ExtraArguments = @())
         $port = Get-FreePort
         $directory = New-TestDirectory 'gadget-podagent'
         $process = Start-Process -FilePath (Join-Path $ModulePath 'agent/gadget-agent') -PassThru `
-            -ArgumentList '--no-socket', '--listen-port', $port, '--node', $Node, '--parent-pid', $PID `
+            -ArgumentList (@('--no-socket', '--listen-port', $port, '--node', $Node, '--parent-pid', $PID) + $ExtraArguments) `
             -RedirectStandardOutput (Join-Path $directory 'stdout.log') -RedirectStandardError (Join-Path $directory 'stderr.log')
         $ready = Wait-Condition -Timeout '00:00:30' {
             if ($process.HasExited) { return $true }
@@ -304,5 +304,45 @@ Describe 'Traces through the API server' -Skip:$SkipKernel {
             { Trace-GadgetExec -KubeConfig $Forbidding.KubeConfig -HostOnly -Duration 3 -ErrorAction SilentlyContinue } |
                 Should -Throw -ErrorId 'KubeForbidden,Gadget.Commands.TraceExecCommand'
         }
+    }
+}
+
+Describe 'Invoke-GadgetProgram through the API server' -Skip:$SkipKernel {
+    BeforeAll {
+        $script:Stub = $script:Allowing = $script:Refusing = $null
+        $script:Programs = Get-ChildItem (Join-Path $PSScriptRoot '../Gadget.Tests/bin/*/*/programs') -Directory -ErrorAction Ignore |
+            Sort-Object LastWriteTime -Descending | Select-Object -First 1 -ExpandProperty FullName
+        # node-a's agent was installed with -AllowPrograms, node-b's without.
+        $script:Allowing = Start-PodAgent -Node 'node-a' -ExtraArguments '--allow-programs'
+        $script:Refusing = Start-PodAgent -Node 'node-b'
+        $script:Stub = Start-KubeStub -Arguments '--agent', "node-a=$($Allowing.Port)", '--agent', "node-b=$($Refusing.Port)"
+        $env:KUBECONFIG = $Stub.KubeConfig
+        Install-Gadget -ErrorAction Stop
+    }
+
+    AfterAll {
+        Stop-KubeStub $script:Stub
+        Stop-TestAgent $script:Allowing
+        Stop-TestAgent $script:Refusing
+    }
+
+    It 'runs the program on the nodes that allow it and reports the others as non-terminating errors' {
+        $records = Invoke-GadgetProgram -Path (Join-Path $Programs 'snapshot_process.bpf.o') -HostOnly -ErrorVariable failures -ErrorAction SilentlyContinue
+        $records.Count | Should -BeGreaterThan 5
+        $records.Node | Sort-Object -Unique | Should -BeExactly 'node-a'
+        $records | Where-Object proc_pid -eq $PID | Should -HaveCount 1
+        $records[0].PSObject.Properties['proc_user'] | Should -BeNullOrEmpty -Because 'this machine''s accounts do not name a node''s users'
+        $failures | Should -HaveCount 1
+        $failures[0].FullyQualifiedErrorId | Should -BeLike 'ProgramsNotAllowed,*'
+        $failures[0].Exception.Message | Should -Match 'node-b'
+    }
+
+    It 'Install-Gadget -AllowPrograms gives the agents the flag' {
+        Install-Gadget -AllowPrograms -ErrorAction Stop
+        $daemonSet = Invoke-Stub $Stub '/apis/apps/v1/namespaces/gadget/daemonsets/gadget'
+        $daemonSet.spec.template.spec.containers[0].args | Should -Contain '--allow-programs'
+        Install-Gadget -ErrorAction Stop
+        $daemonSet = Invoke-Stub $Stub '/apis/apps/v1/namespaces/gadget/daemonsets/gadget'
+        $daemonSet.spec.template.spec.containers[0].args | Should -Not -Contain '--allow-programs'
     }
 }

@@ -60,8 +60,11 @@ Describe 'Containers and pods on every event' -Skip:$SkipKernel {
         $loop = 'while true; do nslookup {0}.{1}.test 127.0.80.2 >/dev/null 2>&1 & echo "nameserver 127.0.80.2" > /etc/resolv.conf; true {1}; sleep 0.5; done'
         $script:Mine = Start-PodContainer -Namespace my-ns -Pod my-app -Script ($loop -f $Marker, 'my-app')
         $script:Other = Start-PodContainer -Namespace other-ns -Pod other-app -Script ($loop -f $Marker, 'other-app')
-        $script:Agent = Start-TestAgent -ModulePath $ModulePath
+        # It runs users' programs too (Invoke-GadgetProgram).
+        $script:Agent = Start-TestAgent -ModulePath $ModulePath -ExtraArguments '--allow-programs'
         $env:GADGET_AGENT_SOCKET = $Agent.Socket
+        $script:Programs = Get-ChildItem (Join-Path $PSScriptRoot '../Gadget.Tests/bin/*/*/programs') -Directory -ErrorAction Ignore |
+            Sort-Object LastWriteTime -Descending | Select-Object -First 1 -ExpandProperty FullName
     }
 
     AfterAll {
@@ -113,6 +116,26 @@ Describe 'Containers and pods on every event' -Skip:$SkipKernel {
             $_.FlagsText | Should -BeLike 'O_WRONLY|O_CREAT*'
             $_.Access | Should -Be 'Write'
         }
+    }
+
+    It 'Invoke-GadgetProgram -Namespace my-ns selects the pod''s records in the kernel and labels them' {
+        $opens = @(Invoke-GadgetProgram -Path (Join-Path $Programs 'trace_open.bpf.o') -Local -Namespace my-ns -Parameter @{ prefix = '/etc/resolv.conf' } -Duration 3)
+        $opens.Count | Should -BeGreaterThan 0
+        $opens | ForEach-Object {
+            $_.Namespace | Should -Be 'my-ns'
+            $_.Pod | Should -Be 'my-app'
+            $_.Container | Should -Be 'my-app'
+            $_.fname | Should -Be '/etc/resolv.conf'
+        }
+        # The loop rewrites the file (echo >) and nslookup reads it.
+        @($opens | Where-Object flags -match 'O_WRONLY').Count | Should -BeGreaterThan 0
+        # Inspektor Gadget's filter map (presence selects) and a program without common.h.
+        $execs = @(Invoke-GadgetProgram -Path (Join-Path $Programs 'exec_ig_style.bpf.o') -Local -Namespace other-ns -Duration 3 -Statistics)
+        $statistics = $execs | Where-Object { $_ -is [Gadget.Tracing.TraceStatistics] }
+        $records = @($execs | Where-Object { $_ -isnot [Gadget.Tracing.TraceStatistics] })
+        $records.Count | Should -BeGreaterThan 0
+        $records | ForEach-Object { $_.Pod | Should -Be 'other-app' }
+        $statistics.FilteredAgent | Should -Be 0 -Because 'the kernel dropped every other mount namespace'
     }
 
     It 'shows nothing of my-app with -Namespace other-ns' {

@@ -27,6 +27,12 @@
 	const void *gadget_tracer_##name##___##map##___##event __attribute__((unused));                                \
 	const struct event *__gadget_tracer_type_##name __attribute__((unused))
 
+/* A snapshot called `name`: running the iterator program `prog` (SEC("iter/…"))
+ * gives records of struct `event`, each written whole with bpf_seq_write. */
+#define GADGET_SNAPSHOT(name, event, prog)                                                                             \
+	const void *gadget_iter_##name##___##event##___##prog __attribute__((unused));                                 \
+	const struct event *unusedevent_##name##___##event __attribute__((unused))
+
 /* The const volatile global `name` is a parameter a user may set. */
 #define GADGET_PARAM(name) const void *gadget_param_##name __attribute__((unused))
 

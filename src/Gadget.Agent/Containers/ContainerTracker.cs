@@ -22,6 +22,7 @@ internal sealed class ContainerTracker : IDisposable
     private readonly HashSet<ulong> _hostLike = [ProcessNamespaces.HostMountNs];
     private readonly Queue<Held> _held = new();
     private BpfMap? _filterMap;
+    private bool _presenceSelects;
 
     public ContainerTracker(ContainerCollection collection, ContainerSelection selection)
     {
@@ -32,7 +33,12 @@ internal sealed class ContainerTracker : IDisposable
     private readonly record struct Held(ulong MountNs, byte[] Row, long SinceTicks);
 
     /// <summary>Starts keeping <paramref name="filterMap"/> current (when the selection filters).</summary>
-    public void Attach(BpfMap filterMap)
+    /// <param name="filterMap">The program's mount namespace selection map.</param>
+    /// <param name="presenceSelects">
+    /// True for Inspektor Gadget's map (u32 values), where a namespace is selected by being a key and
+    /// dropped otherwise; false for Gadget's (u8 values: 1 selected, 0 not; unknown passes).
+    /// </param>
+    public void Attach(BpfMap filterMap, bool presenceSelects = false)
     {
         if (!_selection.IsFiltering)
         {
@@ -40,6 +46,7 @@ internal sealed class ContainerTracker : IDisposable
         }
 
         _filterMap = filterMap;
+        _presenceSelects = presenceSelects;
         _collection.Changed += Resync;
         Resync();
     }
@@ -149,6 +156,15 @@ internal sealed class ContainerTracker : IDisposable
                 wanted[container.MountNsId] = _selection.Matches(container) ? (byte)1 : (byte)0;
             }
 
+            if (_presenceSelects)
+            {
+                // Only the selected are keys: every other namespace is dropped in the kernel.
+                foreach (ulong unselected in wanted.Where(w => w.Value == 0).Select(w => w.Key).ToList())
+                {
+                    wanted.Remove(unselected);
+                }
+            }
+
             foreach (ulong gone in _kernelMap.Keys.Where(key => !wanted.ContainsKey(key)).ToList())
             {
                 _filterMap.Value.Delete(gone);
@@ -159,7 +175,7 @@ internal sealed class ContainerTracker : IDisposable
             {
                 if (!_kernelMap.TryGetValue(mountNs, out byte current) || current != selected)
                 {
-                    _filterMap.Value.Update(mountNs, selected);
+                    Write(mountNs, selected);
                     _kernelMap[mountNs] = selected;
                 }
             }
@@ -178,8 +194,30 @@ internal sealed class ContainerTracker : IDisposable
         lock (_mapGate)
         {
             byte value = selected ? (byte)1 : (byte)0;
-            _filterMap.Value.Update(mountNs, value);
+            if (_presenceSelects && !selected)
+            {
+                if (_kernelMap.Remove(mountNs))
+                {
+                    _filterMap.Value.Delete(mountNs);
+                }
+
+                return;
+            }
+
+            Write(mountNs, value);
             _kernelMap[mountNs] = value;
+        }
+    }
+
+    private void Write(ulong mountNs, byte selected)
+    {
+        if (_presenceSelects)
+        {
+            _filterMap!.Value.Update(mountNs, (uint)selected);
+        }
+        else
+        {
+            _filterMap!.Value.Update(mountNs, selected);
         }
     }
 }

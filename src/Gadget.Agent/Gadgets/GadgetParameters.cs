@@ -36,7 +36,7 @@ internal static class GadgetParameters
     public const string InvalidParameterId = "InvalidGadgetParameter";
 
     /// <summary>The parameters of an object: its GADGET_PARAM variables (keyed by gadget.yaml, else by name) and gadget.yaml's agent parameters.</summary>
-    public static IReadOnlyList<GadgetParameter> Describe(GadgetObjectInfo info, GadgetMetadata metadata)
+    public static IReadOnlyList<GadgetParameter> Describe(GadgetObjectInfo info, GadgetMetadata metadata, bool includeAgentParameters = true)
     {
         var parameters = new List<GadgetParameter>();
         foreach (ParameterInfo marked in info.Parameters)
@@ -46,7 +46,7 @@ internal static class GadgetParameters
                 described?.DefaultValue ?? DefaultText(marked), marked.VariableName, marked.Type, described?.Minimum, described?.Maximum));
         }
 
-        foreach (ParameterMetadata agent in metadata.AgentParameters)
+        foreach (ParameterMetadata agent in includeAgentParameters ? metadata.AgentParameters : [])
         {
             parameters.Add(new GadgetParameter(agent.Key, agent.Description, agent.DefaultValue, null, null, agent.Minimum, agent.Maximum));
         }
@@ -54,17 +54,56 @@ internal static class GadgetParameters
         return parameters;
     }
 
-    /// <summary>Refuses names the gadget does not know, so a typo is never silently ignored.</summary>
+    /// <summary>The error id of a parameter name a user's program does not have.</summary>
+    public const string UnknownProgramParameterId = "UnknownProgramParameter";
+
+    /// <summary>
+    /// Refuses names the gadget does not know, so a typo is never silently ignored. A user's
+    /// program takes a parameter by its gadget.yaml key or by its variable's name, and is told
+    /// every parameter it has, with its type and default.
+    /// </summary>
     public static void CheckKnown(TraceRequest request, GadgetDefinition gadget)
     {
+        var seen = new HashSet<GadgetParameter>();
         foreach (string name in request.Parameters.Keys)
         {
-            if (!gadget.Parameters.Any(p => p.Key == name))
+            GadgetParameter? parameter = Find(gadget, name);
+            if (parameter is null)
             {
+                if (gadget.IsUserProgram)
+                {
+                    string valid = gadget.Parameters.Count == 0
+                        ? "It has none."
+                        : "Valid keys: " + string.Join("; ", gadget.Parameters.Select(p =>
+                            $"{p.Key}{(p.Variable is not null && p.Variable != p.Key ? $" (variable {p.Variable})" : string.Empty)}: {p.Type?.TypeName ?? "text"}, default {p.DefaultValue ?? "none"}")) + ".";
+                    throw new GadgetRequestException(UnknownProgramParameterId, $"The program '{gadget.Name}' has no parameter '{name}'. {valid}");
+                }
+
                 string known = gadget.Parameters.Count == 0 ? "none" : string.Join(", ", gadget.Parameters.Select(p => p.Key));
                 throw new GadgetRequestException(InvalidParameterId, $"Gadget '{gadget.Name}' has no parameter '{name}' (known: {known}).");
             }
+
+            if (!seen.Add(parameter))
+            {
+                throw new GadgetRequestException(InvalidParameterId, $"Parameter '{parameter.Key}' is given twice (by its key and by its variable's name).");
+            }
         }
+    }
+
+    /// <summary>The parameter a request names: by key, or, for a user's program, by its variable's name.</summary>
+    private static GadgetParameter? Find(GadgetDefinition gadget, string name)
+        => gadget.Parameters.FirstOrDefault(p => p.Key == name)
+            ?? (gadget.IsUserProgram ? gadget.Parameters.FirstOrDefault(p => p.Variable == name) : null);
+
+    /// <summary>The text a request gives for <paramref name="parameter"/> (by key or variable name), or null.</summary>
+    private static string? ValueOf(TraceRequest request, GadgetDefinition gadget, GadgetParameter parameter)
+    {
+        if (request.Parameters.TryGetValue(parameter.Key, out string? text))
+        {
+            return text;
+        }
+
+        return gadget.IsUserProgram && parameter.Variable is not null && request.Parameters.TryGetValue(parameter.Variable, out text) ? text : null;
     }
 
     /// <summary>Writes the request's values of the program's own parameters into its constants, each converted to its variable's BTF type.</summary>
@@ -72,7 +111,7 @@ internal static class GadgetParameters
     {
         foreach (GadgetParameter parameter in gadget.Parameters)
         {
-            if (parameter.Variable is null || parameter.Type is null || !request.Parameters.TryGetValue(parameter.Key, out string? text) || string.IsNullOrEmpty(text))
+            if (parameter.Variable is null || parameter.Type is null || ValueOf(request, gadget, parameter) is not string text || string.IsNullOrEmpty(text))
             {
                 continue;
             }

@@ -91,8 +91,12 @@ internal sealed class TopRun : IDisposable
         try
         {
             var selection = new ContainerSelection(request.Selector);
-            TraceRun.SetProcessFilter(bpf, request.Filter);
-            bpf.SetConstant("gadget_filter_by_mntns", selection.IsFiltering);
+            ProgramConventions conventions = ProgramConventions.Of(gadget, bpf);
+            conventions.SetProcessFilter(bpf, request.Filter);
+            if (conventions.FilterFlag is string filterFlag)
+            {
+                bpf.SetConstant(filterFlag, selection.IsFiltering);
+            }
             if (info.Maps.Contains(UnusedRing))
             {
                 bpf.SetMaxEntries(UnusedRing, (uint)Environment.SystemPageSize);
@@ -103,7 +107,11 @@ internal sealed class TopRun : IDisposable
             run = new TopRun(gadget, top, bpf, request, new ContainerTracker(containers, selection));
             bpf.Load();
             run._hook?.OnLoaded(bpf);
-            run._containers.Attach(bpf.GetMap(TraceRun.MountNsFilterMap));
+            if (conventions.FilterMap is string filterMap)
+            {
+                run._containers.Attach(bpf.GetMap(filterMap), presenceSelects: conventions.FilterMapByPresence);
+            }
+
             run._drainer = new HashMapDrainer(bpf.GetMap(top.MapName), top.KeySize, top.ValueSize, top.MaxEntries);
             string lostSamples = top.MapName + "_lost_samples";
             run._lostMap = info.Maps.Contains(lostSamples) ? bpf.GetMap(lostSamples) : null;

@@ -1,6 +1,5 @@
 using System.Buffers.Binary;
 using System.Collections.Concurrent;
-using System.Text;
 using System.Threading.Channels;
 using Gadget.Agent.Containers;
 using Gadget.Agent.Decoding;
@@ -97,7 +96,6 @@ internal static class RingSize
 /// </summary>
 internal sealed class TraceRun : IRingRecordSink, IDisposable
 {
-    public const string MountNsFilterMap = "gadget_mntns_filter";
 
     /// <summary>Idle batches kept for reuse at most.</summary>
     private const int MaxFreeBatches = 8;
@@ -117,6 +115,7 @@ internal sealed class TraceRun : IRingRecordSink, IDisposable
     private readonly int _rowMountNsOffset;
     private RingBufferReader? _reader;
     private BpfMap _lostMap;
+    private bool _hasLostMap;
     private RowBatch _current;
     private long _queuedEvents;
     private long _seen;
@@ -133,7 +132,7 @@ internal sealed class TraceRun : IRingRecordSink, IDisposable
     {
         Gadget = gadget;
         _bpf = bpf;
-        _decoder = new RecordDecoder(gadget.Schema, gadget.Tracer.Event.MinimumRecordSize);
+        _decoder = new RecordDecoder(gadget.Schema, gadget.Record.MinimumRecordSize);
         _hook = gadget.Hook?.CreateRecordHook(request, gadget.Schema, bpf);
         _current = new RowBatch();
         _settings = settings;
@@ -159,6 +158,7 @@ internal sealed class TraceRun : IRingRecordSink, IDisposable
         : null;
 
     /// <summary>Loads, configures and attaches the gadget's programs and starts reading.</summary>
+    /// <remarks>A snapshot's iterators have run by the time it returns: its rows are queued and the queue is complete.</remarks>
     public static TraceRun Start(GadgetDefinition gadget, TraceRequest request, TraceSettings settings, ContainerCollection containers)
     {
         GadgetParameters.CheckKnown(request, gadget);
@@ -168,18 +168,47 @@ internal sealed class TraceRun : IRingRecordSink, IDisposable
         try
         {
             var selection = new ContainerSelection(request.Selector);
-            SetProcessFilter(bpf, request.Filter);
-            bpf.SetConstant("gadget_filter_by_mntns", selection.IsFiltering);
-            uint ringBytes = RingSize.For(bpf.GetMaxEntries(gadget.Tracer.MapName), settings.RingBytes);
-            bpf.SetMaxEntries(gadget.Tracer.MapName, ringBytes);
-            bpf.SetConstant("gadget_wakeup_bytes", RingSize.WakeupBytes(ringBytes, settings.WakeupBytes));
+            ProgramConventions conventions = ProgramConventions.Of(gadget, bpf);
+            conventions.SetProcessFilter(bpf, request.Filter);
+            if (conventions.FilterFlag is string filterFlag)
+            {
+                bpf.SetConstant(filterFlag, selection.IsFiltering);
+            }
+
+            if (!gadget.IsSnapshot)
+            {
+                // The ring the object declares, rounded to pages and capped; --ring-bytes overrides it.
+                uint ringBytes = RingSize.For(bpf.GetMaxEntries(gadget.Tracer.MapName), settings.RingBytes);
+                bpf.SetMaxEntries(gadget.Tracer.MapName, ringBytes);
+                if (bpf.HasConstant("gadget_wakeup_bytes"))
+                {
+                    bpf.SetConstant("gadget_wakeup_bytes", RingSize.WakeupBytes(ringBytes, settings.WakeupBytes));
+                }
+            }
+
             GadgetParameters.SetProgramParameters(bpf, request, gadget);
             gadget.Hook?.Configure(bpf, request);
             run = new TraceRun(gadget, bpf, request, settings, new ContainerTracker(containers, selection));
             bpf.Load();
             run._hook?.OnLoaded(bpf);
-            run._containers.Attach(bpf.GetMap(MountNsFilterMap));
-            run._lostMap = bpf.GetMap(gadget.Tracer.MapName + "_lost_samples");
+            if (conventions.FilterMap is string filterMap)
+            {
+                run._containers.Attach(bpf.GetMap(filterMap), presenceSelects: conventions.FilterMapByPresence);
+            }
+
+            if (gadget.Snapshot is SnapshotInfo snapshot)
+            {
+                run.RunSnapshot(snapshot);
+                return run;
+            }
+
+            string lostMap = gadget.Tracer.MapName + "_lost_samples";
+            if (bpf.HasMap(lostMap))
+            {
+                run._lostMap = bpf.GetMap(lostMap);
+                run._hasLostMap = true;
+            }
+
             run._reader = new RingBufferReader(bpf.GetMap(gadget.Tracer.MapName), run, settings.PollInterval);
             foreach (BpfProgramInfo program in bpf.Programs.Where(p => p.Autoload))
             {
@@ -204,6 +233,51 @@ internal sealed class TraceRun : IRingRecordSink, IDisposable
         }
     }
 
+    /// <summary>Most bytes one snapshot's iterators may write.</summary>
+    private const int MaxSnapshotBytes = 64 << 20;
+
+    /// <summary>How long a snapshot's rows from unknown mount namespaces wait for a container scan.</summary>
+    private static readonly TimeSpan SnapshotHoldLimit = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// Runs a snapshot's iterators once, in order, and queues their records: each iterator writes
+    /// whole records of the snapshot's struct with bpf_seq_write. The queue is then complete.
+    /// </summary>
+    private void RunSnapshot(SnapshotInfo snapshot)
+    {
+        int recordSize = snapshot.Record.Size;
+        foreach (string program in snapshot.Programs)
+        {
+            byte[] output = _bpf.RunIterator(program, MaxSnapshotBytes);
+            int whole = output.Length / recordSize * recordSize;
+            for (int offset = 0; offset < whole; offset += recordSize)
+            {
+                ((IRingRecordSink)this).OnRecord(output.AsSpan(offset, recordSize));
+            }
+
+            if (whole != output.Length)
+            {
+                _malformed++; // a partial record at the end
+            }
+        }
+
+        long waitUntil = Environment.TickCount64 + (long)SnapshotHoldLimit.TotalMilliseconds;
+        while (_containers.HeldCount > 0 && Environment.TickCount64 < waitUntil)
+        {
+            Thread.Sleep(50);
+            _containers.ReleaseHeld(_release);
+        }
+
+        _containers.ReleaseHeld(_release, all: true);
+        if (_current.Count > 0)
+        {
+            HandOver();
+        }
+
+        _readerStopped = true;
+        _batches.Writer.TryComplete();
+    }
+
     /// <summary>Attaches a program where its section says: cgroup programs to the root of the cgroup v2 tree (every socket on the host), the rest to their hook.</summary>
     private static BpfLink Attach(BpfObject bpf, BpfProgramInfo program)
         => program.Section.StartsWith("cgroup_skb/", StringComparison.Ordinal) || program.Section.StartsWith("cgroup/", StringComparison.Ordinal)
@@ -214,7 +288,7 @@ internal sealed class TraceRun : IRingRecordSink, IDisposable
     /// <remarks>The poll thread is the only writer of the plain counters; aligned 64-bit reads are atomic.</remarks>
     public TraceCounters Counters(ulong delivered, bool final = false)
     {
-        if (!_disposed)
+        if (!_disposed && _hasLostMap)
         {
             _lostKernel = _lostMap.SumPerCpuCounter();
         }
@@ -443,30 +517,5 @@ internal sealed class TraceRun : IRingRecordSink, IDisposable
         }
 
         Interlocked.Add(ref _queuedEvents, count);
-    }
-
-    internal static void SetProcessFilter(BpfObject bpf, ProcessFilter? filter)
-    {
-        if (filter is null)
-        {
-            return;
-        }
-
-        if (filter.Pid != 0)
-        {
-            bpf.SetConstant("gadget_filter_pid", filter.Pid);
-        }
-
-        if (filter.HasUid)
-        {
-            bpf.SetConstant("gadget_filter_uid", filter.Uid);
-        }
-
-        if (!string.IsNullOrEmpty(filter.Comm))
-        {
-            // The kernel keeps 15 bytes of a process name; compare what it can hold.
-            byte[] comm = Encoding.UTF8.GetBytes(filter.Comm);
-            bpf.SetConstant("gadget_filter_comm", comm.AsSpan(0, Math.Min(comm.Length, 15)));
-        }
     }
 }

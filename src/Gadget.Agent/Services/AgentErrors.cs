@@ -21,7 +21,9 @@ internal static class AgentErrors
         BpfException bpf => Create(bpf.ErrorId switch
         {
             BpfErrorId.PermissionDenied => StatusCode.PermissionDenied,
-            BpfErrorId.KernelBtfMissing or BpfErrorId.LibbpfMissing => StatusCode.FailedPrecondition,
+            BpfErrorId.KernelBtfMissing or BpfErrorId.LibbpfMissing or BpfErrorId.HookUnsupported => StatusCode.FailedPrecondition,
+            // The program is wrong, not the agent: the verifier's own lines say how.
+            BpfErrorId.VerifierRejected => StatusCode.InvalidArgument,
             _ => StatusCode.Internal,
         }, bpf.ErrorId, bpf.Message),
         GadgetRequestException request => Create(

@@ -83,7 +83,12 @@ internal sealed class GadgetAgentService(
                 $"The agent on {options.NodeName} speaks Gadget protocol {ProtocolVersion} (agent {AgentOptions.Version}); this client speaks protocol {Math.Max(1, request.ProtocolVersion)}. Use a client and an agent of the same version.");
         }
 
-        if (!catalog.TryGet(request.Gadget, out GadgetDefinition gadget))
+        GadgetDefinition gadget;
+        if (request.Program is GadgetProgram program)
+        {
+            gadget = UserPrograms.Define(program, options);
+        }
+        else if (!catalog.TryGet(request.Gadget, out gadget))
         {
             throw AgentErrors.Create(StatusCode.NotFound, AgentErrors.UnknownGadget,
                 $"This agent has no gadget '{request.Gadget}'. It has: {string.Join(", ", catalog.All.Select(g => g.Name))}.");
@@ -174,7 +179,7 @@ internal sealed class GadgetAgentService(
         ulong lostReported = 0;
         DateTime lastCounters = DateTime.UtcNow;
         DateTime nextCounters = lastCounters + CountersInterval;
-        while (!token.IsCancellationRequested)
+        while (!token.IsCancellationRequested && !run.Batches.Completion.IsCompleted)
         {
             TimeSpan untilCounters = nextCounters - DateTime.UtcNow;
             if (untilCounters > TimeSpan.Zero)

@@ -74,6 +74,15 @@ internal static unsafe partial class Interop
         [LibraryImport(LibbpfName)]
         internal static partial int bpf_link__destroy(nint link);
 
+        [LibraryImport(LibbpfName, SetLastError = true)]
+        internal static partial nint bpf_program__attach_iter(nint prog, void* opts);
+
+        [LibraryImport(LibbpfName)]
+        internal static partial int bpf_link__fd(nint link);
+
+        [LibraryImport(LibbpfName, SetLastError = true)]
+        internal static partial int bpf_iter_create(int link_fd);
+
         [LibraryImport(LibbpfName)]
         internal static partial int bpf_map__fd(nint map);
 
@@ -194,6 +203,9 @@ internal static unsafe partial class Interop
 
         [LibraryImport(LibcName)]
         internal static partial int close(int fd);
+
+        [LibraryImport(LibcName, SetLastError = true)]
+        internal static partial nint read(int fd, byte* buf, nuint count);
 
         // va_list is passed as a pointer on x86-64 and arm64 Linux, which is how libbpf hands it over.
         [LibraryImport(LibcName)]

@@ -82,7 +82,8 @@ public static partial class LocalAgent
         status?.Invoke($"Starting a local agent ({agentPath})");
         var start = new ProcessStartInfo(agentPath)
         {
-            ArgumentList = { "--socket", socketPath, "--parent-pid", Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture) },
+            // Private to this root process: it may run the caller's own programs (Invoke-GadgetProgram).
+            ArgumentList = { "--socket", socketPath, "--parent-pid", Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture), "--allow-programs" },
             RedirectStandardError = true,
             RedirectStandardOutput = true,
             UseShellExecute = false,

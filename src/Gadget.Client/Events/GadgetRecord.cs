@@ -19,11 +19,22 @@ public sealed class GadgetRecord : GadgetEvent
         foreach ((SchemaField field, FieldRef where) in binding.Fields)
         {
             fields.Add(new(field.Name, Value(row, field, where)));
+            if (field.Kind == FieldKind.L4Endpoint)
+            {
+                (Protocols ??= [])[field.Name] = row.EndPointProtocol(where);
+            }
         }
 
         Gadget = binding.Schema.Gadget;
         Fields = fields;
+        Schema = binding.Schema;
     }
+
+    /// <summary>The schema the record was decoded by (what each field is).</summary>
+    internal TraceSchema Schema { get; }
+
+    /// <summary>The IP protocol (6 TCP, 17 UDP) of each L4 endpoint field, by name; null when there is none.</summary>
+    internal Dictionary<string, int>? Protocols { get; }
 
     /// <summary>The gadget that produced it.</summary>
     public string Gadget { get; }

@@ -15,6 +15,12 @@ public sealed class InstallOptions
 
     /// <summary>Node labels the agents' nodes must have, besides kubernetes.io/os=linux.</summary>
     public IReadOnlyDictionary<string, string> NodeSelector { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>
+    /// Agents that run users' own programs (Invoke-GadgetProgram): the agent flag --allow-programs.
+    /// Anyone allowed to port-forward to the agents' pods can then load any eBPF program on every node.
+    /// </summary>
+    public bool AllowPrograms { get; init; }
 }
 
 /// <summary>
@@ -27,6 +33,9 @@ public static class GadgetManifests
     public const string ClusterObjectName = "gadget";
 
     private const string ResourcePrefix = "Gadget.Deploy.";
+
+    /// <summary>The agent's flag that lets it run users' own programs.</summary>
+    public const string AllowProgramsFlag = "--allow-programs";
 
     /// <summary>The manifests' file names and text, in apply order.</summary>
     public static IReadOnlyList<(string Name, string Yaml)> Sources { get; } = LoadSources();
@@ -74,6 +83,16 @@ public static class GadgetManifests
                 if (options.Image is { Length: > 0 } image)
                 {
                     pod.Containers[0].Image = image;
+                }
+
+                if (options.AllowPrograms)
+                {
+                    V1Container agent = pod.Containers[0];
+                    agent.Args ??= [];
+                    if (!agent.Args.Contains(AllowProgramsFlag))
+                    {
+                        agent.Args.Add(AllowProgramsFlag);
+                    }
                 }
 
                 pod.NodeSelector ??= new Dictionary<string, string>();

@@ -31,6 +31,9 @@ public sealed class TraceOptions
     /// <summary>Which containers, and whether the host; null for the host and every container.</summary>
     public ContainerSelection? Containers { get; init; }
 
+    /// <summary>A user's own program to run instead of the gadget <see cref="Gadget"/> names; null for a built-in gadget.</summary>
+    public GadgetProgramFile? Program { get; init; }
+
     /// <summary>Bound of the client's queue, in events. When it is full the stream waits, and the agent counts what it cannot queue.</summary>
     public int QueueCapacity { get; init; } = 8 * 1024;
 
@@ -54,6 +57,16 @@ public sealed class TraceOptions
         if (Containers is not null)
         {
             request.Selector = Containers.ToSelector();
+        }
+
+        if (Program is not null)
+        {
+            request.Program = new GadgetProgram
+            {
+                Object = Google.Protobuf.ByteString.CopyFrom(Program.Object),
+                Metadata = Program.Metadata ?? string.Empty,
+                Name = Program.Name,
+            };
         }
 
         foreach ((string name, string value) in Parameters)
