@@ -135,6 +135,16 @@ Describe 'Trace-GadgetDns agrees with dig' -Skip:$SkipKernel {
         $many.Event.Protocol | Should -Be 'Udp'
     }
 
+    It 'names the server''s process on a query it receives, or says plainly that it cannot (Pid 0)' {
+        # What the server's socket received: known once that socket has sent (its first answer).
+        $received = @($Events | Where-Object { $_.Qr -eq 'Query' -and $_.PacketType -eq 'Host' })
+        $received.Count | Should -BeGreaterThan 0
+        $received | ForEach-Object {
+            if ($_.Pid -eq 0) { $_.Comm | Should -BeNullOrEmpty } else { $_.Comm | Should -BeExactly 'dnsmasq'; $_.Pid | Should -Be $Dnsmasq.Id }
+        }
+        @($received | Where-Object Pid -eq $Dnsmasq.Id).Count | Should -BeGreaterThan 0
+    }
+
     It 'shows the TC bit of the UDP answer, then the TCP retry with the whole answer' {
         $retried = @($Digs | Where-Object { $_.Name -eq 'big.test.' -and $_.Tcp })
         $retried.Count | Should -BeGreaterThan 0
