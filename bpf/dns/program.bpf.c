@@ -26,9 +26,11 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
-/* A query and its response, each up to 600 bytes, for every lookup of a
- * busy resolver: 4 MiB holds well over the 50 ms between drains of a
- * dnsperf run against a local server. */
+/* A query and its response, usually 100 to 600 bytes each (a record holds
+ * only the message's own bytes, at most DNS_MAX_DATA), for every lookup of
+ * a busy resolver: 4 MiB holds well over the 50 ms between drains of a
+ * dnsperf run against a local server, and a thousand of the largest
+ * messages. */
 #define GADGET_RING_SIZE (4 << 20)
 #include <gadget/common.h>
 #include "dns.h"
@@ -281,7 +283,6 @@ int gadget_dns_egress(struct __sk_buff *skb)
 		__u64 uid_gid = bpf_get_current_uid_gid();
 		struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 		gadget_process_fill(&event->proc, task, pid_tgid, uid_gid);
-		bpf_get_current_comm(event->proc.comm, sizeof(event->proc.comm));
 		bpf_map_update_elem(&dns_sockets, &event->__socket_cookie, &event->proc, BPF_ANY);
 	}
 	event->__flags |= DNS_F_ATTRIBUTED;
@@ -347,8 +348,7 @@ int gadget_dns_ingress(struct __sk_buff *skb)
 	} else {
 		/* Nobody known behind the socket (it has not sent DNS since the
 		 * trace began): shown only when no process filter is active. */
-		if (gadget_filter_pid || gadget_filter_uid != 0xffffffff || gadget_filter_comm[0] ||
-		    gadget_filter_by_mntns)
+		if (gadget_filters_process())
 			return 1;
 		__builtin_memset(&event->proc, 0, sizeof(event->proc));
 	}

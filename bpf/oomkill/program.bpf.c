@@ -52,7 +52,7 @@ int BPF_PROG(gadget_oomkill_mark_victim, struct task_struct *victim, uid_t uid)
 	__u64 uid_gid = ((__u64)BPF_CORE_READ(victim, cred, gid.val) << 32) | uid;
 	__u64 mntns = gadget_task_mntns(victim);
 
-	BPF_CORE_READ_STR_INTO(&event.proc.comm, victim, comm);
+	gadget_task_process_comm(victim, event.proc.comm);
 	if (gadget_should_discard(pid_tgid, uid_gid, mntns, event.proc.comm))
 		return 0;
 
@@ -71,7 +71,7 @@ int BPF_PROG(gadget_oomkill_mark_victim, struct task_struct *victim, uid_t uid)
 	__u64 trigger = bpf_get_current_pid_tgid();
 	event.trigger_pid = trigger >> 32;
 	event.trigger_tid = (__u32)trigger;
-	bpf_get_current_comm(event.trigger_comm, sizeof(event.trigger_comm));
+	gadget_task_process_comm((struct task_struct *)bpf_get_current_task(), event.trigger_comm);
 
 	gadget_output(&event, sizeof(event));
 	return 0;

@@ -149,7 +149,7 @@ public abstract class TopCommand : GadgetCmdlet
             Interval = Interval,
             MaxWindows = Count > 0 ? (ulong)Count : null,
             Duration = MyInvocation.BoundParameters.ContainsKey(nameof(Duration)) ? Duration : null,
-            Pid = Pid > 0 ? Pid : null,
+            Pids = Pid > 0 ? [Pid] : null,
             Uid = Uid,
             Comm = Comm,
             Containers = ContainerSelectionParameters.Build(this, namespaces, AllNamespaces, Pod, Container, Selector, HostOnly),

@@ -107,6 +107,7 @@ internal sealed class TopRun : IDisposable
             run = new TopRun(gadget, top, bpf, request, new ContainerTracker(containers, selection));
             bpf.Load();
             run._hook?.OnLoaded(bpf);
+            TraceRun.FillPidFilter(bpf, request.Filter);
             if (conventions.FilterMap is string filterMap)
             {
                 run._containers.Attach(bpf.GetMap(filterMap), presenceSelects: conventions.FilterMapByPresence);

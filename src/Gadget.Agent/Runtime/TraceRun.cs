@@ -97,8 +97,17 @@ internal static class RingSize
 internal sealed class TraceRun : IRingRecordSink, IDisposable
 {
 
+    /// <summary>The pid set of a trace over several processes (bpf/include/gadget/common.h).</summary>
+    public const string PidFilterMap = "gadget_pid_filter";
+
+    /// <summary>Processes a trace follows by pid at most: the map's size.</summary>
+    public const int MaxPids = 1024;
+
     /// <summary>Idle batches kept for reuse at most.</summary>
     private const int MaxFreeBatches = 8;
+
+    /// <summary>How often the end of a trace checks what is still pending.</summary>
+    private static readonly TimeSpan SettleInterval = TimeSpan.FromMilliseconds(100);
 
     private readonly BpfObject _bpf;
     private readonly List<BpfLink> _links = [];
@@ -191,6 +200,7 @@ internal sealed class TraceRun : IRingRecordSink, IDisposable
             run = new TraceRun(gadget, bpf, request, settings, new ContainerTracker(containers, selection));
             bpf.Load();
             run._hook?.OnLoaded(bpf);
+            FillPidFilter(bpf, request.Filter);
             if (conventions.FilterMap is string filterMap)
             {
                 run._containers.Attach(bpf.GetMap(filterMap), presenceSelects: conventions.FilterMapByPresence);
@@ -288,7 +298,7 @@ internal sealed class TraceRun : IRingRecordSink, IDisposable
     /// <remarks>The poll thread is the only writer of the plain counters; aligned 64-bit reads are atomic.</remarks>
     public TraceCounters Counters(ulong delivered, bool final = false)
     {
-        if (!_disposed && _hasLostMap)
+        if (!_disposed && _hasLostMap && !_readerStopped)
         {
             _lostKernel = _lostMap.SumPerCpuCounter();
         }
@@ -317,14 +327,30 @@ internal sealed class TraceRun : IRingRecordSink, IDisposable
     }
 
     /// <summary>Stops reading from the kernel; batches already queued stay readable.</summary>
-    public void StopReading()
+    public void StopReading() => StopReadingAsync(settle: false, CancellationToken.None).GetAwaiter().GetResult();
+
+    /// <summary>
+    /// Stops reading from the kernel, then, with <paramref name="settle"/>, lets the gadget report
+    /// what was still pending (queries waiting for their response), for at most its settle limit.
+    /// The programs stay attached meanwhile, so the kernel still marks what gets answered; the
+    /// kernel's loss counter is read when reading stops, so records made after the end count as
+    /// no loss. Batches already queued stay readable.
+    /// </summary>
+    public async Task StopReadingAsync(bool settle, CancellationToken token)
     {
         if (_reader is not null && !_readerStopped)
         {
             _reader.Dispose();
+            _lostKernel = _lostMap.SumPerCpuCounter();
             _readerStopped = true;
 
-            // The poll thread is gone: release what waited for a container scan, then hand it over.
+            // The poll thread is gone: this thread alone builds batches now.
+            if (settle && _hook is not null)
+            {
+                await SettleAsync(_hook, token);
+            }
+
+            // Release what waited for a container scan, then hand it over.
             _containers.ReleaseHeld(_release, all: true);
             if (_current.Count > 0)
             {
@@ -333,6 +359,36 @@ internal sealed class TraceRun : IRingRecordSink, IDisposable
         }
 
         _batches.Writer.TryComplete();
+    }
+
+    private async Task SettleAsync(RecordHook hook, CancellationToken token)
+    {
+        long limit = Environment.TickCount64 + (long)hook.SettleLimit.TotalMilliseconds;
+        var due = new List<byte[]>();
+        while (true)
+        {
+            due.Clear();
+            bool waiting = hook.Settle(BootClock.BootNanoseconds(), due);
+            _synthesized += due.Count;
+            foreach (byte[] row in due)
+            {
+                Classify(row);
+            }
+
+            if (!waiting || Environment.TickCount64 >= limit || token.IsCancellationRequested)
+            {
+                return;
+            }
+
+            try
+            {
+                await Task.Delay(SettleInterval, token);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
     }
 
     /// <summary>The stream took a batch off the queue.</summary>
@@ -517,5 +573,20 @@ internal sealed class TraceRun : IRingRecordSink, IDisposable
         }
 
         Interlocked.Add(ref _queuedEvents, count);
+    }
+
+    /// <summary>Fills the pid set of a trace over several processes, once the program is loaded.</summary>
+    internal static void FillPidFilter(BpfObject bpf, ProcessFilter? filter)
+    {
+        if (filter is null || filter.Pids.Append(filter.Pid).Where(p => p != 0).Distinct().Count() < 2)
+        {
+            return;
+        }
+
+        BpfMap map = bpf.GetMap(PidFilterMap);
+        foreach (uint pid in filter.Pids.Append(filter.Pid).Where(p => p != 0).Distinct())
+        {
+            map.Update(pid, (byte)1);
+        }
     }
 }

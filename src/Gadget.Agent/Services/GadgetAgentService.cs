@@ -148,8 +148,11 @@ internal sealed class GadgetAgentService(
                 ulong delivered = await StreamAsync(run, request.MaxEvents, responseStream, stopping.Token, context.CancellationToken);
                 if (!context.CancellationToken.IsCancellationRequested)
                 {
-                    // Duration or budget spent: drain what the kernel already produced, then report.
-                    run.StopReading();
+                    // Duration or budget spent: drain what the kernel already produced, then report. At the
+                    // end of the duration, what was pending (a query waiting for its response) is reported
+                    // too, within the gadget's bound, so no one takes its silence for an answer.
+                    bool budgetSpent = request.MaxEvents > 0 && delivered >= request.MaxEvents;
+                    await run.StopReadingAsync(settle: !budgetSpent && !lifetime.ApplicationStopping.IsCancellationRequested, context.CancellationToken);
                     delivered += await DrainAsync(run, request.MaxEvents, delivered, responseStream);
                     await responseStream.WriteAsync(new TraceReply { Counters = run.Counters(delivered, final: true) });
                 }

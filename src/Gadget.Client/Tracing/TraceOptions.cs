@@ -22,7 +22,8 @@ public sealed class TraceOptions
     /// <summary>A top gadget: stop after this many windows; null until the duration ends or the caller stops.</summary>
     public ulong? MaxWindows { get; init; }
 
-    public int? Pid { get; init; }
+    /// <summary>Only these processes (any of them); null or empty for all.</summary>
+    public IReadOnlyList<int>? Pids { get; init; }
 
     public uint? Uid { get; init; }
 
@@ -47,8 +48,18 @@ public sealed class TraceOptions
             MaxEvents = MaxEvents ?? 0,
             IntervalMs = Interval is { } interval ? (ulong)Math.Ceiling(interval.TotalMilliseconds) : 0,
             MaxWindows = MaxWindows ?? 0,
-            Filter = new ProcessFilter { Pid = (uint)(Pid ?? 0), Comm = Comm ?? string.Empty },
+            Filter = new ProcessFilter { Comm = Comm ?? string.Empty },
         };
+        uint[] pids = [.. (Pids ?? []).Where(p => p > 0).Select(p => (uint)p).Distinct()];
+        if (pids.Length == 1)
+        {
+            request.Filter.Pid = pids[0]; // what an agent that knows one pid reads
+        }
+        else
+        {
+            request.Filter.Pids.Add(pids);
+        }
+
         if (Uid is uint uid)
         {
             request.Filter.Uid = uid;

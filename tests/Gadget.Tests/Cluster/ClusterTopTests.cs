@@ -54,7 +54,7 @@ public sealed class ClusterTopTests : IAsyncLifetime, IDisposable
             Gadget = "top_tcp",
             Interval = TimeSpan.FromSeconds(1),
             MaxWindows = 3,
-            Pid = Environment.ProcessId,
+            Pids = [Environment.ProcessId],
             Containers = ContainerSelection.HostOnly,
         };
         using ClusterTrace top = ClusterTrace.Start([.. pods.Select(p => (p.Node, _cluster.Connect(p)))], options, CancellationToken.None);

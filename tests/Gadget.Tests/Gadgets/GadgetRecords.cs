@@ -234,6 +234,19 @@ internal sealed class AgentRows
         return due.Count;
     }
 
+    /// <summary>The end of a trace at <paramref name="nowBootNs"/>: the rows the hook then makes, and whether it still waits.</summary>
+    public (int Rows, bool Waiting) Settle(ulong nowBootNs)
+    {
+        var due = new List<byte[]>();
+        bool waiting = Hook?.Settle(nowBootNs, due) ?? false;
+        foreach (byte[] row in due)
+        {
+            Batch.Append(row);
+        }
+
+        return (due.Count, waiting);
+    }
+
     /// <summary>The batch as a client reads it: schema first, then the batch, through the wire.</summary>
     public GadgetEvent[] ToEvents(EventOrigin? origin = null) => ClientRows.Decode(Schema, Batch, origin);
 
