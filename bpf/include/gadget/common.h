@@ -84,6 +84,9 @@ static __always_inline __u64 gadget_btf_task_mntns(struct task_struct *task)
  * bpf_get_current_comm returns) would make -Comm miss every worker thread. */
 static __always_inline void gadget_task_process_comm(struct task_struct *task, char *comm)
 {
+	/* Zero-padded, as bpf_get_current_comm gives it: a name is part of the
+	 * key of a top's map, where bytes after its NUL would split one row. */
+	__builtin_memset(comm, 0, GADGET_COMM_LEN);
 	BPF_CORE_READ_STR_INTO((char(*)[GADGET_COMM_LEN])comm, task, group_leader, comm);
 }
 
@@ -91,6 +94,7 @@ static __always_inline void gadget_task_process_comm(struct task_struct *task, c
  * leader, one copy of its name. */
 static __always_inline void gadget_btf_task_process_comm(struct task_struct *task, char *comm)
 {
+	__builtin_memset(comm, 0, GADGET_COMM_LEN);
 	bpf_probe_read_kernel_str(comm, GADGET_COMM_LEN, task->group_leader->comm);
 }
 

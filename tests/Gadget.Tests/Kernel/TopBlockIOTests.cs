@@ -40,7 +40,7 @@ public sealed partial class TopBlockIOTests : IDisposable
         (uint major, uint minor) = DeviceNumbers(device);
         Assert.Equal((major, minor), (row.Major, row.Minor));
         Assert.Equal(Environment.ProcessId, row.Pid);
-        Assert.Equal(comm, row.Comm); // the submitting thread's name, as the kernel keeps it
+        Assert.Equal(comm, row.Comm); // the process's name (its thread-group leader's)
         Assert.Equal(0ul, row.Reads);
 
         // Each write is one request of 64 KiB or is split into several; the fsync adds a flush.
@@ -130,7 +130,7 @@ public sealed partial class TopBlockIOTests : IDisposable
     /// </summary>
     private static unsafe string WriteDirect(string device, int count)
     {
-        string comm = File.ReadAllText("/proc/thread-self/comm").TrimEnd('\n');
+        string comm = File.ReadAllText("/proc/self/comm").TrimEnd('\n');
         int fd = open(device, O_WRONLY | O_DIRECT);
         Assert.True(fd >= 0, $"open {device}: errno {Marshal.GetLastPInvokeError()}");
         void* buffer = NativeMemory.AlignedAlloc(BlockSize, 4096);
