@@ -81,7 +81,7 @@ public abstract class TraceCommand : GadgetCmdlet
     [ValidateNotNullOrEmpty]
     public string[]? Node { get; set; }
 
-    /// <summary>Write the trace's final counters (a Gadget.Tracing.TraceStatistics per node) after its events.</summary>
+    /// <summary>Write the trace's final counters (a Gadget.TraceStatistics per node) after its events.</summary>
     [Parameter]
     public SwitchParameter Statistics { get; set; }
 

@@ -101,8 +101,8 @@ Describe 'Trace-GadgetSignal -Local' -Skip:$SkipKernel {
         }
 
         It 'has a recent UTC timestamp and no pod' {
-            $Caught.Timestamp.Kind | Should -Be ([DateTimeKind]::Utc)
-            ([DateTime]::UtcNow - $Caught.Timestamp).TotalMinutes | Should -BeLessThan 2
+            $Caught.Timestamp.Kind | Should -Be ([DateTimeKind]::Local)
+            ((Get-Date) - $Caught.Timestamp).TotalMinutes | Should -BeLessThan 2
             $Caught.Pod | Should -BeNullOrEmpty
             $Caught.Container | Should -BeNullOrEmpty
         }
