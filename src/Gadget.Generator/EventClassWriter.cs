@@ -127,8 +127,9 @@ internal static partial class EventClassWriter
 
     /// <summary>
     /// The expression of a toString template, read like the table row: each space-separated part
-    /// with its {Property[:format]} values, the parts that come out empty (a null, an errno of
-    /// success) left out. Text is escaped so a process's argv or a file's name cannot drive a
+    /// with its {Property[:format]} values, the parts that come out empty (a null, an enum's
+    /// None such as an errno of success or no flags) left out, as the views leave them blank.
+    /// Text is escaped so a process's argv or a file's name cannot drive a
     /// terminal; durations print in milliseconds as the views show them.
     /// </summary>
     private static string ToStringExpression(string template, List<Property> properties)
@@ -149,8 +150,8 @@ internal static partial class EventClassWriter
             {
                 "string" or "ArgumentList" or "IPAddressList" => $"{{ControlText.Escape({name}?.ToString())}}",
                 "TimeSpan" => $"{{ControlText.Milliseconds({name})}}",
-                "Errno" => $"{{({name} == Errno.None ? null : {name}.ToString())}}",
-                _ => $"{{{name}{format}}}",
+                _ when format.Length > 0 => $"{{{name}{format}}}",
+                _ => $"{{ControlText.Part({name})}}",
             };
         }) + "\"");
         return $"ControlText.Row({string.Join(", ", parts)})";

@@ -44,6 +44,9 @@ internal static class FormatViewWriter
     /// <summary>The width a table may take: a terminal of 120 columns shows it without wrapping.</summary>
     public const int MaxWidth = 120;
 
+    /// <summary>The narrow terminal every view is checked against: the headers it shows stay whole.</summary>
+    public const int NarrowWidth = 80;
+
     /// <summary>The least a last column without a width is left at <see cref="MaxWidth"/>.</summary>
     public const int MinLastWidth = 10;
 
@@ -78,6 +81,11 @@ internal static class FormatViewWriter
             throw new InvalidOperationException($"bpf/{gadget}/gadget.yaml: view {view.Name} takes {width} columns; at most {MaxWidth} fit a terminal without wrapping.");
         }
 
+        if (NarrowCut(columns) is (ColumnMetadata cut, int left))
+        {
+            throw new InvalidOperationException($"bpf/{gadget}/gadget.yaml: at {NarrowWidth} columns view {view.Name} leaves {left} for {cut.Label}, which cuts its header; move the columns before it by {cut.Label.Length - left}.");
+        }
+
         if (view.Name != PodView && columns[0].Property != "Timestamp")
         {
             throw new InvalidOperationException($"bpf/{gadget}/gadget.yaml: view {view.Name} starts with {columns[0].Label}; views start with the time (TIME, property Timestamp).");
@@ -91,6 +99,27 @@ internal static class FormatViewWriter
 
     /// <summary>The name of the view that shows pod identity (<c>Format-Table -View pod</c>).</summary>
     public const string PodView = "pod";
+
+    /// <summary>
+    /// A terminal of 80 columns shows the columns that fit and cuts the next one to what is left:
+    /// the column whose header that would cut, and what is left for it; null when every header shown is whole.
+    /// </summary>
+    private static (ColumnMetadata Column, int Left)? NarrowCut(IReadOnlyList<ColumnMetadata> columns)
+    {
+        int end = -1;
+        foreach (ColumnMetadata column in columns)
+        {
+            int left = NarrowWidth - end - 1;
+            if (column.Width is not int w || end + 1 + w > NarrowWidth)
+            {
+                return left > 0 && left < column.Label.Length ? (column, left) : null;
+            }
+
+            end += 1 + w;
+        }
+
+        return null;
+    }
 
     /// <summary>How wide a view's line is: fixed widths, one space between columns, the last column's least width when it has none.</summary>
     private static int LineWidth(IReadOnlyList<ColumnMetadata> columns)
@@ -112,17 +141,17 @@ internal static class FormatViewWriter
         {
             time,
             new("NAMESPACE", 12, false, "Namespace", null, null),
-            new("POD", 20, false, "Pod", null, null),
+            new("POD", 26, false, "Pod", null, null),
             new("CONTAINER", 12, false, "Container", null, null),
         };
-        foreach (ColumnMetadata column in views[0].Columns.Skip(1))
-        {
-            if (LineWidth([.. columns, column]) > MaxWidth)
-            {
-                break;
-            }
 
-            columns.Add(column);
+        // The pod stands for the process here: what the gadget is about follows, each column that still fits.
+        foreach (ColumnMetadata column in views[0].Columns.Skip(1).Where(c => c.Property is not ("Pid" or "Tid" or "Ppid" or "Uid" or "Comm")))
+        {
+            if (LineWidth([.. columns, column]) <= MaxWidth && NarrowCut([.. columns, column]) is null)
+            {
+                columns.Add(column);
+            }
         }
 
         return [.. views, new ViewMetadata(PodView, columns)];

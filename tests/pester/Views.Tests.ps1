@@ -19,11 +19,11 @@ BeforeDiscovery {
     }
 
     $script:Views = @(
-        @{ Type = 'ExecEvent'; Headers = 'TIME', 'PID', 'PPID', 'UID', 'COMM', 'ERR', 'ARGS'; At80 = 'TIME', 'PID', 'COMM', 'ERR', 'ARGS'
+        @{ Type = 'ExecEvent'; Headers = 'TIME', 'PID', 'PPID', 'UID', 'COMM', 'ERR', 'ARGS'; At80 = 'TIME', 'PID', 'PPID', 'UID', 'COMM', 'ERR', 'ARGS'
            Row = New-Row ExecEvent @{ Error = 'ENOENT'; Args = '/usr/bin/python3 -c "import time; time.sleep(100)" --a-long-argument-that-goes-on' } }
         @{ Type = 'OpenEvent'; Headers = 'TIME', 'PID', 'COMM', 'ERR', 'FLAGS', 'PATH'; At80 = 'TIME', 'PID', 'COMM', 'ERR', 'FLAGS', 'PATH'
            Row = New-Row OpenEvent @{ Error = 'ENOENT'; FlagsText = 'O_RDONLY|O_CLOEXEC'; Path = '/etc/resolv.conf'; FullPath = $null } }
-        @{ Type = 'DnsEvent'; Headers = 'TIME', 'PID', 'COMM', 'QR', 'QTYPE', 'NAME', 'RCODE', 'ANS', 'LATENCY', 'NAMESERVER'; At80 = 'TIME', 'PID', 'COMM', 'QR', 'QTYPE', 'NAME'
+        @{ Type = 'DnsEvent'; Headers = 'TIME', 'PID', 'COMM', 'QR', 'QTYPE', 'NAME', 'RCODE', 'ANS', 'LATENCY', 'NAMESERVER'; At80 = 'TIME', 'PID', 'COMM', 'QR', 'QTYPE', 'NAME', 'RCODE'
            Row = New-Row DnsEvent @{ Qr = 'Response'; QType = 'AAAA'; Name = 'my-service.my-namespace.svc.cluster.local.'; Rcode = 'NoResponse'; NumAnswers = 60; Latency = [timespan]::FromMilliseconds(4999.999); Nameserver = [ipaddress]'10.96.0.10' } }
         @{ Type = 'SignalEvent'; Headers = 'TIME', 'PID', 'COMM', 'SIGNAL', 'TPID', 'TCOMM', 'RESULT'; At80 = 'TIME', 'PID', 'COMM', 'SIGNAL', 'TPID', 'TCOMM'
            Row = New-Row SignalEvent @{ Signal = 'SIGKILL'; TargetPid = 4194301; TargetComm = 'some-long-name1'; Result = 'ESRCH' } }

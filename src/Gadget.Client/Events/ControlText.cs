@@ -85,6 +85,10 @@ public static class ControlText
         return row.ToString();
     }
 
+    /// <summary>A value of a row: null for an enum's None (no error, no flags), which the views leave blank.</summary>
+    public static object? Part(object? value)
+        => value is Enum e && e.ToString() == "None" ? null : value;
+
     /// <summary>A duration as the views print it (<c>1.234ms</c>); empty for null.</summary>
     public static string Milliseconds(TimeSpan? duration)
         => duration is TimeSpan d ? d.TotalMilliseconds.ToString("0.000", CultureInfo.InvariantCulture) + "ms" : string.Empty;
