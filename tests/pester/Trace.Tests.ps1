@@ -67,7 +67,7 @@ Describe 'Trace-GadgetExec -Local' -Skip:$SkipKernel {
             $ExecEvent.Error | Should -Be ([Gadget.Errno]::None)
         }
 
-        It 'has a recent UTC timestamp and this host''s namespaces' {
+        It 'has a recent local timestamp and this host''s namespaces' {
             $ExecEvent.Timestamp.Kind | Should -Be ([DateTimeKind]::Local)
             ((Get-Date) - $ExecEvent.Timestamp).TotalMinutes | Should -BeLessThan 2
             $ExecEvent.MountNsId | Should -Be ([ulong]((Get-Item /proc/self/ns/mnt).Target -replace '\D', ''))
