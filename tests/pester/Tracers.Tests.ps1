@@ -357,7 +357,7 @@ except PermissionError:
     It 'renders as a table within 120 columns, every header whole' {
         Test-View $CapOne 'TIME', 'PID', 'COMM', 'CAPABILITY', 'VERDICT', 'SYSCALL'
         ($CapOne | Out-String -Width 120) -replace $Ansi | Should -Match "\bpython3\s+CAP_SYS_NICE\s+Deny\b"
-        $CapOne[0].ToString() | Should -Match "\b$($CapRun.Pid) python3 CAP_SYS_NICE True -?\d+$"
+        $CapOne[0].ToString() | Should -Match "\b$($CapRun.Pid) python3 CAP_SYS_NICE Allow -?\d+$"
     }
 
     It '-Unique reports each process''s capability once per verdict, checked in the kernel' {

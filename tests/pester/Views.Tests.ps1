@@ -36,7 +36,7 @@ BeforeDiscovery {
         @{ Type = 'OomKillEvent'; Headers = 'TIME', 'PID', 'COMM', 'ANON-RSS\(MB\)', 'TOTAL-VM\(MB\)', 'TPID', 'TCOMM'; At80 = 'TIME', 'PID', 'COMM', 'ANON-RSS\(MB\)', 'TOTAL-VM\(MB\)'
            Row = New-Row OomKillEvent @{ AnonRss = 31457280L; TotalVm = 214748364L; TriggerPid = 4194300; TriggerComm = 'python3' } }
         @{ Type = 'CapabilitiesEvent'; Headers = 'TIME', 'PID', 'COMM', 'CAPABILITY', 'VERDICT', 'SYSCALL'; At80 = 'TIME', 'PID', 'COMM', 'CAPABILITY', 'VERDICT'
-           Row = New-Row CapabilitiesEvent @{ Capability = 'CAP_DAC_READ_SEARCH'; Granted = $false; Syscall = 257 } }
+           Row = New-Row CapabilitiesEvent @{ Capability = 'CAP_DAC_READ_SEARCH'; Granted = $false; Verdict = 'Deny'; Syscall = 257 } }
     )
 }
 
