@@ -4,7 +4,7 @@ namespace Gadget.Commands;
 
 /// <summary>Get-GadgetTopFile: reads and writes per process and file, per interval, the busiest first.</summary>
 [Cmdlet(VerbsCommon.Get, "GadgetTopFile", DefaultParameterSetName = LocalParameterSet)]
-[OutputType(typeof(TopFileRow), typeof(Tracing.TraceStatistics))]
+[OutputType(typeof(TopFileRow), typeof(TraceStatistics))]
 public sealed class GetTopFileCommand : TopCommand
 {
     /// <summary>Count every kind of file (sockets, pipes, devices), not only regular files; checked in the kernel.</summary>

@@ -5,7 +5,7 @@ namespace Gadget.Commands;
 
 /// <summary>Get-GadgetTopTcp: TCP bytes per process and connection, per interval, the busiest first.</summary>
 [Cmdlet(VerbsCommon.Get, "GadgetTopTcp", DefaultParameterSetName = LocalParameterSet)]
-[OutputType(typeof(TopTcpRow), typeof(Tracing.TraceStatistics))]
+[OutputType(typeof(TopTcpRow), typeof(TraceStatistics))]
 public sealed class GetTopTcpCommand : TopCommand
 {
     /// <summary>Only connections of this IP version (4 or 6), checked in the kernel.</summary>

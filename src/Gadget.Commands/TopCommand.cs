@@ -97,7 +97,7 @@ public abstract class TopCommand : GadgetCmdlet
     [ValidateNotNullOrEmpty]
     public string[]? Node { get; set; }
 
-    /// <summary>Write the run's final counters (a Gadget.Tracing.TraceStatistics per node) after its rows.</summary>
+    /// <summary>Write the run's final counters (a Gadget.TraceStatistics per node) after its rows.</summary>
     [Parameter]
     public SwitchParameter Statistics { get; set; }
 

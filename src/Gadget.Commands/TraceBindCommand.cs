@@ -5,7 +5,7 @@ namespace Gadget.Commands;
 
 /// <summary>Trace-GadgetBind: every bind of an IPv4 or IPv6 socket, with its address, protocol, options and result.</summary>
 [Cmdlet(VerbsDiagnostic.Trace, "GadgetBind", DefaultParameterSetName = LocalParameterSet)]
-[OutputType(typeof(BindEvent), typeof(Tracing.TraceStatistics))]
+[OutputType(typeof(BindEvent), typeof(TraceStatistics))]
 public sealed class TraceBindCommand : TraceCommand
 {
     /// <summary>Only binds to this port (checked in the kernel).</summary>

@@ -5,7 +5,7 @@ namespace Gadget.Commands;
 
 /// <summary>Trace-GadgetCapabilities: every capability check, with the capability, the verdict and the system call.</summary>
 [Cmdlet(VerbsDiagnostic.Trace, "GadgetCapabilities", DefaultParameterSetName = LocalParameterSet)]
-[OutputType(typeof(CapabilitiesEvent), typeof(Tracing.TraceStatistics))]
+[OutputType(typeof(CapabilitiesEvent), typeof(TraceStatistics))]
 public sealed class TraceCapabilitiesCommand : TraceCommand
 {
     /// <summary>Only checks of this capability (checked in the kernel), by name or number.</summary>

@@ -106,7 +106,7 @@ public abstract class TraceCommand : GadgetCmdlet
     [ArgumentCompleter(typeof(ClusterNameCompleter))]
     public string[]? Node { get; set; }
 
-    /// <summary>Write the trace's final counters (a Gadget.Tracing.TraceStatistics per node) after its events.</summary>
+    /// <summary>Write the trace's final counters (a Gadget.TraceStatistics per node) after its events.</summary>
     [Parameter]
     public SwitchParameter Statistics { get; set; }
 

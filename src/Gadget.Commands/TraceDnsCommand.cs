@@ -9,7 +9,7 @@ namespace Gadget.Commands;
 /// no response within -ResponseTimeout, as events whose Rcode is NoResponse.
 /// </summary>
 [Cmdlet(VerbsDiagnostic.Trace, "GadgetDns", DefaultParameterSetName = LocalParameterSet)]
-[OutputType(typeof(DnsEvent), typeof(Tracing.TraceStatistics))]
+[OutputType(typeof(DnsEvent), typeof(TraceStatistics))]
 public sealed class TraceDnsCommand : TraceCommand
 {
     /// <summary>

@@ -4,7 +4,7 @@ namespace Gadget.Commands;
 
 /// <summary>Trace-GadgetMount: every mount and umount, with its source, target, file-system type, flags and result.</summary>
 [Cmdlet(VerbsDiagnostic.Trace, "GadgetMount", DefaultParameterSetName = LocalParameterSet)]
-[OutputType(typeof(MountEvent), typeof(Tracing.TraceStatistics))]
+[OutputType(typeof(MountEvent), typeof(TraceStatistics))]
 public sealed class TraceMountCommand : TraceCommand
 {
     /// <summary>Only calls that failed.</summary>

@@ -5,7 +5,7 @@ namespace Gadget.Commands;
 
 /// <summary>Trace-GadgetTcp: TCP connections as processes connect, accept and close them.</summary>
 [Cmdlet(VerbsDiagnostic.Trace, "GadgetTcp", DefaultParameterSetName = LocalParameterSet)]
-[OutputType(typeof(TcpEvent), typeof(Tracing.TraceStatistics))]
+[OutputType(typeof(TcpEvent), typeof(TraceStatistics))]
 public sealed class TraceTcpCommand : TraceCommand
 {
     /// <summary>Only these types of event (checked in the kernel): Connect, Accept, Close.</summary>

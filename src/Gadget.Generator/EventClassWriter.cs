@@ -67,7 +67,7 @@ internal static partial class EventClassWriter
         {
             code.AppendLine();
             code.AppendLine("    /// <summary>The event as its table row reads, control characters escaped.</summary>");
-            code.AppendLine($"    public override string ToString() => string.Create(CultureInfo.InvariantCulture, $\"{ToStringExpression(template, properties)}\");");
+            code.AppendLine($"    public override string ToString() => {ToStringExpression(template, properties)};");
         }
 
         code.AppendLine();
@@ -126,8 +126,11 @@ internal static partial class EventClassWriter
     }
 
     /// <summary>
-    /// The interpolated string of a toString template: each {Property[:format]} becomes the
-    /// property's value, text escaped so a process's argv or a file's name cannot drive a terminal.
+    /// The expression of a toString template, read like the table row: each space-separated part
+    /// with its {Property[:format]} values, the parts that come out empty (a null, an enum's
+    /// None such as an errno of success or no flags) left out, as the views leave them blank.
+    /// Text is escaped so a process's argv or a file's name cannot drive a
+    /// terminal; durations print in milliseconds as the views show them.
     /// </summary>
     private static string ToStringExpression(string template, List<Property> properties)
     {
@@ -139,15 +142,21 @@ internal static partial class EventClassWriter
             known[property.Name] = property.Type;
         }
 
-        return Regex.Replace(template.Replace("\"", "\\\"", StringComparison.Ordinal), @"\{(\w+)(:[^}]*)?\}", match =>
+        IEnumerable<string> parts = template.Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(part => "$\"" + Regex.Replace(part.Replace("\"", "\\\"", StringComparison.Ordinal), @"\{(\w+)(:[^}]*)?\}", match =>
         {
             string name = match.Groups[1].Value;
             string format = match.Groups[2].Value;
             // A name the generated properties lack is a hand-written one (Nameserver, FlagsText): the compiler checks it.
-            return known.TryGetValue(name, out string? type) && type.TrimEnd('?') is "string" or "ArgumentList" or "IPAddressList"
-                ? $"{{ControlText.Escape({name}?.ToString())}}"
-                : $"{{{name}{format}}}";
-        });
+            string? type = known.TryGetValue(name, out string? t) ? t.TrimEnd('?') : null;
+            return type switch
+            {
+                "string" or "ArgumentList" or "IPAddressList" => $"{{ControlText.Escape({name}?.ToString())}}",
+                "TimeSpan" => $"{{ControlText.Milliseconds({name})}}",
+                _ when format.Length > 0 => $"{{{name}{format}}}",
+                _ => $"{{ControlText.Part({name})}}",
+            };
+        }) + "\"");
+        return $"ControlText.Row({string.Join(", ", parts)})";
     }
 
     /// <summary>The properties every event has (GadgetEvent's), in the order a list view shows them.</summary>

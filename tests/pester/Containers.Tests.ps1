@@ -131,8 +131,8 @@ Describe 'Containers and pods on every event' -Skip:$SkipKernel {
         @($opens | Where-Object flags -match 'O_WRONLY').Count | Should -BeGreaterThan 0
         # Inspektor Gadget's filter map (presence selects) and a program without common.h.
         $execs = @(Invoke-GadgetProgram -Path (Join-Path $Programs 'exec_ig_style.bpf.o') -Local -Namespace other-ns -Duration 3 -Statistics)
-        $statistics = $execs | Where-Object { $_ -is [Gadget.Tracing.TraceStatistics] }
-        $records = @($execs | Where-Object { $_ -isnot [Gadget.Tracing.TraceStatistics] })
+        $statistics = $execs | Where-Object { $_ -is [Gadget.TraceStatistics] }
+        $records = @($execs | Where-Object { $_ -isnot [Gadget.TraceStatistics] })
         $records.Count | Should -BeGreaterThan 0
         $records | ForEach-Object { $_.Pod | Should -Be 'other-app' }
         $statistics.FilteredAgent | Should -Be 0 -Because 'the kernel dropped every other mount namespace'

@@ -109,7 +109,7 @@ Describe 'A file name chosen to make -Path wildcards backtrack' -Skip:$SkipKerne
     }
 
     It 'the agent drained the trace and sent its final counters' {
-        $statistics = @($Output | Where-Object { $_ -is [Gadget.Tracing.TraceStatistics] })
+        $statistics = @($Output | Where-Object { $_ -is [Gadget.TraceStatistics] })
         $statistics.Count | Should -Be 1
         $statistics[0].Final | Should -BeTrue
         $statistics[0].FilteredAgent | Should -BeGreaterThan 1000 -Because 'the hostile name reached the agent and was matched there, every time'

@@ -54,9 +54,9 @@ AfterAll {
 Describe 'Get-GadgetTopBlockIO -Local' -Skip:$SkipKernel {
     Context '-Interval 2 -Count 2 | Export-Csv' {
         BeforeAll {
-            $script:Before = (Get-Date).ToUniversalTime()
+            $script:Before = Get-Date
             $script:Rows = @(Get-GadgetTopBlockIO -Local -Interval 2 -Count 2)
-            $script:After = (Get-Date).ToUniversalTime()
+            $script:After = Get-Date
             $script:Csv = Join-Path $Scratch 'io.csv'
             $Rows | Export-Csv -Path $Csv
             $script:Table = @(Import-Csv -Path $Csv)
@@ -137,7 +137,7 @@ Describe 'Get-GadgetTopBlockIO -Local' -Skip:$SkipKernel {
 
     It '-Duration cuts the last window short' {
         $rows = @(Get-GadgetTopBlockIO -Local -Interval 2 -Duration 3 -Top 0 -Statistics)
-        $statistics = @($rows | Where-Object { $_ -is [Gadget.Tracing.TraceStatistics] })
+        $statistics = @($rows | Where-Object { $_ -is [Gadget.TraceStatistics] })
         $statistics.Count | Should -Be 1
         $statistics[0].Final | Should -BeTrue
         $last = $rows | Where-Object { $_ -is [Gadget.TopBlockIORow] } | Sort-Object IntervalEnd | Select-Object -Last 1

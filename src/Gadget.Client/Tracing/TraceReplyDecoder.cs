@@ -181,7 +181,7 @@ internal sealed class TraceReplyDecoder(EventOrigin origin)
     }
 
     private static DateTime FromUnixNs(long unixNs)
-        => DateTime.UnixEpoch.AddTicks(Math.Clamp(unixNs / 100, 0, DateTime.MaxValue.Ticks - DateTime.UnixEpoch.Ticks));
+        => DateTime.UnixEpoch.AddTicks(Math.Clamp(unixNs / 100, 0, DateTime.MaxValue.Ticks - DateTime.UnixEpoch.Ticks)).ToLocalTime();
 
     private static ReadOnlySpan<byte> NextRow(ref ReadOnlySpan<byte> rows)
     {

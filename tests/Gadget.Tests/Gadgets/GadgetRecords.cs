@@ -287,5 +287,5 @@ internal static class ClientRows
     public static GadgetEvent[] Events(TraceReplyDecoder decoder, byte[] reply) => [.. decoder.Decode(reply).Chunks.SelectMany(c => c)];
 
     /// <summary>When the client says a boot-clock timestamp happened.</summary>
-    public static DateTime Time(ulong bootNs) => DateTime.UnixEpoch.AddTicks((long)((bootNs + BootTimeUnixNs) / 100));
+    public static DateTime Time(ulong bootNs) => DateTime.UnixEpoch.AddTicks((long)((bootNs + BootTimeUnixNs) / 100)).ToLocalTime();
 }

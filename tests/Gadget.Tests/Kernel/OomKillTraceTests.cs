@@ -63,7 +63,7 @@ public sealed class OomKillTraceTests : IDisposable
         Assert.Equal((uint)child.Id, kill.TriggerPid);
         Assert.Equal("python3", kill.TriggerComm);
         Assert.Equal(MountNs(Environment.ProcessId), kill.MountNsId);
-        Assert.InRange(kill.Timestamp, DateTime.UtcNow.AddMinutes(-1), DateTime.UtcNow);
+        Assert.InRange(kill.Timestamp, DateTime.Now.AddMinutes(-1), DateTime.Now);
     }
 
     private static ulong MountNs(int pid) => ulong.Parse(new FileInfo($"/proc/{pid}/ns/mnt").LinkTarget!.Split('[', ']')[1], System.Globalization.CultureInfo.InvariantCulture);

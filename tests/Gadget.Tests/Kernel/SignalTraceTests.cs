@@ -35,7 +35,7 @@ public sealed partial class SignalTraceTests
         Assert.Equal(SignalResult.Delivered, signal.Result);
         Assert.Equal(0, signal.Code); // SI_USER: sent by kill()
         Assert.True(signal.Group); // kill() signals the whole thread group
-        Assert.InRange(signal.Timestamp, DateTime.UtcNow.AddSeconds(-10), DateTime.UtcNow);
+        Assert.InRange(signal.Timestamp, DateTime.Now.AddSeconds(-10), DateTime.Now);
     }
 
     [KernelFact]

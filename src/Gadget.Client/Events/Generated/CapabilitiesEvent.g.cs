@@ -40,7 +40,7 @@ public sealed partial class CapabilitiesEvent : GadgetEvent
     public bool Granted { get; }
 
     /// <summary>The event as its table row reads, control characters escaped.</summary>
-    public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{Timestamp:HH:mm:ss.fff} {Pid} {ControlText.Escape(Comm?.ToString())} {Capability} {Granted} {Syscall}");
+    public override string ToString() => ControlText.Row($"{Timestamp:HH:mm:ss.fff}", $"{ControlText.Part(Pid)}", $"{ControlText.Escape(Comm?.ToString())}", $"{ControlText.Part(Capability)}", $"{ControlText.Part(Verdict)}", $"{ControlText.Part(Syscall)}");
 
     /// <summary>Where this type's fields are in the rows of one trace.</summary>
     internal sealed class Binding(TraceSchema schema, long bootTimeUnixNs) : EventBinding(schema, bootTimeUnixNs)

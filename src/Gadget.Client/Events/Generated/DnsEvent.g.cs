@@ -92,7 +92,7 @@ public sealed partial class DnsEvent : GadgetEvent
     public bool CaptureTruncated { get; }
 
     /// <summary>The event as its table row reads, control characters escaped.</summary>
-    public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{Timestamp:HH:mm:ss.fff} {Pid} {ControlText.Escape(Comm?.ToString())} {Qr} {PacketType} {QType} {ControlText.Escape(Name?.ToString())} {Rcode} {NumAnswers} {Nameserver} {Latency}");
+    public override string ToString() => ControlText.Row($"{Timestamp:HH:mm:ss.fff}", $"{ControlText.Part(Pid)}", $"{ControlText.Escape(Comm?.ToString())}", $"{ControlText.Part(Qr)}", $"{ControlText.Part(QType)}", $"{ControlText.Escape(Name?.ToString())}", $"{ControlText.Part(Rcode)}", $"{ControlText.Part(NumAnswers)}", $"{ControlText.Milliseconds(Latency)}", $"{ControlText.Part(Nameserver)}");
 
     /// <summary>Where this type's fields are in the rows of one trace.</summary>
     internal sealed class Binding(TraceSchema schema, long bootTimeUnixNs) : EventBinding(schema, bootTimeUnixNs)

@@ -56,7 +56,7 @@ public sealed partial class MountEvent : GadgetEvent
     public string Options { get; }
 
     /// <summary>The event as its table row reads, control characters escaped.</summary>
-    public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{Timestamp:HH:mm:ss.fff} {Pid} {ControlText.Escape(Comm?.ToString())} {Call} {ControlText.Escape(Source?.ToString())} {ControlText.Escape(Target?.ToString())} {ControlText.Escape(FsType?.ToString())} {Flags} {Error}");
+    public override string ToString() => ControlText.Row($"{Timestamp:HH:mm:ss.fff}", $"{ControlText.Part(Pid)}", $"{ControlText.Escape(Comm?.ToString())}", $"{ControlText.Part(Call)}", $"{ControlText.Part(Error)}", $"{ControlText.Escape(Source?.ToString())}", $"{ControlText.Escape(Target?.ToString())}", $"{ControlText.Escape(FsType?.ToString())}", $"{ControlText.Part(Flags)}");
 
     /// <summary>Where this type's fields are in the rows of one trace.</summary>
     internal sealed class Binding(TraceSchema schema, long bootTimeUnixNs) : EventBinding(schema, bootTimeUnixNs)

@@ -60,7 +60,7 @@ public sealed partial class OomKillEvent : GadgetEvent
     public string TriggerComm { get; }
 
     /// <summary>The event as its table row reads, control characters escaped.</summary>
-    public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{Timestamp:HH:mm:ss.fff} {Pid} {ControlText.Escape(Comm?.ToString())} {AnonRss} {TotalVm} {TriggerPid} {ControlText.Escape(TriggerComm?.ToString())}");
+    public override string ToString() => ControlText.Row($"{Timestamp:HH:mm:ss.fff}", $"{ControlText.Part(Pid)}", $"{ControlText.Escape(Comm?.ToString())}", $"{ControlText.Part(AnonRss)}", $"{ControlText.Part(TotalVm)}", $"{ControlText.Part(TriggerPid)}", $"{ControlText.Escape(TriggerComm?.ToString())}");
 
     /// <summary>Where this type's fields are in the rows of one trace.</summary>
     internal sealed class Binding(TraceSchema schema, long bootTimeUnixNs) : EventBinding(schema, bootTimeUnixNs)

@@ -52,7 +52,7 @@ public sealed partial class TopBlockIORow : GadgetTopRow
     public string DeviceName { get; }
 
     /// <summary>The event as its table row reads, control characters escaped.</summary>
-    public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{IntervalEnd:HH:mm:ss} {Pid} {ControlText.Escape(Comm?.ToString())} {Major}:{Minor} {ControlText.Escape(DeviceName?.ToString())} {Reads} {Writes} {Bytes} {Time}");
+    public override string ToString() => ControlText.Row($"{IntervalEnd:HH:mm:ss}", $"{ControlText.Part(Pid)}", $"{ControlText.Escape(Comm?.ToString())}", $"{ControlText.Part(Major)}:{ControlText.Part(Minor)}", $"{ControlText.Escape(DeviceName?.ToString())}", $"{ControlText.Part(Reads)}", $"{ControlText.Part(Writes)}", $"{ControlText.Part(Bytes)}", $"{ControlText.Milliseconds(Time)}");
 
     /// <summary>Where this type's fields are in the rows of one trace.</summary>
     internal sealed class Binding(TraceSchema schema, long bootTimeUnixNs) : EventBinding(schema, bootTimeUnixNs)

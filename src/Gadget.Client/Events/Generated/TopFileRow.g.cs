@@ -56,7 +56,7 @@ public sealed partial class TopFileRow : GadgetTopRow
     public string Path { get; }
 
     /// <summary>The event as its table row reads, control characters escaped.</summary>
-    public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{IntervalEnd:HH:mm:ss} {Pid} {ControlText.Escape(Comm?.ToString())} {Reads} {Writes} {ReadBytes} {WriteBytes} {FileType} {ControlText.Escape(Path?.ToString())}");
+    public override string ToString() => ControlText.Row($"{IntervalEnd:HH:mm:ss}", $"{ControlText.Part(Pid)}", $"{ControlText.Escape(Comm?.ToString())}", $"{ControlText.Part(Reads)}", $"{ControlText.Part(Writes)}", $"{ControlText.Part(ReadBytes)}", $"{ControlText.Part(WriteBytes)}", $"{ControlText.Part(FileType)}", $"{ControlText.Escape(Path?.ToString())}");
 
     /// <summary>Where this type's fields are in the rows of one trace.</summary>
     internal sealed class Binding(TraceSchema schema, long bootTimeUnixNs) : EventBinding(schema, bootTimeUnixNs)

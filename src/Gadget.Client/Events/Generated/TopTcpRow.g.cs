@@ -40,7 +40,7 @@ public sealed partial class TopTcpRow : GadgetTopRow
     public ulong Received { get; }
 
     /// <summary>The event as its table row reads, control characters escaped.</summary>
-    public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{IntervalEnd:HH:mm:ss} {Pid} {ControlText.Escape(Comm?.ToString())} {Source} {Destination} {Sent} {Received}");
+    public override string ToString() => ControlText.Row($"{IntervalEnd:HH:mm:ss}", $"{ControlText.Part(Pid)}", $"{ControlText.Escape(Comm?.ToString())}", $"{ControlText.Part(Source)}", $"{ControlText.Part(Destination)}", $"{ControlText.Part(Sent)}", $"{ControlText.Part(Received)}");
 
     /// <summary>Where this type's fields are in the rows of one trace.</summary>
     internal sealed class Binding(TraceSchema schema, long bootTimeUnixNs) : EventBinding(schema, bootTimeUnixNs)
