@@ -12,6 +12,7 @@
     FormatsToProcess     = @('Gadget.Events.Format.ps1xml', 'Gadget.Format.ps1xml')
     CmdletsToExport      = @(
         'Get-GadgetContainer'
+        'Get-GadgetProcess'
         'Get-GadgetVersion'
         'Install-Gadget'
         'Invoke-GadgetProgram'

@@ -47,8 +47,14 @@ internal static class CatalogGenerator
 
             GadgetMetadata metadata = GadgetMetadata.Parse(File.ReadAllText(yamlPath));
             GadgetObjectInfo info = GadgetObjectReader.Read(File.ReadAllBytes(objectPath));
-            TracerInfo tracer = info.Tracers.Count == 1 ? info.Tracers[0] : throw new InvalidOperationException($"Gadget '{name}' must declare one tracer.");
-            gadgets.Add(new GadgetSource(name, metadata, tracer, TraceSchema.Build(name, tracer.Event, metadata)));
+            // A tracer's events or a snapshot's records: the class reads either alike.
+            EventSchema record = (info.Tracers.Count, info.Snapshots.Count) switch
+            {
+                (1, 0) => info.Tracers[0].Event,
+                (0, 1) => info.Snapshots[0].Record,
+                _ => throw new InvalidOperationException($"Gadget '{name}' must declare one tracer or one snapshot."),
+            };
+            gadgets.Add(new GadgetSource(name, metadata, record, TraceSchema.Build(name, record, metadata)));
         }
 
         var files = new List<GeneratedFile>();
@@ -78,7 +84,7 @@ internal static class CatalogGenerator
 }
 
 /// <summary>One gadget folder, read.</summary>
-internal sealed record GadgetSource(string Name, GadgetMetadata Metadata, TracerInfo Tracer, TraceSchema Schema);
+internal sealed record GadgetSource(string Name, GadgetMetadata Metadata, EventSchema Record, TraceSchema Schema);
 
 /// <summary>Helpers for writing generated text the same way on every machine.</summary>
 internal static class Text

@@ -10,16 +10,17 @@ namespace Gadget.Tracing;
 internal static partial class EventTypes
 {
     /// <summary>The event types of the built-in gadgets, by name.</summary>
-    public static IReadOnlyList<string> Names { get; } = ["DnsEvent", "ExecEvent", "OpenEvent", "SignalEvent"];
+    public static IReadOnlyList<string> Names { get; } = ["DnsEvent", "ExecEvent", "OpenEvent", "ProcessEntry", "SignalEvent"];
 
     /// <summary>The built-in gadgets users pick from (diagnostic ones left out).</summary>
-    public static IReadOnlyList<string> Gadgets { get; } = ["dns", "exec", "open", "signal"];
+    public static IReadOnlyList<string> Gadgets { get; } = ["dns", "exec", "open", "process", "signal"];
 
     private static partial EventMaker? Generated(string typeName, TraceSchema schema, long bootTimeUnixNs) => typeName switch
     {
         "DnsEvent" => new EventMaker(new DnsEvent.Binding(schema, bootTimeUnixNs), static (in EventRow row, EventOrigin origin) => new DnsEvent(row, origin)),
         "ExecEvent" => new EventMaker(new ExecEvent.Binding(schema, bootTimeUnixNs), static (in EventRow row, EventOrigin origin) => new ExecEvent(row, origin)),
         "OpenEvent" => new EventMaker(new OpenEvent.Binding(schema, bootTimeUnixNs), static (in EventRow row, EventOrigin origin) => new OpenEvent(row, origin)),
+        "ProcessEntry" => new EventMaker(new ProcessEntry.Binding(schema, bootTimeUnixNs), static (in EventRow row, EventOrigin origin) => new ProcessEntry(row, origin)),
         "SignalEvent" => new EventMaker(new SignalEvent.Binding(schema, bootTimeUnixNs), static (in EventRow row, EventOrigin origin) => new SignalEvent(row, origin)),
         _ => null,
     };
