@@ -70,6 +70,8 @@ $DebianPackages = [ordered]@{
     'iproute2'       = '/usr/sbin/ip'
     'containerd'     = '/usr/bin/containerd'
     'runc'           = '/usr/sbin/runc'
+    # The kernel tests' sockets, mounts, capability checks and memory hog.
+    'python3'        = '/usr/bin/python3'
 }
 $BenchPackages = [ordered]@{
     'libbpf-tools' = '/usr/sbin/execsnoop'

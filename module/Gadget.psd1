@@ -13,6 +13,9 @@
     CmdletsToExport      = @(
         'Get-GadgetContainer'
         'Get-GadgetProcess'
+        'Get-GadgetTopBlockIO'
+        'Get-GadgetTopFile'
+        'Get-GadgetTopTcp'
         'Get-GadgetVersion'
         'Install-Gadget'
         'Invoke-GadgetProgram'
@@ -21,6 +24,11 @@
         'Trace-GadgetExec'
         'Trace-GadgetOpen'
         'Trace-GadgetSignal'
+        'Trace-GadgetTcp'
+        'Trace-GadgetBind'
+        'Trace-GadgetMount'
+        'Trace-GadgetOomKill'
+        'Trace-GadgetCapabilities'
         'Uninstall-Gadget'
     )
     FunctionsToExport    = @()

@@ -4,7 +4,12 @@
 
 #include <gadget/types.h>
 
-#define DNS_MAX_DATA 512   /* bytes of a DNS message kept; a power of two */
+/* Bytes of a DNS message kept; a power of two. 4 KiB holds a whole message
+ * of the EDNS buffer sizes in use (1232 is the recommended default, 4096
+ * the largest commonly advertised); a longer one is kept cut, and the agent
+ * marks it so (CaptureTruncated). Only the bytes a message has travel
+ * through the ring. */
+#define DNS_MAX_DATA 4096
 #define DNS_HEADER_SIZE 12
 #define DNS_MAX_PORTS 16
 

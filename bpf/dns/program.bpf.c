@@ -26,6 +26,12 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
+/* A query and its response, usually 100 to 600 bytes each (a record holds
+ * only the message's own bytes, at most DNS_MAX_DATA), for every lookup of
+ * a busy resolver: 4 MiB holds well over the 50 ms between drains of a
+ * dnsperf run against a local server, and a thousand of the largest
+ * messages. */
+#define GADGET_RING_SIZE (4 << 20)
 #include <gadget/common.h>
 #include "dns.h"
 
@@ -90,9 +96,11 @@ static __always_inline bool dns_port(__u16 port)
 }
 
 /* Where the DNS message starts, or 0 when the packet is not DNS. Fills
- * addresses, ports and protocol. skb data starts at the network header in
- * both directions of a cgroup skb program. */
-static __always_inline __u32 dns_locate(struct __sk_buff *skb, struct dns_event *event, __u8 *tcp_flags)
+ * addresses, ports and protocol, and says whether a message starts in this
+ * packet (every UDP datagram, even an empty one; a TCP segment with a length
+ * prefix). skb data starts at the network header in both directions of a
+ * cgroup skb program. */
+static __always_inline __u32 dns_locate(struct __sk_buff *skb, struct dns_event *event, __u8 *tcp_flags, bool *message)
 {
 	__u32 off = 0;
 	__u8 l4;
@@ -149,6 +157,7 @@ static __always_inline __u32 dns_locate(struct __sk_buff *skb, struct dns_event 
 		event->src.port = bpf_ntohs(udp.source);
 		event->dst.port = bpf_ntohs(udp.dest);
 		event->protocol = IPPROTO_UDP;
+		*message = true;
 		off += sizeof(udp);
 		event->__msg_len = skb->len > off ? skb->len - off : 0;
 	} else if (l4 == IPPROTO_TCP) {
@@ -169,6 +178,7 @@ static __always_inline __u32 dns_locate(struct __sk_buff *skb, struct dns_event 
 		}
 		off += sizeof(prefix);
 		event->__msg_len = bpf_ntohs(prefix);
+		*message = true;
 	} else {
 		return 0;
 	}
@@ -184,7 +194,10 @@ static __always_inline bool dns_qr_filtered(bool response)
 	return (dns_filter_qr == 1 && response) || (dns_filter_qr == 2 && !response);
 }
 
-/* Copies the message and sends the record; the traced task never waits. */
+/* Copies the message and sends the record; the traced task never waits.
+ * A message shorter than a DNS header (an empty datagram, 5 bytes) is sent
+ * too: the agent counts it as malformed, so that every DNS packet lands in
+ * exactly one of the trace's counters. */
 static __always_inline void dns_submit(struct __sk_buff *skb, struct dns_event *event, __u32 off)
 {
 	__u64 len = skb->len > off ? skb->len - off : 0;
@@ -195,22 +208,23 @@ static __always_inline void dns_submit(struct __sk_buff *skb, struct dns_event *
 	/* Restate the bounds where the verifier can see them: clang would
 	 * otherwise copy len through a register it last saw unbounded. */
 	asm volatile("%[len] &= %[mask]" : [len] "+r"(len) : [mask] "i"(2 * DNS_MAX_DATA - 1));
-	if (len < DNS_HEADER_SIZE || len > DNS_MAX_DATA)
+	if (len > DNS_MAX_DATA)
 		return;
-	if (bpf_skb_load_bytes(skb, off, event->__data, len))
+	if (len > 0 && bpf_skb_load_bytes(skb, off, event->__data, len))
 		return;
 	event->__data_len = len;
 	gadget_output(event, offsetof(struct dns_event, __data) + len);
 }
 
-static __always_inline struct dns_event *dns_begin(struct __sk_buff *skb, __u8 pkt_type, __u32 *off, __u8 *tcp_flags)
+static __always_inline struct dns_event *dns_begin(struct __sk_buff *skb, __u8 pkt_type, __u32 *off, __u8 *tcp_flags, bool *message)
 {
 	__u32 zero = 0;
 	struct dns_event *event = bpf_map_lookup_elem(&dns_scratch, &zero);
 	if (!event)
 		return NULL;
 
-	*off = dns_locate(skb, event, tcp_flags);
+	*message = false;
+	*off = dns_locate(skb, event, tcp_flags, message);
 	if (!*off)
 		return NULL;
 	event->timestamp = bpf_ktime_get_boot_ns();
@@ -244,16 +258,19 @@ int gadget_dns_egress(struct __sk_buff *skb)
 {
 	__u32 off;
 	__u8 tcp_flags = 0;
-	struct dns_event *event = dns_begin(skb, DNS_PACKET_OUTGOING, &off, &tcp_flags);
+	bool message;
+	struct dns_event *event = dns_begin(skb, DNS_PACKET_OUTGOING, &off, &tcp_flags, &message);
 	if (!event)
 		return 1;
 
 	/* A TCP segment without a message: remember who opened the connection
 	 * (a SYN leaves from connect(), in the caller's context), because
-	 * later segments may leave from softirq context. */
+	 * later segments may leave from softirq context. A message too short
+	 * for a header goes up as it is, to be counted malformed. */
 	bool has_message = dns_header(skb, event, off);
+	bool too_short = message && !has_message;
 	bool syn = event->protocol == IPPROTO_TCP && (tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == TCP_FLAG_SYN;
-	if (!has_message && !syn)
+	if (!message && !syn)
 		return 1;
 
 	struct gadget_process *known = NULL;
@@ -266,17 +283,20 @@ int gadget_dns_egress(struct __sk_buff *skb)
 		__u64 uid_gid = bpf_get_current_uid_gid();
 		struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 		gadget_process_fill(&event->proc, task, pid_tgid, uid_gid);
-		bpf_get_current_comm(event->proc.comm, sizeof(event->proc.comm));
 		bpf_map_update_elem(&dns_sockets, &event->__socket_cookie, &event->proc, BPF_ANY);
 	}
 	event->__flags |= DNS_F_ATTRIBUTED;
-	if (!has_message)
+	if (!message)
 		return 1;
 
 	if (gadget_should_discard(((__u64)event->proc.pid << 32) | event->proc.tid,
 				  ((__u64)event->proc.gid << 32) | event->proc.uid, event->proc.mntns_id,
 				  event->proc.comm))
 		return 1;
+	if (too_short) {
+		dns_submit(skb, event, off);
+		return 1;
+	}
 
 	bool response = event->qr;
 	if (!response) {
@@ -296,12 +316,16 @@ int gadget_dns_ingress(struct __sk_buff *skb)
 {
 	__u32 off;
 	__u8 tcp_flags = 0;
-	struct dns_event *event = dns_begin(skb, DNS_PACKET_HOST, &off, &tcp_flags);
-	if (!event || !dns_header(skb, event, off))
+	bool message;
+	struct dns_event *event = dns_begin(skb, DNS_PACKET_HOST, &off, &tcp_flags, &message);
+	if (!event || !message)
 		return 1;
+	/* A message too short for a header goes up as it is, to be counted
+	 * malformed; it has no id or QR bit to pair or filter by. */
+	bool too_short = !dns_header(skb, event, off);
 
 	bool response = event->qr;
-	if (response) {
+	if (response && !too_short) {
 		/* Latency is paired before any filter, so a filtered response
 		 * still marks its query answered. */
 		struct dns_query_key key = {.socket_cookie = event->__socket_cookie, .dns_id = event->id};
@@ -324,13 +348,12 @@ int gadget_dns_ingress(struct __sk_buff *skb)
 	} else {
 		/* Nobody known behind the socket (it has not sent DNS since the
 		 * trace began): shown only when no process filter is active. */
-		if (gadget_filter_pid || gadget_filter_uid != 0xffffffff || gadget_filter_comm[0] ||
-		    gadget_filter_by_mntns)
+		if (gadget_filters_process())
 			return 1;
 		__builtin_memset(&event->proc, 0, sizeof(event->proc));
 	}
 
-	if (dns_qr_filtered(response))
+	if (!too_short && dns_qr_filtered(response))
 		return 1;
 
 	dns_submit(skb, event, off);

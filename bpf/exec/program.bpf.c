@@ -15,6 +15,9 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_tracing.h>
+/* Hosts exec hundreds of processes a second at most; 1 MiB holds over 200
+ * records of a full 4 KiB argv, many times what arrives between drains. */
+#define GADGET_RING_SIZE (1 << 20)
 #include <gadget/common.h>
 #include "exec.h"
 

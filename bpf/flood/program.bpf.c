@@ -15,6 +15,9 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_tracing.h>
+/* The overload benchmark's source: 8 MiB is about 45 ms of a 500 k
+ * events/s flood, what the reader needs to stay lossless below overload. */
+#define GADGET_RING_SIZE (8 << 20)
 #include <gadget/common.h>
 #include "../exec/exec.h"
 

@@ -8,6 +8,8 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
+/* Small records (about 100 bytes): 512 KiB holds thousands. */
+#define GADGET_RING_SIZE (512 << 10)
 #include <gadget/common.h>
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -86,7 +86,8 @@ function Get-ModuleMetadata {
     $script = $prelude + @'
 $ErrorActionPreference = 'Stop'
 $module = Import-Module -Name $Manifest -PassThru
-$common = [System.Management.Automation.Cmdlet]::CommonParameters + [System.Management.Automation.Cmdlet]::OptionalCommonParameters
+# -WhatIf and -Confirm say that a cmdlet changes something: they stay in its syntax and parameters.
+$common = [System.Management.Automation.Cmdlet]::CommonParameters + 'UseTransaction'
 $context = [Gadget.LoadContext.ModuleLoadContext]::ForModule($module.ModuleBase)
 $types = [ordered]@{}
 

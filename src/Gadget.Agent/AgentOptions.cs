@@ -90,7 +90,8 @@ internal sealed class AgentOptions
           --listen-port PORT   also serve on 127.0.0.1:PORT (inside a pod, for port-forward)
           --node NAME          Kubernetes node name reported with events (default: $NODE_NAME)
           --kernel-btf PATH    kernel BTF to relocate against (default /sys/kernel/btf/vmlinux)
-          --ring-bytes N       size of each trace's ring buffer (power of two, default 8 MiB)
+          --ring-bytes N       size of every trace's ring buffer, rounded up to a power of two (default:
+                               each gadget's own, 512 KiB for signal to 8 MiB for open)
           --max-traces N       traces run at once; one more is refused (default 16, which fits 512 MiB)
           --parent-pid PID     exit when process PID ends
           --allow-programs     run users' own eBPF programs (Invoke-GadgetProgram); off by default

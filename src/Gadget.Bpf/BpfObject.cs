@@ -125,6 +125,9 @@ public sealed unsafe class BpfObject : IDisposable
         }
     }
 
+    /// <summary>A map's size as the object declares it, or as <see cref="SetMaxEntries"/> last set it (for a ring buffer: bytes).</summary>
+    public uint GetMaxEntries(string map) => Interop.Libbpf.bpf_map__max_entries(FindMap(map));
+
     /// <summary>Resizes a map (for a ring buffer: its size in bytes, a power of two of pages).</summary>
     public void SetMaxEntries(string map, uint maxEntries)
     {

@@ -26,6 +26,7 @@ public abstract class ClusterCmdlet : PSCmdlet, IDisposable
     /// <summary>The kubeconfig context to use instead of its current one.</summary>
     [Parameter(ParameterSetName = ClusterParameterSet)]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(ClusterNameCompleter))]
     public string? Context { get; set; }
 
     /// <summary>The API server's URL, to connect with -Token instead of a kubeconfig.</summary>

@@ -23,12 +23,13 @@ internal static class ContainerSelectionParameters
     private static readonly Regex LabelPrefix = new("^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$", RegexOptions.CultureInvariant);
 
     /// <summary>Null when nothing was asked: the host and every container.</summary>
-    public static ContainerSelection? Build(PSCmdlet cmdlet, string[]? namespaces, bool allNamespaces, string? pod, string? container, Hashtable? selector, bool hostOnly)
+    public static ContainerSelection? Build(PSCmdlet cmdlet, string[]? namespaces, bool allNamespaces, string? pod, string? container, Hashtable? selector, bool hostOnly, IReadOnlyList<string>? ids = null)
     {
-        bool anyContainerSelector = namespaces is { Length: > 0 } || allNamespaces || pod is not null || container is not null || selector is { Count: > 0 };
+        ids ??= [];
+        bool anyContainerSelector = namespaces is { Length: > 0 } || allNamespaces || pod is not null || container is not null || selector is { Count: > 0 } || ids.Count > 0;
         if (hostOnly && anyContainerSelector)
         {
-            Throw(cmdlet, "-HostOnly selects processes outside containers; it cannot be combined with -Namespace, -AllNamespaces, -Pod, -Container or -Selector.");
+            Throw(cmdlet, "-HostOnly selects processes outside containers; it cannot be combined with -Namespace, -AllNamespaces, -Pod, -Container, -Selector or containers piped in.");
         }
 
         if (allNamespaces && namespaces is { Length: > 0 })
@@ -84,6 +85,7 @@ internal static class ContainerSelectionParameters
             Pod = pod,
             Container = container,
             Labels = labels,
+            Ids = [.. ids.Distinct(StringComparer.Ordinal)],
         };
     }
 

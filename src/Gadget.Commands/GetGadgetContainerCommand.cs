@@ -13,16 +13,19 @@ public sealed class GetGadgetContainerCommand : GadgetCmdlet
     /// <summary>Only pods of these namespaces.</summary>
     [Parameter(Position = 0)]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(ClusterNameCompleter))]
     public string[]? Namespace { get; set; }
 
     /// <summary>Only this pod.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(ClusterNameCompleter))]
     public string? Pod { get; set; }
 
     /// <summary>Only containers of this name.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(ClusterNameCompleter))]
     public string? Container { get; set; }
 
     /// <summary>Only pods with all these labels.</summary>
@@ -33,6 +36,7 @@ public sealed class GetGadgetContainerCommand : GadgetCmdlet
     /// <summary>Only the agents of these nodes (cluster mode).</summary>
     [Parameter(ParameterSetName = ClusterParameterSet)]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(ClusterNameCompleter))]
     public string[]? Node { get; set; }
 
     /// <summary>Every node's containers; a node that fails is a non-terminating error.</summary>

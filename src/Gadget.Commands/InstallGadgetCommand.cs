@@ -21,6 +21,7 @@ public sealed class InstallGadgetCommand : ClusterCmdlet
     [Parameter]
     [ValidateNotNullOrEmpty]
     [ValidatePattern("^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")]
+    [ArgumentCompleter(typeof(ClusterNameCompleter))]
     public string Namespace { get; set; } = KubeCluster.DefaultInstallNamespace;
 
     /// <summary>The agent image (default: the one in deploy/03-daemonset.yaml).</summary>
@@ -150,6 +151,7 @@ public sealed class UninstallGadgetCommand : ClusterCmdlet
     /// <summary>The namespace Gadget was installed in (default: the one its ClusterRoleBinding names).</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(ClusterNameCompleter))]
     public string? Namespace { get; set; }
 
     /// <summary>Write an object for each Kubernetes object deleted.</summary>

@@ -10,7 +10,7 @@ namespace Gadget.Commands;
 /// its records as objects.
 /// </summary>
 [Cmdlet(VerbsLifecycle.Invoke, "GadgetProgram", DefaultParameterSetName = LocalParameterSet)]
-[OutputType(typeof(PSObject), typeof(Tracing.TraceStatistics))]
+[OutputType(typeof(PSObject), typeof(TraceStatistics))]
 public sealed class InvokeGadgetProgramCommand : TraceCommand
 {
     private GadgetProgramFile? _program;

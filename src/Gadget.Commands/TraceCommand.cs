@@ -20,7 +20,7 @@ public abstract class TraceCommand : GadgetRunCommand
     [ValidateRange(1, long.MaxValue)]
     public long MaxEvents { get; set; }
 
-    /// <summary>Write the trace's final counters (a Gadget.Tracing.TraceStatistics per node) after its events.</summary>
+    /// <summary>Write the trace's final counters (a Gadget.TraceStatistics per node) after its events.</summary>
     [Parameter]
     public SwitchParameter Statistics { get; set; }
 
@@ -50,17 +50,38 @@ public abstract class GadgetRunCommand : GadgetCmdlet
     /// <summary>Events lost so far, per node, as already warned of.</summary>
     private readonly Dictionary<string, ulong> _lostReported = new(StringComparer.Ordinal);
 
+    /// <summary>Processes a trace follows by pid at most (the agent's pid set).</summary>
+    private const int MaxPids = 1024;
+
+    public const string InvalidInputObjectId = "InvalidInputObject";
+
+    /// <summary>Container ids piped in.</summary>
+    private readonly List<string> _inputContainers = [];
+
+    /// <summary>Process ids piped in.</summary>
+    private readonly List<int> _inputPids = [];
+
     /// <summary>Events this command wrote to the pipeline.</summary>
     private long _written;
 
     /// <summary>How long the end of a trace waits for the agent's final counters.</summary>
     private static readonly TimeSpan FinalCountersWait = TimeSpan.FromSeconds(2);
 
-    /// <summary>Only this process (checked in the kernel).</summary>
+    /// <summary>Only these processes (checked in the kernel).</summary>
     [Parameter]
+    [ValidateNotNullOrEmpty]
+    [ValidateCount(1, MaxPids)]
     [ValidateRange(1, int.MaxValue)]
     [Alias("ProcessId")]
-    public int Pid { get; set; }
+    public int[]? Pid { get; set; }
+
+    /// <summary>
+    /// Containers (Gadget.GadgetContainer, from Get-GadgetContainer) or processes
+    /// (System.Diagnostics.Process, from Get-Process) to trace. Everything piped in is collected and
+    /// traced at once, in one trace, when the input ends.
+    /// </summary>
+    [Parameter(ValueFromPipeline = true)]
+    public PSObject? InputObject { get; set; }
 
     /// <summary>Only processes with this name (checked in the kernel; the kernel keeps 15 bytes of a name).</summary>
     [Parameter]
@@ -76,6 +97,7 @@ public abstract class GadgetRunCommand : GadgetCmdlet
     /// <summary>Only pods of these namespaces.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(ClusterNameCompleter))]
     public string[]? Namespace { get; set; }
 
     /// <summary>Pods of every namespace (and no host processes).</summary>
@@ -85,11 +107,13 @@ public abstract class GadgetRunCommand : GadgetCmdlet
     /// <summary>Only this pod.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(ClusterNameCompleter))]
     public string? Pod { get; set; }
 
     /// <summary>Only containers of this name.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(ClusterNameCompleter))]
     public string? Container { get; set; }
 
     /// <summary>Only pods with all these labels (@{ app = 'web' }).</summary>
@@ -104,6 +128,7 @@ public abstract class GadgetRunCommand : GadgetCmdlet
     /// <summary>Only the agents of these nodes (cluster mode).</summary>
     [Parameter(ParameterSetName = ClusterParameterSet)]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(ClusterNameCompleter))]
     public string[]? Node { get; set; }
 
     /// <summary>How long the run may last; null: until it ends or is stopped.</summary>
@@ -129,11 +154,44 @@ public abstract class GadgetRunCommand : GadgetCmdlet
     /// <summary>What the pipeline gets for an event.</summary>
     private protected virtual object Output(GadgetEvent gadgetEvent) => gadgetEvent is GadgetRecord record ? RecordObject.From(record) : gadgetEvent;
 
+    /// <summary>How long the agent may take past -Duration to report what was pending when the trace ended.</summary>
+    private protected virtual TimeSpan EndGrace => TimeSpan.Zero;
+
     /// <summary>The gadget's events this cmdlet writes; others are skipped.</summary>
     private protected virtual bool Accepts(GadgetEvent gadgetEvent) => true;
 
+    /// <summary>Collects what is piped in; the trace runs once, over all of it, in EndProcessing.</summary>
+    protected override void ProcessRecord()
+    {
+        if (InputObject is null)
+        {
+            return;
+        }
+
+        switch (InputObject.BaseObject)
+        {
+            case GadgetContainer container:
+                _inputContainers.Add(container.Id);
+                break;
+            case System.Diagnostics.Process process:
+                _inputPids.Add(process.Id);
+                break;
+            default:
+                WriteError(new ErrorRecord(
+                    new ArgumentException($"Cannot trace a {InputObject.BaseObject.GetType().FullName}: pipe containers (Get-GadgetContainer) or processes (Get-Process)."),
+                    InvalidInputObjectId, ErrorCategory.InvalidType, InputObject.BaseObject));
+                break;
+        }
+    }
+
     protected override void EndProcessing()
     {
+        if (MyInvocation.ExpectingInput && _inputContainers.Count == 0 && _inputPids.Count == 0)
+        {
+            // Input was piped and none of it can be traced: tracing everything instead would be a surprise.
+            return;
+        }
+
         if (!Local)
         {
             RunInCluster();
@@ -163,7 +221,7 @@ public abstract class GadgetRunCommand : GadgetCmdlet
     private TraceOptions BuildOptions(string? defaultNamespace)
     {
         string[]? namespaces = Namespace;
-        if (defaultNamespace is not null && !HostOnly && !AllNamespaces && namespaces is not { Length: > 0 })
+        if (defaultNamespace is not null && !HostOnly && !AllNamespaces && namespaces is not { Length: > 0 } && _inputContainers.Count == 0)
         {
             namespaces = [defaultNamespace];
         }
@@ -174,13 +232,27 @@ public abstract class GadgetRunCommand : GadgetCmdlet
             Program = ProgramFile,
             Duration = RunDuration,
             MaxEvents = RunMaxEvents > 0 ? (ulong)RunMaxEvents : null,
-            Pid = Pid > 0 ? Pid : null,
+            Pids = Pids(),
             Uid = Uid,
             Comm = Comm,
-            Containers = ContainerSelectionParameters.Build(this, namespaces, AllNamespaces, Pod, Container, Selector, HostOnly),
+            Containers = ContainerSelectionParameters.Build(this, namespaces, AllNamespaces, Pod, Container, Selector, HostOnly, _inputContainers),
         };
         AddParameters(options.Parameters);
         return options;
+    }
+
+    /// <summary>-Pid and the processes piped in; null for all.</summary>
+    private int[]? Pids()
+    {
+        int[] pids = [.. (Pid ?? []).Concat(_inputPids).Distinct()];
+        if (pids.Length > MaxPids)
+        {
+            ThrowTerminatingError(new ErrorRecord(
+                new ArgumentException($"A trace follows at most {MaxPids} processes by id; {pids.Length} were given. Select fewer, or select by -Comm or container."),
+                "TooManyProcesses", ErrorCategory.InvalidArgument, pids.Length));
+        }
+
+        return pids.Length > 0 ? pids : null;
     }
 
     private string GetNode(AgentConnection connection)
@@ -202,7 +274,7 @@ public abstract class GadgetRunCommand : GadgetCmdlet
 
     private void Run(ITraceSource session, TraceOptions options)
     {
-        DateTime? deadline = options.Duration is TimeSpan duration ? DateTime.UtcNow + duration + TimeSpan.FromSeconds(5) : null;
+        DateTime? deadline = options.Duration is TimeSpan duration ? DateTime.UtcNow + duration + EndGrace + TimeSpan.FromSeconds(5) : null;
         while (!StopToken.IsCancellationRequested)
         {
             if (!session.TryTake(out object? item, PollInterval, StopToken))
@@ -225,6 +297,14 @@ public abstract class GadgetRunCommand : GadgetCmdlet
                         WaitForFinalCounters(session);
                         ReportEnd(session);
                         return;
+                    }
+
+                    break;
+                case TopWindowRows window:
+                    // A top run by name: each window whole, largest main figure first.
+                    foreach ((GadgetEvent row, TopWindowRows part) in TopWindowMerger.Sorted(window))
+                    {
+                        WriteObject(TopCommand.RowObject(row, part));
                     }
 
                     break;

@@ -9,7 +9,7 @@ namespace Gadget.Commands;
 /// no response within -ResponseTimeout, as events whose Rcode is NoResponse.
 /// </summary>
 [Cmdlet(VerbsDiagnostic.Trace, "GadgetDns", DefaultParameterSetName = LocalParameterSet)]
-[OutputType(typeof(DnsEvent), typeof(Tracing.TraceStatistics))]
+[OutputType(typeof(DnsEvent), typeof(TraceStatistics))]
 public sealed class TraceDnsCommand : TraceCommand
 {
     /// <summary>
@@ -33,13 +33,20 @@ public sealed class TraceDnsCommand : TraceCommand
 
     /// <summary>
     /// How long a query may wait for its response before it is reported as unanswered (an event
-    /// with Rcode NoResponse). Seconds (2), a TimeSpan or 500ms/2s/1m. Default: 5 seconds.
+    /// with Rcode NoResponse). Seconds (2), a TimeSpan or 500ms/2s/1m. Default: 5 seconds. When
+    /// -Duration ends, the trace waits up to this long for the queries still open, then reports
+    /// those still unanswered, so a query sent during the trace never goes unreported; a query
+    /// answered in that wait is not reported (its response came after the trace).
     /// </summary>
     [Parameter]
     [DurationTransformation]
     public TimeSpan ResponseTimeout { get; set; }
 
     private protected override string GadgetName => "dns";
+
+    /// <summary>At the end of -Duration the agent waits up to the response timeout for queries still open.</summary>
+    private protected override TimeSpan EndGrace
+        => (MyInvocation.BoundParameters.ContainsKey(nameof(ResponseTimeout)) ? ResponseTimeout : TimeSpan.FromSeconds(5)) + TimeSpan.FromSeconds(1);
 
     private protected override void AddParameters(IDictionary<string, string> parameters)
     {

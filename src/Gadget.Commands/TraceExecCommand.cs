@@ -5,7 +5,7 @@ namespace Gadget.Commands;
 
 /// <summary>Trace-GadgetExec: every new process.</summary>
 [Cmdlet(VerbsDiagnostic.Trace, "GadgetExec", DefaultParameterSetName = LocalParameterSet)]
-[OutputType(typeof(ExecEvent), typeof(Tracing.TraceStatistics))]
+[OutputType(typeof(ExecEvent), typeof(TraceStatistics))]
 public sealed class TraceExecCommand : TraceCommand
 {
     /// <summary>Also report execs that failed (ENOENT, EACCES …). Costs a little on every syscall while tracing.</summary>

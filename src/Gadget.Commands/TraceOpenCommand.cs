@@ -4,7 +4,7 @@ namespace Gadget.Commands;
 
 /// <summary>Trace-GadgetOpen: every file open.</summary>
 [Cmdlet(VerbsDiagnostic.Trace, "GadgetOpen", DefaultParameterSetName = LocalParameterSet)]
-[OutputType(typeof(OpenEvent), typeof(Tracing.TraceStatistics))]
+[OutputType(typeof(OpenEvent), typeof(TraceStatistics))]
 public sealed class TraceOpenCommand : TraceCommand
 {
     /// <summary>Only opens of this absolute path (wildcards allowed), compared with the resolved path.</summary>

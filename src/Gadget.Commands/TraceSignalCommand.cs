@@ -5,7 +5,7 @@ namespace Gadget.Commands;
 
 /// <summary>Trace-GadgetSignal: every signal sent or raised, with its sender, its target and what became of it.</summary>
 [Cmdlet(VerbsDiagnostic.Trace, "GadgetSignal", DefaultParameterSetName = LocalParameterSet)]
-[OutputType(typeof(SignalEvent), typeof(Tracing.TraceStatistics))]
+[OutputType(typeof(SignalEvent), typeof(TraceStatistics))]
 public sealed class TraceSignalCommand : TraceCommand
 {
     /// <summary>Only this signal (checked in the kernel), by name or number: real-time signals (32 to 64) have no name.</summary>

@@ -31,6 +31,9 @@ internal static class CatalogGenerator
     public const string EventsDirectory = "src/Gadget.Client/Events/Generated";
     public const string FormatFile = "module/Gadget.Events.Format.ps1xml";
 
+    /// <summary>Where an event type's hand-written half (properties computed from the generated ones) lives.</summary>
+    public const string HandWrittenEventsDirectory = "src/Gadget.Client/Events";
+
     public static string DefaultObjectDirectory(string root) => Path.Combine(root, "src/Gadget.Agent/obj/bpf");
 
     public static IReadOnlyList<GeneratedFile> Generate(string root, string objectDirectory)
@@ -47,18 +50,22 @@ internal static class CatalogGenerator
 
             GadgetMetadata metadata = GadgetMetadata.Parse(File.ReadAllText(yamlPath));
             GadgetObjectInfo info = GadgetObjectReader.Read(File.ReadAllBytes(objectPath));
-            // A tracer's events or a snapshot's records: the class reads either alike.
-            EventSchema record = (info.Tracers.Count, info.Snapshots.Count) switch
+            // A tracer's events, a snapshot's records or a top's rows (its map's entries: key, then
+            // value): the class reads each alike.
+            MapIteratorInfo? top = info.Tracers.Count == 0 && info.Snapshots.Count == 0 && info.MapIterators.Count == 1 ? info.MapIterators[0] : null;
+            EventSchema record = (info.Tracers.Count, info.Snapshots.Count, top) switch
             {
-                (1, 0) => info.Tracers[0].Event,
-                (0, 1) => info.Snapshots[0].Record,
-                _ => throw new InvalidOperationException($"Gadget '{name}' must declare one tracer or one snapshot."),
+                (1, 0, null) => info.Tracers[0].Event,
+                (0, 1, null) => info.Snapshots[0].Record,
+                (0, 0, MapIteratorInfo map) => map.Record,
+                _ => throw new InvalidOperationException($"Gadget '{name}' must declare one tracer, one snapshot or one map iterator."),
             };
-            gadgets.Add(new GadgetSource(name, metadata, record, TraceSchema.Build(name, record, metadata)));
+            gadgets.Add(new GadgetSource(name, metadata, record, TraceSchema.Build(name, record, metadata)) { IsTop = top is not null });
         }
 
         var files = new List<GeneratedFile>();
         var types = new List<GadgetSource>();
+        var properties = new Dictionary<string, IReadOnlyList<ViewProperty>>(StringComparer.Ordinal);
         foreach (IGrouping<string, GadgetSource> type in gadgets.Where(g => g.Metadata.TypeName is not null).GroupBy(g => g.Metadata.TypeName!))
         {
             // Gadgets that share a type (flood writes exec's events) must agree on its fields.
@@ -74,17 +81,23 @@ internal static class CatalogGenerator
             }
 
             types.Add(owner);
+            string handWritten = Path.Combine(root, HandWrittenEventsDirectory, type.Key + ".cs");
+            properties[type.Key] = EventClassWriter.ViewProperties(owner, File.Exists(handWritten) ? File.ReadAllText(handWritten) : null);
             files.Add(new GeneratedFile($"{EventsDirectory}/{type.Key}.g.cs", EventClassWriter.Write(owner)));
         }
 
         files.Add(new GeneratedFile($"{EventsDirectory}/EventTypes.g.cs", EventClassWriter.WriteTypeTable(types, gadgets)));
-        files.Add(new GeneratedFile(FormatFile, FormatViewWriter.Write(types)));
+        files.Add(new GeneratedFile(FormatFile, FormatViewWriter.Write(types, properties)));
         return files;
     }
 }
 
 /// <summary>One gadget folder, read.</summary>
-internal sealed record GadgetSource(string Name, GadgetMetadata Metadata, EventSchema Record, TraceSchema Schema);
+internal sealed record GadgetSource(string Name, GadgetMetadata Metadata, EventSchema Record, TraceSchema Schema)
+{
+    /// <summary>A top gadget: its rows derive from GadgetTopRow (window start and end).</summary>
+    public bool IsTop { get; init; }
+}
 
 /// <summary>Helpers for writing generated text the same way on every machine.</summary>
 internal static class Text

@@ -5,7 +5,7 @@ using Gadget.Schema;
 namespace Gadget.Generator;
 
 /// <summary>Writes a gadget's event class: a property per field, read from a row through a binding made once per trace.</summary>
-internal static class EventClassWriter
+internal static partial class EventClassWriter
 {
     /// <summary>What the base class (GadgetEvent) reads: the first field of each of these types.</summary>
     private static readonly WellKnownType[] BaseFields =
@@ -39,7 +39,7 @@ internal static class EventClassWriter
         code.AppendLine("/// <summary>");
         code.AppendLine($"/// {Text.Xml(gadget.Metadata.Description)} (gadget <c>{gadget.Name}</c>)");
         code.AppendLine("/// </summary>");
-        code.AppendLine($"public sealed partial class {type} : GadgetEvent");
+        code.AppendLine($"public sealed partial class {type} : {(gadget.IsTop ? "GadgetTopRow" : "GadgetEvent")}");
         code.AppendLine("{");
         code.AppendLine("    [MethodImpl(MethodImplOptions.AggressiveOptimization)]");
         code.AppendLine($"    internal {type}(in EventRow row, EventOrigin origin)");
@@ -67,7 +67,7 @@ internal static class EventClassWriter
         {
             code.AppendLine();
             code.AppendLine("    /// <summary>The event as its table row reads, control characters escaped.</summary>");
-            code.AppendLine($"    public override string ToString() => string.Create(CultureInfo.InvariantCulture, $\"{ToStringExpression(template, properties)}\");");
+            code.AppendLine($"    public override string ToString() => {ToStringExpression(template, properties)};");
         }
 
         code.AppendLine();
@@ -126,45 +126,131 @@ internal static class EventClassWriter
     }
 
     /// <summary>
-    /// The interpolated string of a toString template: each {Property[:format]} becomes the
-    /// property's value, text escaped so a process's argv or a file's name cannot drive a terminal.
+    /// The expression of a toString template, read like the table row: each space-separated part
+    /// with its {Property[:format]} values, the parts that come out empty (a null, an enum's
+    /// None such as an errno of success or no flags) left out, as the views leave them blank.
+    /// Text is escaped so a process's argv or a file's name cannot drive a
+    /// terminal; durations print in milliseconds as the views show them.
     /// </summary>
     private static string ToStringExpression(string template, List<Property> properties)
     {
-        var known = new Dictionary<string, string>(StringComparer.Ordinal)
-        {
-            ["Timestamp"] = "DateTime", ["Pid"] = "int", ["Tid"] = "int", ["Ppid"] = "int", ["Uid"] = "uint", ["Gid"] = "uint",
-            ["Comm"] = "string", ["Node"] = "string?", ["Namespace"] = "string?", ["Pod"] = "string?", ["Container"] = "string?",
-        };
+        var known = BaseProperties.ToDictionary(p => p.Name, p => p.Type, StringComparer.Ordinal);
+        known["IntervalStart"] = "DateTime";
+        known["IntervalEnd"] = "DateTime";
         foreach (Property property in properties)
         {
             known[property.Name] = property.Type;
         }
 
-        return Regex.Replace(template.Replace("\"", "\\\"", StringComparison.Ordinal), @"\{(\w+)(:[^}]*)?\}", match =>
+        IEnumerable<string> parts = template.Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(part => "$\"" + Regex.Replace(part.Replace("\"", "\\\"", StringComparison.Ordinal), @"\{(\w+)(:[^}]*)?\}", match =>
         {
             string name = match.Groups[1].Value;
             string format = match.Groups[2].Value;
             // A name the generated properties lack is a hand-written one (Nameserver, FlagsText): the compiler checks it.
-            return known.TryGetValue(name, out string? type) && type.TrimEnd('?') is "string" or "ArgumentList" or "IPAddressList"
-                ? $"{{ControlText.Escape({name}?.ToString())}}"
-                : $"{{{name}{format}}}";
-        });
+            string? type = known.TryGetValue(name, out string? t) ? t.TrimEnd('?') : null;
+            return type switch
+            {
+                "string" or "ArgumentList" or "IPAddressList" => $"{{ControlText.Escape({name}?.ToString())}}",
+                "TimeSpan" => $"{{ControlText.Milliseconds({name})}}",
+                _ when format.Length > 0 => $"{{{name}{format}}}",
+                _ => $"{{ControlText.Part({name})}}",
+            };
+        }) + "\"");
+        return $"ControlText.Row({string.Join(", ", parts)})";
     }
+
+    /// <summary>The properties every event has (GadgetEvent's), in the order a list view shows them.</summary>
+    private static readonly ViewProperty[] BaseProperties =
+    [
+        new("Timestamp", "DateTime", false), new("Node", "string?", true), new("Namespace", "string?", true), new("Pod", "string?", true),
+        new("Container", "string?", true), new("ContainerId", "string?", true), new("PodLabels", "IReadOnlyDictionary<string, string>", true),
+        new("Pid", "int", false), new("Tid", "int", false), new("Ppid", "int", false), new("Uid", "uint", false), new("Gid", "uint", false),
+        new("Comm", "string", true), new("MountNsId", "ulong", false), new("NetNsId", "ulong", false),
+    ];
+
+    /// <summary>
+    /// Every public property of a gadget's event type with its .NET type, for the views: GadgetEvent's,
+    /// the generated ones, then those written by hand in the type's partial class
+    /// (<paramref name="handWritten"/>, the text of src/Gadget.Client/Events/&lt;Type&gt;.cs, if any).
+    /// </summary>
+    public static IReadOnlyList<ViewProperty> ViewProperties(GadgetSource gadget, string? handWritten)
+    {
+        var all = new List<ViewProperty>(BaseProperties);
+        if (gadget.IsTop)
+        {
+            // GadgetTopRow's: the window a row counts.
+            all.Add(new ViewProperty("IntervalStart", "DateTime", false));
+            all.Add(new ViewProperty("IntervalEnd", "DateTime", false));
+        }
+
+        all.AddRange(Properties(gadget.Schema).Where(p => p.Visibility == "public")
+            .Select(p => new ViewProperty(p.Name, p.Type, p.Field.Kind is FieldKind.String or FieldKind.StringList or FieldKind.AddressList)));
+        if (handWritten is not null)
+        {
+            foreach (Match match in HandWrittenProperty().Matches(handWritten))
+            {
+                // What a hand-written property computes from the others is text unless its type says otherwise.
+                string type = match.Groups["type"].Value.Trim();
+                all.Add(new ViewProperty(match.Groups["name"].Value, type, !NotText.Contains(type.TrimEnd('?'))));
+            }
+        }
+
+        return all;
+    }
+
+    /// <summary>Types of hand-written properties that never hold text.</summary>
+    private static readonly HashSet<string> NotText = new(StringComparer.Ordinal)
+    {
+        "bool", "int", "uint", "long", "ulong", "double", "DateTime", "TimeSpan", "IPAddress", "IPEndPoint", "FileAccess", "UnixFileMode", "OpenFlags", "Errno", "Signal",
+    };
+
+    [GeneratedRegex(@"^[ \t]*public[ \t]+(?!enum\b|sealed\b|static\b|class\b|partial\b|const\b|record\b|override\b)(?<type>[\w?<>,\[\] ]+?)[ \t]+(?<name>\w+)\s*(=>|\{)", RegexOptions.Multiline)]
+    private static partial Regex HandWrittenProperty();
 
     private static void WriteEnum(StringBuilder code, SchemaField field)
     {
         string name = field.Annotation("gadget.enum")!;
+        int prefix = SharedPrefixLength(field.EnumMembers);
         code.AppendLine();
         code.AppendLine($"/// <summary>The values of <c>{Text.Xml(field.CType)}</c>.</summary>");
+        if (field.Annotation("gadget.flags") == "true")
+        {
+            code.AppendLine("[Flags]");
+        }
+
         code.AppendLine($"public enum {name}");
         code.AppendLine("{");
         foreach ((string member, long value) in field.EnumMembers)
         {
-            code.AppendLine($"    {Text.Pascal(member)} = {value.ToString(System.Globalization.CultureInfo.InvariantCulture)},");
+            code.AppendLine($"    {Text.Pascal(member[prefix..])} = {value.ToString(System.Globalization.CultureInfo.InvariantCulture)},");
         }
 
         code.AppendLine("}");
+    }
+
+    /// <summary>
+    /// The length of the prefix every member shares up to an underscore (TCP_EVENT_ of
+    /// TCP_EVENT_CONNECT and TCP_EVENT_CLOSE), which C needs to keep the names unique and .NET
+    /// does not: 0 when there is none, or when a name would be left empty or start with a digit.
+    /// </summary>
+    private static int SharedPrefixLength(IReadOnlyList<(string Name, long Value)> members)
+    {
+        if (members.Count < 2)
+        {
+            return 0;
+        }
+
+        string first = members[0].Name;
+        for (int end = first.LastIndexOf('_'); end > 0; end = first.LastIndexOf('_', end - 1))
+        {
+            string prefix = first[..(end + 1)];
+            if (members.All(m => m.Name.Length > prefix.Length && m.Name.StartsWith(prefix, StringComparison.Ordinal) && !char.IsAsciiDigit(m.Name[prefix.Length])))
+            {
+                return prefix.Length;
+            }
+        }
+
+        return 0;
     }
 
     private static List<Property> Properties(TraceSchema schema)
@@ -234,3 +320,6 @@ internal static class EventClassWriter
 
     private sealed record Property(SchemaField Field, string Name, string Type, string Read, string Visibility, string? Description);
 }
+
+/// <summary>A public property of an event type, as a view shows it; text (<paramref name="IsText"/>) is escaped there.</summary>
+internal sealed record ViewProperty(string Name, string Type, bool IsText);

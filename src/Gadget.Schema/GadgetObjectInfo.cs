@@ -7,7 +7,19 @@ public sealed record TracerInfo(string Name, string MapName, EventSchema Event);
 public sealed record SnapshotInfo(string Name, EventSchema Record, IReadOnlyList<string> Programs);
 
 /// <summary>A hash map read periodically (top-style statistics).</summary>
-public sealed record MapIteratorInfo(string Name, string MapName);
+public sealed record MapIteratorInfo(string Name, string MapName)
+{
+    /// <summary>An entry as the host reads it: the key's fields, then the value's at the key's size.</summary>
+    public EventSchema Record { get; init; } = new(string.Empty, 0, []);
+
+    /// <summary>sizeof the key; the value starts there in <see cref="Record"/>.</summary>
+    public int KeySize { get; init; }
+
+    public int ValueSize { get; init; }
+
+    /// <summary>The map's max_entries as the object declares it (0 when it does not).</summary>
+    public uint MaxEntries { get; init; }
+}
 
 /// <summary>A global variable of a data section (.rodata): where it sits and what it holds.</summary>
 /// <param name="Name">The C variable's name.</param>

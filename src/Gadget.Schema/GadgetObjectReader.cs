@@ -78,7 +78,7 @@ public static class GadgetObjectReader
             else if (marker.StartsWith(MapIteratorPrefix, StringComparison.Ordinal))
             {
                 string[] parts = Split(marker, MapIteratorPrefix, "gadget_mapiter_<name>___<map>", exactly: 2);
-                mapIterators.Add(new MapIteratorInfo(parts[0], parts[1]));
+                mapIterators.Add(MapIteratorReader.Read(btf, builder, parts[0], parts[1], marker));
             }
             else if (marker.StartsWith(ParameterPrefix, StringComparison.Ordinal))
             {

@@ -81,6 +81,13 @@
                           unique name (the match), traced by -Comm and -Pid and by the same predicate
                           in Where-Object; the cost is the CPU of the agent and of this process (which
                           runs the cmdlet) over the trace, per event of the storm.
+    IdleTrace             Memory per idle trace: with an agent of its own in a memory cgroup of its
+                          own, IdleTraces traces of each of exec, signal, dns and open held open
+                          at once (a -Comm that matches nothing: no events), against the same agent
+                          with none. Per trace: the agent's resident memory (the ring is mapped
+                          twice) and what its cgroup is charged (the ring's pages once, its maps and
+                          programs). -RingBytes runs the agent with every ring that size (what it was
+                          before rings were sized per gadget: 8388608), to compare.
     Overload (G11)        A flood producer faster than any consumer, with an agent of its own, run
                           last: delivered + reported lost against generated, whether the workload made
                           all its calls, the agent's peak memory and how soon the first loss warning came.
@@ -137,8 +144,15 @@ param(
     [int] $DnsSeconds = 4,
 
     # The scenarios to run (all by default); see the description for what each measures.
-    [ValidateSet('Exec', 'ExecAsRun', 'Open', 'Container', 'Dns', 'Flood', 'Start', 'Load', 'Filter', 'Overload', 'Program')]
-    [string[]] $Scenario = @('Exec', 'ExecAsRun', 'Open', 'Container', 'Dns', 'Flood', 'Start', 'Load', 'Filter', 'Overload', 'Program'),
+    [ValidateSet('Exec', 'ExecAsRun', 'Open', 'Container', 'Dns', 'Flood', 'Start', 'Load', 'Filter', 'IdleTrace', 'Overload', 'Program')]
+    [string[]] $Scenario = @('Exec', 'ExecAsRun', 'Open', 'Container', 'Dns', 'Flood', 'Start', 'Load', 'Filter', 'IdleTrace', 'Overload', 'Program'),
+
+    # Idle traces of each gadget held open at once by the IdleTrace scenario.
+    [ValidateRange(1, 16)]
+    [int] $IdleTraces = 4,
+
+    # IdleTrace: the agent's --ring-bytes (every trace's ring), to compare with rings sized per gadget.
+    [uint32] $RingBytes,
 
     # The small user's tracer of the Program scenario (tests/programs/trace_open, as the test build compiles it).
     [string] $ProgramPath = (Get-ChildItem (Join-Path $PSScriptRoot '../Gadget.Tests/bin/*/*/programs/trace_open.bpf.o') -ErrorAction Ignore | Select-Object -First 1 -ExpandProperty FullName),
@@ -1557,6 +1571,109 @@ function Invoke-OverloadBenchmark {
     $overloadRows | Format-Table -AutoSize -Wrap | Out-String -Width 200 | Write-Host
     $overloadRows | ForEach-Object { "| $($_.Metric) | $($_.Ours) |  |  | $($_.Goal) | $($_.Result) |" } | Add-Content -Path (Join-Path $OutDir 'results.md')
 }
+
+#region idle trace memory
+# What an idle trace costs the agent: its programs and maps, and above all its ring, which the
+# reader maps twice. Measured with an agent of its own in a memory cgroup of its own (v1, where
+# these machines have the memory controller), so that the cgroup's charge is the agent's alone.
+
+function Invoke-IdleTraceBenchmark {
+    param([int] $Runs, [int] $Count, [uint32] $RingBytes)
+
+    $socket = "/run/gadget/bench-idle-$PID.sock"
+    $cgroup = "/sys/fs/cgroup/memory/gadget-bench-idle-$PID"
+    $start = [Diagnostics.ProcessStartInfo]::new((Join-Path $ModulePath 'agent/gadget-agent'))
+    $arguments = @('--socket', $socket, '--parent-pid', "$PID") + $(if ($RingBytes) { '--ring-bytes', "$RingBytes" } else { @() })
+    foreach ($argument in $arguments) { $start.ArgumentList.Add($argument) }
+    $start.UseShellExecute = $false
+    $start.RedirectStandardOutput = $true
+    $start.RedirectStandardError = $true
+    $agent = [Diagnostics.Process]::Start($start)
+    $agent.BeginOutputReadLine()
+    $agent.BeginErrorReadLine()
+    $charged = { if (Test-Path $cgroup) { [double](Get-Content "$cgroup/memory.usage_in_bytes") / 1MB } else { [double]::NaN } }
+    $measured = @()
+    try {
+        if (Test-Path (Split-Path $cgroup)) {
+            New-Item $cgroup -ItemType Directory -Force | Out-Null
+            Set-Content "$cgroup/cgroup.procs" "$($agent.Id)"
+        }
+        if (-not (Wait-Condition { Test-Path $socket } 30)) { throw "The agent did not open $socket within 30 s." }
+        # One short trace of each gadget first: what the agent allocates once, on its first
+        # traces (code, pools), is then not counted against the first gadget measured.
+        $warmUp = Start-ThreadJob -ArgumentList $ModulePath, $socket {
+            param($ModulePath, $Socket)
+            Import-Module (Join-Path $ModulePath 'Gadget.psd1')
+            $env:GADGET_AGENT_SOCKET = $Socket
+            foreach ($gadget in 'exec', 'signal', 'dns', 'open') { Start-GadgetTrace -Gadget $gadget -Local -Comm 'gadget-none' -Duration 1 | Out-Null }
+        }
+        $null = $warmUp | Wait-Job -Timeout 120
+        $warmUp | Remove-Job -Force
+        for ($run = 0; $run -lt $Runs; $run++) {
+            foreach ($gadget in 'exec', 'signal', 'dns', 'open') {
+                # Idle: no trace for over 2 s, after which the agent gives back what a burst made it grow.
+                if (-not (Wait-Condition { (Get-BpfLinkCount $agent.Id) -eq 0 } 15)) { throw 'A previous trace is still attached in the agent.' }
+                Start-Sleep -Seconds 4
+                $noneRss = Get-RssMiB $agent.Id
+                $noneCharged = & $charged
+                $jobs = foreach ($i in 1..$Count) {
+                    Start-ThreadJob -ArgumentList $ModulePath, $socket, $gadget {
+                        param($ModulePath, $Socket, $Gadget)
+                        Import-Module (Join-Path $ModulePath 'Gadget.psd1')
+                        $env:GADGET_AGENT_SOCKET = $Socket
+                        Start-GadgetTrace -Gadget $Gadget -Local -Comm 'gadget-none' -Duration 600 | Out-Null
+                    }
+                }
+                try {
+                    # Every trace attached: the link count stops growing at a multiple of the count.
+                    $state = @{ Previous = -1 }
+                    $steady = Wait-Condition {
+                        $links = Get-BpfLinkCount $agent.Id
+                        $same = $links -gt 0 -and $links -eq $state.Previous -and $links % $Count -eq 0
+                        $state.Previous = $links
+                        $same
+                    } 60 -IntervalMs 1000
+                    if (-not $steady) { throw "The $Count idle $gadget traces did not all attach within 60 s." }
+                    Start-Sleep -Seconds 4
+                    $measured += [pscustomobject]@{
+                        Gadget          = $gadget
+                        RssPerTrace     = ((Get-RssMiB $agent.Id) - $noneRss) / $Count
+                        ChargedPerTrace = ((& $charged) - $noneCharged) / $Count
+                        IdleRss         = $noneRss
+                    }
+                    Write-Host ('  idle {0,-6} traces run {1}: {2:N1} MiB resident, {3:N1} MiB charged per trace (agent {4:N1} MiB with none)' -f $gadget, ($run + 1), $measured[-1].RssPerTrace, $measured[-1].ChargedPerTrace, $noneRss)
+                }
+                finally {
+                    $jobs | Stop-Job -PassThru | Remove-Job -Force
+                }
+            }
+        }
+    }
+    finally {
+        Send-Signal $agent.Id TERM
+        if (-not $agent.WaitForExit(10000)) { $agent.Kill() }
+        if (Test-Path $cgroup) { [IO.Directory]::Delete($cgroup) }   # rmdir: a cgroup's files go with it
+    }
+
+    $ring = if ($RingBytes) { ', every ring {0:N0} KiB' -f ($RingBytes / 1KB) } else { '' }
+    $idleRows = foreach ($group in $measured | Group-Object Gadget) {
+        $rss = Get-Median $group.Group.RssPerTrace
+        $chargedMiB = Get-Median $group.Group.ChargedPerTrace
+        [pscustomobject]@{
+            Metric = "Idle $($group.Name) trace: the agent's memory per trace ($Count open at once$ring), resident; cgroup charge"
+            Ours   = '{0:N1} MiB; {1}' -f $rss, (Format-Unit $chargedMiB 'MiB')
+            # An exec trace's ring (1 MiB) mapped twice, its programs and maps: a fraction of the 16 MiB an 8 MiB ring cost.
+            Goal   = $(if ($group.Name -eq 'exec' -and -not $RingBytes) { '≤ 4 MiB resident' } else { '' })
+            Result = $(if ($group.Name -eq 'exec' -and -not $RingBytes) { Format-Verdict ($rss -le 4) } else { '' })
+        }
+    }
+    $idleRows | Format-Table -AutoSize -Wrap | Out-String -Width 200 | Write-Host
+    $idleRows | ForEach-Object { "| $($_.Metric) | $($_.Ours) |  |  | $($_.Goal) | $($_.Result) |" } | Add-Content -Path (Join-Path $OutDir 'results.md')
+}
+
+if ('IdleTrace' -in $Scenario) { Invoke-IdleTraceBenchmark -Runs $Runs -Count $IdleTraces -RingBytes $RingBytes }
+
+#endregion
 
 if ('Overload' -in $Scenario) { Invoke-OverloadBenchmark -Runs $Runs }
 

@@ -131,8 +131,8 @@ Describe 'Containers and pods on every event' -Skip:$SkipKernel {
         @($opens | Where-Object flags -match 'O_WRONLY').Count | Should -BeGreaterThan 0
         # Inspektor Gadget's filter map (presence selects) and a program without common.h.
         $execs = @(Invoke-GadgetProgram -Path (Join-Path $Programs 'exec_ig_style.bpf.o') -Local -Namespace other-ns -Duration 3 -Statistics)
-        $statistics = $execs | Where-Object { $_ -is [Gadget.Tracing.TraceStatistics] }
-        $records = @($execs | Where-Object { $_ -isnot [Gadget.Tracing.TraceStatistics] })
+        $statistics = $execs | Where-Object { $_ -is [Gadget.TraceStatistics] }
+        $records = @($execs | Where-Object { $_ -isnot [Gadget.TraceStatistics] })
         $records.Count | Should -BeGreaterThan 0
         $records | ForEach-Object { $_.Pod | Should -Be 'other-app' }
         $statistics.FilteredAgent | Should -Be 0 -Because 'the kernel dropped every other mount namespace'
@@ -144,6 +144,24 @@ Describe 'Containers and pods on every event' -Skip:$SkipKernel {
         $dns.Count | Should -BeGreaterThan 0
         $opens.Count | Should -BeGreaterThan 0
         @($dns + $opens) | ForEach-Object { $_.Pod | Should -Be 'other-app' }
+    }
+
+    It 'traces the containers Get-GadgetContainer passes, in one trace, and no others' {
+        $events = @(Get-GadgetContainer -Local -Namespace my-ns | Trace-GadgetExec -Local -Duration 3)
+        $events.Count | Should -BeGreaterThan 0
+        $events | ForEach-Object { $_.Pod | Should -Be 'my-app'; $_.Namespace | Should -Be 'my-ns' }
+        $both = @(Get-GadgetContainer -Local | Where-Object Id -in $Mine, $Other | Trace-GadgetExec -Local -Duration 3)
+        @($both.Pod | Sort-Object -Unique) | Should -Be @('my-app', 'other-app')
+    }
+
+    It 'completes -Namespace, -Pod and -Container with -Local from the containers of this host' {
+        function Get-Completion([string] $Line) { @((TabExpansion2 -inputScript $Line -cursorColumn $Line.Length).CompletionMatches | ForEach-Object CompletionText) }
+        Get-Completion 'Trace-GadgetExec -Local -Namespace my' | Should -Be @('my-ns')
+        $namespaces = Get-Completion 'Trace-GadgetDns -Local -Namespace '
+        $namespaces | Should -Contain 'my-ns'
+        $namespaces | Should -Contain 'other-ns'
+        Get-Completion 'Trace-GadgetOpen -Local -Namespace other-ns -Pod ' | Should -Be @('other-app')
+        Get-Completion 'Get-GadgetContainer -Local -Container my-' | Should -Be @('my-app')
     }
 
     It 'groups an exec trace of every namespace by Namespace and Pod' {

@@ -144,8 +144,8 @@ Describe 'Trace-GadgetDns -Local' -Skip:$SkipKernel {
     It 'shows the table view with RCODE empty for queries' {
         $query = $All | Where-Object { $_.Qr -eq 'Query' -and $_.Rcode -eq 'NoError' } | Select-Object -First 1
         $failure = $Failures | Where-Object Rcode -eq 'NXDomain' | Select-Object -First 1
-        $table = @($query, $failure) | Format-Table | Out-String -Width 250
-        $table | Should -Match 'PID\s+TID\s+COMM\s+QR\s+TYPE\s+QTYPE\s+NAME\s+RCODE\s+NUMANSWERS\s+NAMESERVER\s+LATENCY'
+        $table = @($query, $failure) | Format-Table | Out-String -Width 120
+        $table | Should -Match 'TIME\s+PID\s+COMM\s+QR\s+QTYPE\s+NAME\s+RCODE\s+ANS\s+LATENCY\s+NAMESERVER'
         $lines = $table -split "`n" | Where-Object { $_ -match $Marker }
         $lines[0] | Should -Not -Match 'NoError'
         $lines[1] | Should -Match 'NXDomain'

@@ -173,6 +173,17 @@ Describe '<Name>' -ForEach $CmdletNames {
         }
     }
 
+    It 'lists -WhatIf and -Confirm in every syntax block of a cmdlet that changes things' {
+        if (-not $Command.Parameters.ContainsKey('WhatIf')) { return }
+        $blocks = @((Get-Help $Name).syntax.syntaxItem)
+        $blocks.Count | Should -BeGreaterThan 0
+        foreach ($block in $blocks) {
+            $names = @($block.parameter.name)
+            $names | Should -Contain 'WhatIf'
+            $names | Should -Contain 'Confirm'
+        }
+    }
+
     It 'names its output types in the help' {
         $returned = @($Help.returnValues.returnValue.type.name)
         foreach ($type in $Command.OutputType) {
@@ -182,6 +193,12 @@ Describe '<Name>' -ForEach $CmdletNames {
 
     It 'links to about_Gadget' {
         @($Help.relatedLinks.navigationLink.linkText) | Should -Contain 'about_Gadget'
+    }
+}
+
+Describe 'Start-GadgetTrace help' {
+    It 'says that it blocks while it streams' {
+        (Get-Help Start-GadgetTrace).description.Text -join ' ' | Should -Match 'blocks while it streams'
     }
 }
 

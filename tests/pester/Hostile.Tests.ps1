@@ -109,7 +109,7 @@ Describe 'A file name chosen to make -Path wildcards backtrack' -Skip:$SkipKerne
     }
 
     It 'the agent drained the trace and sent its final counters' {
-        $statistics = @($Output | Where-Object { $_ -is [Gadget.Tracing.TraceStatistics] })
+        $statistics = @($Output | Where-Object { $_ -is [Gadget.TraceStatistics] })
         $statistics.Count | Should -Be 1
         $statistics[0].Final | Should -BeTrue
         $statistics[0].FilteredAgent | Should -BeGreaterThan 1000 -Because 'the hostile name reached the agent and was matched there, every time'
@@ -117,6 +117,94 @@ Describe 'A file name chosen to make -Path wildcards backtrack' -Skip:$SkipKerne
 
     It 'leaves no program attached a second after the trace returned' {
         $DetachedInTime | Should -BeTrue -Because "the agent holds $($AfterTrace.Programs) programs and $($AfterTrace.Links) links; before the trace $($Baseline.Programs) and $($Baseline.Links)"
+    }
+}
+
+Describe 'Argv, process names and file names with terminal escape sequences' -Skip:$SkipKernel {
+    BeforeAll {
+        $script:Agent = Start-TestAgent -ModulePath $ModulePath
+        $env:GADGET_AGENT_SOCKET = $Agent.Socket
+        $e = [char]27; $bel = [char]7
+        # A window title (OSC 0 … BEL), a clear screen, an erased line, a hyperlink (OSC 8 … ST), a C1 CSI and DEL.
+        $script:Sequences = @("$e]0;owned$bel", "$e[2J", "$e[1A$e[2K", "$e]8;;http://evil.test/$e\link$e]8;;$e\", "$([char]0x9b)31m", "x$([char]0x7f)")
+        $script:Marker = New-Marker
+        $directory = Join-Path $Scratch 'escapes'
+        New-Item $directory -ItemType Directory | Out-Null
+        # A file whose name holds the sequences, and a program whose name (its comm) and path do.
+        $script:HostileFile = Join-Path $directory ("f$e]0;owned$bel$e[2J$e[1A$e[2K" + [char]0x9b + 'x')
+        Set-Content -LiteralPath $HostileFile ''
+        $script:HostileProgram = Join-Path $directory "t$e[2J$bel"
+        $null = New-Item -ItemType SymbolicLink -Path $HostileProgram -Target /bin/true
+        $loop = 'f=$1; p=$2; shift 2; while :; do : < "$f"; "$p" "$@"; sleep 0.1; done'
+        $start = [Diagnostics.ProcessStartInfo]::new('/bin/sh')
+        foreach ($argument in @('-c', $loop, 'escaper', $HostileFile, $HostileProgram, $Marker) + $Sequences) { $start.ArgumentList.Add($argument) }
+        $script:Looper = [Diagnostics.Process]::Start($start)
+        $script:Execs = @((Invoke-Bounded 'Trace-GadgetExec -Local -Duration 2').Output | Where-Object { $_ -is [Gadget.ExecEvent] -and $_.Args -contains $Marker })
+        $script:Opens = @((Invoke-Bounded "Trace-GadgetOpen -Local -Path '$directory/*' -Duration 2").Output | Where-Object { $_ -is [Gadget.OpenEvent] })
+
+        function Get-Rendered {
+            param($Events)
+            # What a terminal would receive: tables at the default width and wide enough to hold every column whole, and lists.
+            [pscustomobject]@{
+                Table = $Events | Format-Table | Out-String
+                WideTable = $Events | Format-Table | Out-String -Width 400
+                List = $Events | Format-List | Out-String
+            }
+        }
+        # Every C0 control but the line breaks Out-String itself writes, every C1 control and DEL.
+        $script:RawControl = '[\x00-\x09\x0b\x0c\x0e-\x1f\x7f-\x9f]'
+    }
+
+    AfterAll {
+        if ($script:Looper -and -not $Looper.HasExited) { $Looper.Kill(); $Looper.WaitForExit() }
+        $env:GADGET_AGENT_SOCKET = Join-Path $Scratch 'none/agent.sock'
+        Stop-TestAgent $script:Agent
+    }
+
+    It 'traced the hostile exec and open' {
+        $Execs.Count | Should -BeGreaterThan 0
+        $Opens.Count | Should -BeGreaterThan 0
+    }
+
+    It 'properties keep the raw text for scripts' {
+        $Execs[0].Args | Should -Be (@($HostileProgram, $Marker) + $Sequences)
+        $Execs[0].Comm | Should -BeExactly "t$([char]27)[2J$([char]7)"
+        $Execs[0].ExePath | Should -BeExactly $HostileProgram
+        $Opens.Path | Should -Contain $HostileFile
+    }
+
+    It 'an exec event''s <View> shows the escapes visibly and no control character raw' -ForEach @(
+        @{ View = 'Table' }, @{ View = 'WideTable' }, @{ View = 'List' }
+    ) {
+        $text = (Get-Rendered $Execs[0]).$View
+        $text | Should -Not -Match $RawControl
+        $text | Should -Match ([regex]::Escape('t\e[2J\x07'))
+        if ($View -ne 'Table') {
+            foreach ($visible in '\e]0;owned\x07', '\e[2J', '\e[1A\e[2K', '\e]8;;http://evil.test/\e\link\e]8;;\e\', '\x9b31m', 'x\x7f') {
+                $text | Should -Match ([regex]::Escape($visible))
+            }
+        }
+    }
+
+    It 'an open event''s <View> shows the escapes visibly and no control character raw' -ForEach @(
+        @{ View = 'Table' }, @{ View = 'WideTable' }, @{ View = 'List' }
+    ) {
+        $text = (Get-Rendered ($Opens | Where-Object Path -eq $HostileFile | Select-Object -First 1)).$View
+        $text | Should -Not -Match $RawControl
+        if ($View -eq 'List') {
+            $text | Should -Match ([regex]::Escape('f\e]0;owned\x07\e[2J\e[1A\e[2K\x9bx'))
+        }
+    }
+
+    It 'ToString() escapes as the views do' {
+        "$($Execs[0])" | Should -Not -Match $RawControl
+        "$($Execs[0])" | Should -Match ([regex]::Escape('\e]0;owned\x07'))
+    }
+
+    It 'the views fit in 120 columns' {
+        foreach ($line in ((Get-Rendered $Execs[0]).Table -split "`n") + ((Get-Rendered $Opens[0]).Table -split "`n")) {
+            $line.TrimEnd().Length | Should -BeLessOrEqual 120
+        }
     }
 }
 

@@ -106,8 +106,17 @@ Describe 'Get-GadgetProcess -Local' -Skip:$SkipKernel {
             $run = Invoke-FreshPwsh $command
             $run.ExitCode | Should -Be 0 -Because ($run.Errors -replace $Ansi)
             $lines = @($run.Output -replace $Ansi -split "`r?`n" | Where-Object { $_.Trim() })
-            $lines[0].TrimEnd() | Should -Match '^\s*PID\s+TID\s+PPID\s+COMM\s+UID\s+GID\s+THREADS\s+MNTNS\s+NAMESPACE\s+POD$'
-            @($lines | Where-Object { $_ -match "^\s*$($Python.Id)\s+\d+\s+$PID\s+python3\s" }).Count | Should -Be 3
+            $lines[0].TrimEnd() | Should -Match '^TIME\s+PID\s+TID\s+PPID\s+COMM\s+UID\s+GID\s+THREADS\s+MNTNS$'
+            @($lines | Where-Object { $_ -match "^\d\d:\d\d:\d\d\.\d{3}\s+$($Python.Id)\s+\d+\s+$PID\s+python3\s" }).Count | Should -Be 3
+            foreach ($line in $lines) { $line.TrimEnd().Length | Should -BeLessOrEqual 120 }
+        }
+
+        It 'shows pod identity in the pod view' {
+            $command = "Import-Module '$(Join-Path $ModulePath 'Gadget.psd1')'; Get-GadgetProcess -Local -Pid $($Python.Id) | Format-Table -View pod | Out-String -Width 120"
+            $run = Invoke-FreshPwsh $command
+            $run.ExitCode | Should -Be 0 -Because ($run.Errors -replace $Ansi)
+            $lines = @($run.Output -replace $Ansi -split "`r?`n" | Where-Object { $_.Trim() })
+            $lines[0].TrimEnd() | Should -Match '^TIME\s+NAMESPACE\s+POD\s+CONTAINER\s'
             foreach ($line in $lines) { $line.TrimEnd().Length | Should -BeLessOrEqual 120 }
         }
     }

@@ -87,7 +87,7 @@ Describe 'Invoke-GadgetProgram' -Skip:$SkipKernel {
             ForEach-Object -Begin { $job = Start-FailedOpens -Path $missing } -Process { $_ }
         $job | Stop-Job -PassThru | Remove-Job -Force
         $events = @($records | Where-Object { $_.PSObject.TypeNames[0] -eq 'Gadget.Program.trace_open' })
-        $statistics = $records | Where-Object { $_ -is [Gadget.Tracing.TraceStatistics] }
+        $statistics = $records | Where-Object { $_ -is [Gadget.TraceStatistics] }
         $events.Count | Should -BeGreaterThan 3
         $events | ForEach-Object { $_.fname | Should -Be $missing }
         $events | Where-Object error -ne 'ENOENT' | Should -BeNullOrEmpty
@@ -122,8 +122,8 @@ Describe 'Invoke-GadgetProgram' -Skip:$SkipKernel {
             $env:GADGET_AGENT_SOCKET = $Agent.Socket
             Stop-TestAgent $small
         }
-        $statistics = $records | Where-Object { $_ -is [Gadget.Tracing.TraceStatistics] }
-        $delivered = @($records | Where-Object { $_ -isnot [Gadget.Tracing.TraceStatistics] }).Count
+        $statistics = $records | Where-Object { $_ -is [Gadget.TraceStatistics] }
+        $delivered = @($records | Where-Object { $_ -isnot [Gadget.TraceStatistics] }).Count
         $statistics.Final | Should -BeTrue
         $statistics.LostKernel | Should -BeGreaterThan 0
         $statistics.Delivered | Should -Be $delivered
@@ -180,17 +180,17 @@ Describe 'Invoke-GadgetProgram' -Skip:$SkipKernel {
         $job = Start-ThreadJob { for ($i = 0; $i -lt 40; $i++) { & /bin/true; Start-Sleep -Milliseconds 100 } }
         $records = Invoke-GadgetProgram -Path (Join-Path $Programs 'exec_ig_style.bpf.o') -Local -HostOnly -Duration 3 -Statistics
         $job | Stop-Job -PassThru | Remove-Job -Force
-        $events = @($records | Where-Object { $_ -isnot [Gadget.Tracing.TraceStatistics] })
+        $events = @($records | Where-Object { $_ -isnot [Gadget.TraceStatistics] })
         $events.Count | Should -BeGreaterThan 3
         $hostMountNs = [uint64](& stat -L -c %i /proc/self/ns/mnt)
         $events | Where-Object mntns_id -ne $hostMountNs | Should -BeNullOrEmpty
-        ($records | Where-Object { $_ -is [Gadget.Tracing.TraceStatistics] }).Final | Should -BeTrue
+        ($records | Where-Object { $_ -is [Gadget.TraceStatistics] }).Final | Should -BeTrue
 
         # A selection that matches nothing: the map stays empty and the kernel drops every exec.
         $job = Start-ThreadJob { for ($i = 0; $i -lt 40; $i++) { & /bin/true; Start-Sleep -Milliseconds 100 } }
         $none = Invoke-GadgetProgram -Path (Join-Path $Programs 'exec_ig_style.bpf.o') -Local -Namespace no-such-namespace -Duration 3 -Statistics -WarningAction SilentlyContinue
         $job | Stop-Job -PassThru | Remove-Job -Force
-        $statistics = $none | Where-Object { $_ -is [Gadget.Tracing.TraceStatistics] }
+        $statistics = $none | Where-Object { $_ -is [Gadget.TraceStatistics] }
         $statistics.Seen | Should -Be 0
         $statistics.Final | Should -BeTrue
     }

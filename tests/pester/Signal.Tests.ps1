@@ -101,8 +101,8 @@ Describe 'Trace-GadgetSignal -Local' -Skip:$SkipKernel {
         }
 
         It 'has a recent UTC timestamp and no pod' {
-            $Caught.Timestamp.Kind | Should -Be ([DateTimeKind]::Utc)
-            ([DateTime]::UtcNow - $Caught.Timestamp).TotalMinutes | Should -BeLessThan 2
+            $Caught.Timestamp.Kind | Should -Be ([DateTimeKind]::Local)
+            ((Get-Date) - $Caught.Timestamp).TotalMinutes | Should -BeLessThan 2
             $Caught.Pod | Should -BeNullOrEmpty
             $Caught.Container | Should -BeNullOrEmpty
         }
@@ -111,7 +111,7 @@ Describe 'Trace-GadgetSignal -Local' -Skip:$SkipKernel {
             $lines = @(($Caught | Format-Table | Out-String -Width 120) -replace $Ansi -split "`r?`n" | Where-Object { $_.Trim() })
             $header = $lines | Where-Object { $_ -match '\bTPID\b' } | Select-Object -First 1
             $header | Should -Not -BeNullOrEmpty
-            foreach ($column in 'TIME', 'PID', 'COMM', 'SIGNAL', 'TPID', 'TCOMM', 'RESULT', 'NAMESPACE', 'POD') {
+            foreach ($column in 'TIME', 'PID', 'COMM', 'SIGNAL', 'TPID', 'TCOMM', 'RESULT') {
                 $header | Should -Match "(^|\s)$column(\s|$)"
             }
             $header | Should -Not -Match '…'
@@ -167,7 +167,7 @@ Describe 'Trace-GadgetSignal -Local' -Skip:$SkipKernel {
             $run = Invoke-FreshPwsh $command
             $run.ExitCode | Should -Be 0 -Because ($run.Errors -replace $Ansi)
             $lines = @($run.Output -replace $Ansi -split "`r?`n" | Where-Object { $_.Trim() })
-            $lines[0].TrimEnd() | Should -Match '^TIME\s+PID\s+COMM\s+SIGNAL\s+TPID\s+TCOMM\s+RESULT\s+NAMESPACE\s+POD$'
+            $lines[0].TrimEnd() | Should -Match '^TIME\s+PID\s+COMM\s+SIGNAL\s+TPID\s+TCOMM\s+RESULT$'
             @($lines | Where-Object { $_ -match '\bkill\s+SIGUSR1\s+\d+\s+sleep\s+Delivered\b' }).Count | Should -BeGreaterThan 0
             foreach ($line in $lines) { $line.TrimEnd().Length | Should -BeLessOrEqual 120 }
         }

@@ -67,9 +67,9 @@ Describe 'Trace-GadgetExec -Local' -Skip:$SkipKernel {
             $ExecEvent.Error | Should -Be ([Gadget.Errno]::None)
         }
 
-        It 'has a recent UTC timestamp and this host''s namespaces' {
-            $ExecEvent.Timestamp.Kind | Should -Be ([DateTimeKind]::Utc)
-            ([DateTime]::UtcNow - $ExecEvent.Timestamp).TotalMinutes | Should -BeLessThan 2
+        It 'has a recent local timestamp and this host''s namespaces' {
+            $ExecEvent.Timestamp.Kind | Should -Be ([DateTimeKind]::Local)
+            ((Get-Date) - $ExecEvent.Timestamp).TotalMinutes | Should -BeLessThan 2
             $ExecEvent.MountNsId | Should -Be ([ulong]((Get-Item /proc/self/ns/mnt).Target -replace '\D', ''))
             $ExecEvent.NetNsId | Should -Be ([ulong]((Get-Item /proc/self/ns/net).Target -replace '\D', ''))
             $ExecEvent.Pod | Should -BeNullOrEmpty
@@ -239,7 +239,7 @@ Describe 'How a trace ends' -Skip:$SkipKernel {
         $output.Count | Should -Be ($_ + 1)
         $output[0..($_ - 1)] | ForEach-Object { $_ | Should -BeOfType ([Gadget.ExecEvent]) }
         $statistics = $output[-1]
-        $statistics | Should -BeOfType ([Gadget.Tracing.TraceStatistics])
+        $statistics | Should -BeOfType ([Gadget.TraceStatistics])
         $statistics.Final | Should -BeTrue -Because 'the cmdlet waits for the counters the agent sends at the end'
         $statistics.Delivered | Should -Be $_
         $statistics.Lost | Should -Be 0
@@ -252,7 +252,7 @@ Describe 'How a trace ends' -Skip:$SkipKernel {
         $events.Count | Should -BeGreaterThan 0 -Because 'the activity runs /bin/true ten times a second'
         $output.Count | Should -Be ($events.Count + 1)
         $statistics = $output[-1]
-        $statistics | Should -BeOfType ([Gadget.Tracing.TraceStatistics])
+        $statistics | Should -BeOfType ([Gadget.TraceStatistics])
         $statistics.Final | Should -BeTrue
         $statistics.Delivered | Should -Be $events.Count
         $statistics.Lost | Should -Be 0
@@ -271,7 +271,7 @@ Describe 'How a trace ends' -Skip:$SkipKernel {
     }
 
     It 'writes no counters without -Statistics' {
-        @(Trace-GadgetExec -Local -Comm true -MaxEvents 2 | Where-Object { $_ -is [Gadget.Tracing.TraceStatistics] }).Count | Should -Be 0
+        @(Trace-GadgetExec -Local -Comm true -MaxEvents 2 | Where-Object { $_ -is [Gadget.TraceStatistics] }).Count | Should -Be 0
     }
 
     It 'stopping the pipeline (Ctrl+C) ends the trace promptly and detaches the programs' {
@@ -308,7 +308,7 @@ Describe 'A trace that cannot keep up' -Skip:$SkipKernel {
             Start-GadgetTrace flood -Local -Pid $PID -Parameter @{ 'records-per-call' = 65536 } -Duration 5 -Statistics 3>&1 |
                 ForEach-Object {
                     if ($_ -is [Management.Automation.WarningRecord]) { $seen.Warnings++ }
-                    elseif ($_ -is [Gadget.Tracing.TraceStatistics]) { $seen.Statistics = $_ }
+                    elseif ($_ -is [Gadget.TraceStatistics]) { $seen.Statistics = $_ }
                     else {
                         $seen.Events++
                         if ($seen.Warnings -gt 0) { $seen.EventsAfterWarning++ }
@@ -320,7 +320,7 @@ Describe 'A trace that cannot keep up' -Skip:$SkipKernel {
         $seen.Warnings | Should -BeGreaterThan 0
         $seen.EventsAfterWarning | Should -BeGreaterThan 0 -Because 'the first warning comes while events still flow, not at the end'
         $statistics = $seen.Statistics
-        $statistics | Should -BeOfType ([Gadget.Tracing.TraceStatistics])
+        $statistics | Should -BeOfType ([Gadget.TraceStatistics])
         $statistics.Final | Should -BeTrue
         $statistics.Delivered | Should -Be $seen.Events
         $statistics.LostKernel | Should -BeGreaterThan 0
@@ -368,7 +368,7 @@ Describe 'Get-GadgetVersion -Local' -Skip:$SkipKernel {
 
     It 'returns one GadgetVersion' {
         @($Version).Count | Should -Be 1
-        $Version | Should -BeOfType ([Gadget.Commands.GadgetVersion])
+        $Version | Should -BeOfType ([Gadget.GadgetVersion])
     }
 
     It 'reports the client version of the imported module' {

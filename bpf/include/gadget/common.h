@@ -15,6 +15,18 @@ const volatile __u32 gadget_filter_pid = 0;          /* 0: any process */
 const volatile __u32 gadget_filter_uid = 0xffffffff; /* ~0: any user */
 const volatile char gadget_filter_comm[GADGET_COMM_LEN] = {};
 const volatile bool gadget_filter_by_mntns = false;
+/* Several processes: their thread group ids are the keys of
+ * gadget_pid_filter. One process uses gadget_filter_pid (no map lookup). */
+const volatile bool gadget_filter_by_pids = false;
+
+#define GADGET_MAX_PIDS 1024
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, GADGET_MAX_PIDS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u32);
+	__type(value, __u8);
+} gadget_pid_filter SEC(".maps");
 
 /* Reader wake-up policy: the record that brings the waiting data to this
  * many bytes wakes the reader, the others do not; the reader also drains
@@ -36,8 +48,16 @@ struct {
 } gadget_mntns_filter SEC(".maps");
 
 /* The ring every built-in tracer writes into, and its per-CPU count of
- * records that did not fit. The agent sizes it before load. */
-GADGET_TRACER_MAP(events, 1 << 20);
+ * records that did not fit. Its size is the gadget's own: what the reader
+ * may fall behind by at the gadget's rate before records are lost. The
+ * reader maps the ring twice, so an idle trace costs the agent about twice
+ * this much resident memory. A program sets GADGET_RING_SIZE before it
+ * includes this header; the agent takes the size the object declares
+ * (rounded up to a power of two of pages, at most 8 MiB). */
+#ifndef GADGET_RING_SIZE
+#define GADGET_RING_SIZE (1 << 20)
+#endif
+GADGET_TRACER_MAP(events, GADGET_RING_SIZE);
 
 static __always_inline __u64 gadget_task_mntns(struct task_struct *task)
 {
@@ -57,6 +77,27 @@ static __always_inline __u64 gadget_btf_task_mntns(struct task_struct *task)
 	return task->nsproxy->mnt_ns->ns.inum;
 }
 
+/* The name of a task's process: its thread group leader's comm. A thread
+ * may rename itself (a resolver's worker "isc-net-0000", a JVM's "C2
+ * CompilerThre"), but what a user knows, sees in ps and gives to -Comm is
+ * the process's name; the kernel's own per-thread name (what
+ * bpf_get_current_comm returns) would make -Comm miss every worker thread. */
+static __always_inline void gadget_task_process_comm(struct task_struct *task, char *comm)
+{
+	/* Zero-padded, as bpf_get_current_comm gives it: a name is part of the
+	 * key of a top's map, where bytes after its NUL would split one row. */
+	__builtin_memset(comm, 0, GADGET_COMM_LEN);
+	BPF_CORE_READ_STR_INTO((char(*)[GADGET_COMM_LEN])comm, task, group_leader, comm);
+}
+
+/* The same through the current task's BTF pointer: a direct load of the
+ * leader, one copy of its name. */
+static __always_inline void gadget_btf_task_process_comm(struct task_struct *task, char *comm)
+{
+	__builtin_memset(comm, 0, GADGET_COMM_LEN);
+	bpf_probe_read_kernel_str(comm, GADGET_COMM_LEN, task->group_leader->comm);
+}
+
 /* Whether a user or a name filter is set: what the filters read and what
  * gadget_current_fill reads afterwards both follow from these. */
 static __always_inline bool gadget_filters_uid(void)
@@ -73,7 +114,19 @@ static __always_inline bool gadget_filters_comm(void)
  * what the filter needs; a disabled filter is pruned by the verifier. */
 static __always_inline bool gadget_pid_rejected(__u64 pid_tgid)
 {
-	return gadget_filter_pid && (__u32)(pid_tgid >> 32) != gadget_filter_pid;
+	__u32 tgid = pid_tgid >> 32;
+	if (gadget_filter_pid)
+		return tgid != gadget_filter_pid;
+	if (gadget_filter_by_pids)
+		return !bpf_map_lookup_elem(&gadget_pid_filter, &tgid);
+	return false;
+}
+
+/* Whether any process filter is set. */
+static __always_inline bool gadget_filters_process(void)
+{
+	return gadget_filter_pid || gadget_filter_by_pids || gadget_filter_uid != 0xffffffff || gadget_filter_comm[0] ||
+	       gadget_filter_by_mntns;
 }
 
 static __always_inline bool gadget_uid_rejected(__u64 uid_gid)
@@ -120,6 +173,7 @@ static __always_inline void gadget_process_fill(struct gadget_process *proc, str
 	proc->ppid = BPF_CORE_READ(task, real_parent, tgid);
 	proc->mntns_id = gadget_task_mntns(task);
 	proc->netns_id = gadget_task_netns(task);
+	gadget_task_process_comm(task, proc->comm);
 }
 
 /* The current task as the filters read it. uid_gid and comm are read here
@@ -154,7 +208,7 @@ static __always_inline bool gadget_current_selected(struct gadget_current *cur)
 	if (gadget_filter_by_mntns && gadget_mntns_rejected(gadget_btf_task_mntns(cur->task)))
 		return false;
 	if (gadget_filters_comm()) {
-		bpf_get_current_comm(cur->comm, sizeof(cur->comm));
+		gadget_btf_task_process_comm(cur->task, cur->comm);
 		if (gadget_comm_rejected(cur->comm))
 			return false;
 	}
@@ -180,7 +234,7 @@ static __always_inline void gadget_current_fill(struct gadget_process *proc, con
 	if (gadget_filters_comm())
 		__builtin_memcpy(proc->comm, cur->comm, sizeof(proc->comm));
 	else
-		bpf_get_current_comm(proc->comm, sizeof(proc->comm));
+		gadget_btf_task_process_comm(task, proc->comm);
 }
 
 /* The registers the current task entered its syscall with. The kernel

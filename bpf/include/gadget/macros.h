@@ -36,4 +36,25 @@
 /* The const volatile global `name` is a parameter a user may set. */
 #define GADGET_PARAM(name) const void *gadget_param_##name __attribute__((unused))
 
+/* A top called `name`: the hash map `map` holds one entry per what is
+ * counted (its key struct followed by its value struct make a row), and
+ * the host reads and empties it every interval. */
+#define GADGET_MAPITER(name, map) const void *gadget_mapiter_##name##___##map __attribute__((unused))
+
+/* The hash map a top counts into, `entries` keys at most, and beside it the
+ * per-CPU count of keys that found it full (see gadget_top_entry). */
+#define GADGET_TOP_MAP(name, key_type, value_type, entries)                                                            \
+	struct {                                                                                                       \
+		__uint(type, BPF_MAP_TYPE_HASH);                                                                       \
+		__uint(max_entries, entries);                                                                          \
+		__type(key, key_type);                                                                                 \
+		__type(value, value_type);                                                                             \
+	} name SEC(".maps");                                                                                           \
+	struct {                                                                                                       \
+		__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);                                                               \
+		__uint(max_entries, 1);                                                                                \
+		__type(key, __u32);                                                                                    \
+		__type(value, __u64);                                                                                  \
+	} name##_lost_samples SEC(".maps")
+
 #endif

@@ -26,7 +26,8 @@ internal sealed class ContainerSelection
             return false;
         }
 
-        return (_selector.Namespaces.Count == 0 || _selector.Namespaces.Contains(container.PodNamespace))
+        return (_selector.Ids.Count == 0 || _selector.Ids.Contains(container.Id))
+            && (_selector.Namespaces.Count == 0 || _selector.Namespaces.Contains(container.PodNamespace))
             && (_selector.Pod.Length == 0 || _selector.Pod == container.PodName)
             && (_selector.Container.Length == 0 || _selector.Container == container.ContainerName)
             && _selector.Labels.All(label => container.PodLabels.TryGetValue(label.Key, out string? value) && value == label.Value);
@@ -41,6 +42,11 @@ internal sealed class ContainerSelection
         }
 
         var parts = new List<string>();
+        if (_selector.Ids.Count > 0)
+        {
+            parts.Add("container id " + string.Join(", ", _selector.Ids.Select(id => id.Length > 12 ? id[..12] : id)));
+        }
+
         if (_selector.Namespaces.Count > 0)
         {
             parts.Add("namespace " + string.Join(", ", _selector.Namespaces));

@@ -30,6 +30,7 @@ internal sealed class GadgetCatalog
         "exec" => new ExecGadget(),
         "open" => new OpenGadget(),
         "dns" => new Dns.DnsGadget(),
+        "top_file" => new TopFileGadget(),
         _ => null,
     };
 

@@ -27,19 +27,13 @@ internal sealed class GadgetDefinition
         IsUserProgram = isUserProgram;
         GadgetObjectInfo info = ReadObjectInfo();
         string what = isUserProgram ? $"The program '{name}'" : $"Gadget '{name}'";
-        if (info.Tracers.Count > 1)
+        int shapes = info.Tracers.Count + info.Snapshots.Count + info.MapIterators.Count;
+        if (shapes > 1)
         {
-            throw new GadgetObjectException($"{what} declares {info.Tracers.Count} tracers ({string.Join(", ", info.Tracers.Select(t => t.Name))}); one object carries one.");
-        }
-
-        if (info.Snapshots.Count > 1)
-        {
-            throw new GadgetObjectException($"{what} declares {info.Snapshots.Count} snapshots ({string.Join(", ", info.Snapshots.Select(t => t.Name))}); one object carries one.");
-        }
-
-        if (info.Tracers.Count == 1 && info.Snapshots.Count == 1)
-        {
-            throw new GadgetObjectException($"{what} declares both a tracer ({info.Tracers[0].Name}) and a snapshot ({info.Snapshots[0].Name}); one object carries one of them.");
+            string declared = string.Join(", ", info.Tracers.Select(t => $"tracer {t.Name}")
+                .Concat(info.Snapshots.Select(s => $"snapshot {s.Name}"))
+                .Concat(info.MapIterators.Select(m => $"map iterator {m.Name}")));
+            throw new GadgetObjectException($"{what} declares {shapes} outputs ({declared}); one object carries one tracer, one snapshot or one map iterator.");
         }
 
         if (info.Tracers.Count == 1)
@@ -56,12 +50,24 @@ internal sealed class GadgetDefinition
             Snapshot = info.Snapshots[0];
             Record = Snapshot.Record;
         }
+        else if (info.MapIterators.Count == 1 && isUserProgram)
+        {
+            // The client's window merge and sort are built for the catalog's tops, which name their main figure.
+            throw new GadgetObjectException($"{what} declares map iterator '{info.MapIterators[0].Name}' (top-style); users' programs may be tracers or snapshots, and map iterators are not supported for them yet.");
+        }
+        else if (info.MapIterators.Count == 1)
+        {
+            // A top: its rows are the map's entries, read as records of key and value.
+            Top = info.MapIterators[0];
+            _tracer = new TracerInfo(Top.Name, Top.MapName, Top.Record);
+            Record = Top.Record;
+        }
         else
         {
             throw new GadgetObjectException(
-                $"{what} declares neither a tracer nor a snapshot: it needs a GADGET_TRACER(name, map, struct) marker (gadget_tracer_<name>___<map>___<struct>) " +
-                "or a GADGET_SNAPSHOT(name, struct, program…) marker (gadget_iter_<name>___<struct>___<program>) in its BTF." +
-                (info.MapIterators.Count > 0 ? $" Its map iterators ({string.Join(", ", info.MapIterators.Select(m => m.Name))}, top-style) are not supported yet." : string.Empty));
+                $"{what} declares no output: it needs a GADGET_TRACER(name, map, struct) marker (gadget_tracer_<name>___<map>___<struct>), " +
+                "a GADGET_SNAPSHOT(name, struct, program…) marker (gadget_iter_<name>___<struct>___<program>) " +
+                "or a GADGET_MAPITER(name, map) marker (gadget_mapiter_<name>___<map>) in its BTF.");
         }
 
         // A user's gadget.yaml cannot name a client type: its records are always the program's own.
@@ -88,7 +94,10 @@ internal sealed class GadgetDefinition
 
     public GadgetMetadata Metadata { get; }
 
-    /// <summary>The tracer (see <see cref="IsSnapshot"/> first).</summary>
+    /// <summary>
+    /// What the rows come from (see <see cref="IsSnapshot"/> first): a tracer's ring and event struct,
+    /// or for a top the map it drains and its entries (key, then value).
+    /// </summary>
     public TracerInfo Tracer => _tracer ?? throw new InvalidOperationException($"'{Name}' is a snapshot, not a tracer.");
 
     /// <summary>True for a snapshot (iterators run once), false for a tracer.</summary>
@@ -99,6 +108,9 @@ internal sealed class GadgetDefinition
 
     /// <summary>The struct each record is.</summary>
     public EventSchema Record { get; }
+
+    /// <summary>The hash map a top gadget reads and empties every interval; null for a trace.</summary>
+    public MapIteratorInfo? Top { get; }
 
     /// <summary>What the trace's rows hold.</summary>
     public TraceSchema Schema { get; }

@@ -47,6 +47,17 @@ internal abstract class RecordHook
     {
     }
 
+    /// <summary>
+    /// At the end of a trace, once nothing more is read from the kernel: adds to <paramref name="due"/>
+    /// the rows now due, forgets what is settled, and says whether anything still waits. The trace
+    /// calls it until it says no, at most <see cref="SettleLimit"/> long, so that what was pending when
+    /// the trace ended (a query not yet answered) is reported rather than dropped.
+    /// </summary>
+    public virtual bool Settle(ulong nowBootNs, List<byte[]> due) => false;
+
+    /// <summary>The longest the end of a trace waits for <see cref="Settle"/>.</summary>
+    public virtual TimeSpan SettleLimit => TimeSpan.Zero;
+
     /// <summary>Rows it could not make because a bound was reached (counted as lost in the agent).</summary>
     public virtual long Dropped => 0;
 }

@@ -16,6 +16,9 @@ internal sealed class ProgramConventions
 
     public const string FilterFlagName = "gadget_filter_by_mntns";
 
+    /// <summary>The flag that makes the program check its pid set (several -Pid values).</summary>
+    public const string PidSetFlag = "gadget_filter_by_pids";
+
     /// <summary>Gadget's selection map: 1 selected, 0 known and not selected; a namespace not in it passes.</summary>
     public const string GadgetFilterMap = "gadget_mntns_filter";
 
@@ -79,9 +82,28 @@ internal sealed class ProgramConventions
             return;
         }
 
-        if (filter.Pid != 0)
+        uint[] pids = [.. filter.Pids.Append(filter.Pid).Where(p => p != 0).Distinct()];
+        if (pids.Length == 1)
         {
-            bpf.SetConstant(Require(PidVariable, "Pid", "gadget_filter_pid or targ_pid"), filter.Pid);
+            bpf.SetConstant(Require(PidVariable, "Pid", "gadget_filter_pid or targ_pid"), pids[0]);
+        }
+        else if (pids.Length > 1)
+        {
+            if (pids.Length > Runtime.TraceRun.MaxPids)
+            {
+                throw new GadgetRequestException(GadgetParameters.InvalidParameterId,
+                    $"A trace follows at most {Runtime.TraceRun.MaxPids} processes by pid; this one asked for {pids.Length}. Select fewer, or by container or name.");
+            }
+
+            // Several pids: a set in a map (gadget/common.h), switched on by its flag.
+            if (!bpf.HasConstant(PidSetFlag) || !bpf.HasMap(Runtime.TraceRun.PidFilterMap))
+            {
+                throw new GadgetRequestException(FilterUnsupportedId,
+                    $"The program '{_program}' has no {PidSetFlag} variable and {Runtime.TraceRun.PidFilterMap} map, so -Pid can give it one process, not {pids.Length}. " +
+                    "Include gadget/common.h and check gadget_current_selected(), or filter its output with Where-Object.");
+            }
+
+            bpf.SetConstant(PidSetFlag, true);
         }
 
         if (filter.HasUid)

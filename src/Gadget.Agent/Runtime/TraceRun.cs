@@ -16,15 +16,8 @@ internal sealed record TraceSettings
 {
     public string KernelBtfPath { get; init; } = BpfOpenOptions.DefaultKernelBtfPath;
 
-    /// <summary>Ring size in bytes (a power of two, at least a page).</summary>
-    /// <remarks>
-    /// What the ring holds is how long the reader may go unscheduled before the kernel drops
-    /// records: 8 MiB is about 45 ms of a 500 k events/s flood. 4 MiB lost records to a busy
-    /// two-core machine's scheduling with the agent's queue empty; 16 MiB lost none, but the
-    /// reader maps the ring twice (for reads across its end), so it counts double in the agent's
-    /// resident memory, and an overload's peak reached 202 MiB.
-    /// </remarks>
-    public uint RingBytes { get; init; } = 8u << 20;
+    /// <summary>Every trace's ring size in bytes (<c>--ring-bytes</c>), or null for each gadget's own (see <see cref="RingSize"/>).</summary>
+    public uint? RingBytes { get; init; }
 
     /// <summary>The programs wake the reader once this much waits; the poll interval covers the rest.</summary>
     public ulong WakeupBytes { get; init; } = 256u << 10;
@@ -58,6 +51,44 @@ internal sealed record TraceSettings
 }
 
 /// <summary>
+/// The size of a trace's ring. Each gadget declares its own in its object (the ring map's
+/// max_entries: <c>GADGET_TRACER_MAP(events, size)</c>, or <c>GADGET_RING_SIZE</c> for the
+/// built-in ones), for its rate: what the ring holds is how long the reader may go unscheduled
+/// before the kernel drops records. The reader maps the ring twice (for reads across its end), so
+/// an idle trace costs the agent twice its ring in resident memory: an exec trace does not need
+/// the 8 MiB a 500 k events/s flood does (about 45 ms of it).
+/// </summary>
+internal static class RingSize
+{
+    /// <summary>The smallest ring: one page (the kernel's minimum).</summary>
+    public static readonly uint Minimum = (uint)Environment.SystemPageSize;
+
+    /// <summary>The largest ring a gadget may ask for: the largest any built-in gadget needs (open, flood), so <c>--max-traces</c> bounds the agent's memory whatever the programs declare.</summary>
+    public const uint Maximum = 8u << 20;
+
+    /// <summary>
+    /// The ring of a gadget whose object declares <paramref name="declared"/> bytes: rounded up to
+    /// a power of two of pages and capped at <see cref="Maximum"/>; <paramref name="overridden"/>
+    /// (the agent's <c>--ring-bytes</c>) instead when given, rounded up the same way.
+    /// </summary>
+    public static uint For(uint declared, uint? overridden = null)
+    {
+        if (overridden is uint every)
+        {
+            return RoundUp(every);
+        }
+
+        return Math.Min(RoundUp(declared), Maximum);
+    }
+
+    /// <summary>When the programs wake the reader: at <paramref name="wanted"/> bytes waiting, or at a quarter of a smaller ring, so it wakes well before the ring fills.</summary>
+    public static ulong WakeupBytes(uint ringBytes, ulong wanted) => Math.Min(wanted, ringBytes / 4);
+
+    private static uint RoundUp(uint bytes)
+        => bytes <= Minimum ? Minimum : bytes > (1u << 31) ? 1u << 31 : System.Numerics.BitOperations.RoundUpToPowerOf2(bytes);
+}
+
+/// <summary>
 /// One running gadget for one client: the loaded object, its links, the ring reader, and the
 /// bounded queue of row batches towards the stream. Any gadget runs through here alike: its BTF
 /// says what a record holds, its hook (if any) adds what BTF cannot. Disposing tears down in the
@@ -65,10 +96,18 @@ internal sealed record TraceSettings
 /// </summary>
 internal sealed class TraceRun : IRingRecordSink, IDisposable
 {
-    public const string MountNsFilterMap = "gadget_mntns_filter";
+
+    /// <summary>The pid set of a trace over several processes (bpf/include/gadget/common.h).</summary>
+    public const string PidFilterMap = "gadget_pid_filter";
+
+    /// <summary>Processes a trace follows by pid at most: the map's size.</summary>
+    public const int MaxPids = 1024;
 
     /// <summary>Idle batches kept for reuse at most.</summary>
     private const int MaxFreeBatches = 8;
+
+    /// <summary>How often the end of a trace checks what is still pending.</summary>
+    private static readonly TimeSpan SettleInterval = TimeSpan.FromMilliseconds(100);
 
     private readonly BpfObject _bpf;
     private readonly List<BpfLink> _links = [];
@@ -145,14 +184,15 @@ internal sealed class TraceRun : IRingRecordSink, IDisposable
                 bpf.SetConstant(filterFlag, selection.IsFiltering);
             }
 
-            if (bpf.HasConstant("gadget_wakeup_bytes"))
-            {
-                bpf.SetConstant("gadget_wakeup_bytes", settings.WakeupBytes);
-            }
-
             if (!gadget.IsSnapshot)
             {
-                bpf.SetMaxEntries(gadget.Tracer.MapName, settings.RingBytes);
+                // The ring the object declares, rounded to pages and capped; --ring-bytes overrides it.
+                uint ringBytes = RingSize.For(bpf.GetMaxEntries(gadget.Tracer.MapName), settings.RingBytes);
+                bpf.SetMaxEntries(gadget.Tracer.MapName, ringBytes);
+                if (bpf.HasConstant("gadget_wakeup_bytes"))
+                {
+                    bpf.SetConstant("gadget_wakeup_bytes", RingSize.WakeupBytes(ringBytes, settings.WakeupBytes));
+                }
             }
 
             GadgetParameters.SetProgramParameters(bpf, request, gadget);
@@ -160,6 +200,7 @@ internal sealed class TraceRun : IRingRecordSink, IDisposable
             run = new TraceRun(gadget, bpf, request, settings, new ContainerTracker(containers, selection));
             bpf.Load();
             run._hook?.OnLoaded(bpf);
+            FillPidFilter(bpf, request.Filter);
             if (conventions.FilterMap is string filterMap)
             {
                 run._containers.Attach(bpf.GetMap(filterMap), presenceSelects: conventions.FilterMapByPresence);
@@ -257,7 +298,7 @@ internal sealed class TraceRun : IRingRecordSink, IDisposable
     /// <remarks>The poll thread is the only writer of the plain counters; aligned 64-bit reads are atomic.</remarks>
     public TraceCounters Counters(ulong delivered, bool final = false)
     {
-        if (!_disposed && _hasLostMap)
+        if (!_disposed && _hasLostMap && !_readerStopped)
         {
             _lostKernel = _lostMap.SumPerCpuCounter();
         }
@@ -286,14 +327,30 @@ internal sealed class TraceRun : IRingRecordSink, IDisposable
     }
 
     /// <summary>Stops reading from the kernel; batches already queued stay readable.</summary>
-    public void StopReading()
+    public void StopReading() => StopReadingAsync(settle: false, CancellationToken.None).GetAwaiter().GetResult();
+
+    /// <summary>
+    /// Stops reading from the kernel, then, with <paramref name="settle"/>, lets the gadget report
+    /// what was still pending (queries waiting for their response), for at most its settle limit.
+    /// The programs stay attached meanwhile, so the kernel still marks what gets answered; the
+    /// kernel's loss counter is read when reading stops, so records made after the end count as
+    /// no loss. Batches already queued stay readable.
+    /// </summary>
+    public async Task StopReadingAsync(bool settle, CancellationToken token)
     {
         if (_reader is not null && !_readerStopped)
         {
             _reader.Dispose();
+            _lostKernel = _lostMap.SumPerCpuCounter();
             _readerStopped = true;
 
-            // The poll thread is gone: release what waited for a container scan, then hand it over.
+            // The poll thread is gone: this thread alone builds batches now.
+            if (settle && _hook is not null)
+            {
+                await SettleAsync(_hook, token);
+            }
+
+            // Release what waited for a container scan, then hand it over.
             _containers.ReleaseHeld(_release, all: true);
             if (_current.Count > 0)
             {
@@ -302,6 +359,36 @@ internal sealed class TraceRun : IRingRecordSink, IDisposable
         }
 
         _batches.Writer.TryComplete();
+    }
+
+    private async Task SettleAsync(RecordHook hook, CancellationToken token)
+    {
+        long limit = Environment.TickCount64 + (long)hook.SettleLimit.TotalMilliseconds;
+        var due = new List<byte[]>();
+        while (true)
+        {
+            due.Clear();
+            bool waiting = hook.Settle(BootClock.BootNanoseconds(), due);
+            _synthesized += due.Count;
+            foreach (byte[] row in due)
+            {
+                Classify(row);
+            }
+
+            if (!waiting || Environment.TickCount64 >= limit || token.IsCancellationRequested)
+            {
+                return;
+            }
+
+            try
+            {
+                await Task.Delay(SettleInterval, token);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
     }
 
     /// <summary>The stream took a batch off the queue.</summary>
@@ -486,5 +573,20 @@ internal sealed class TraceRun : IRingRecordSink, IDisposable
         }
 
         Interlocked.Add(ref _queuedEvents, count);
+    }
+
+    /// <summary>Fills the pid set of a trace over several processes, once the program is loaded.</summary>
+    internal static void FillPidFilter(BpfObject bpf, ProcessFilter? filter)
+    {
+        if (filter is null || filter.Pids.Append(filter.Pid).Where(p => p != 0).Distinct().Count() < 2)
+        {
+            return;
+        }
+
+        BpfMap map = bpf.GetMap(PidFilterMap);
+        foreach (uint pid in filter.Pids.Append(filter.Pid).Where(p => p != 0).Distinct())
+        {
+            map.Update(pid, (byte)1);
+        }
     }
 }

@@ -14,6 +14,7 @@ internal static class AgentErrors
     public const string UnknownGadget = "UnknownGadget";
     public const string AgentStopping = "AgentStopping";
     public const string ProtocolMismatch = "ProtocolMismatch";
+    public const string InvalidDuration = "InvalidDuration";
 
     public static RpcException ToRpcException(Exception exception) => exception switch
     {

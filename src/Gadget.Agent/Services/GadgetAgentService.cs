@@ -25,6 +25,9 @@ internal sealed class GadgetAgentService(
     /// <summary>New loss is reported this soon after the last counters, without waiting for the interval.</summary>
     private static readonly TimeSpan LossCountersInterval = TimeSpan.FromMilliseconds(200);
 
+    /// <summary>The longest duration_ms a trace may ask for: the most its timer takes (2^32 - 2 ms, 49.7 days).</summary>
+    public const ulong MaxDurationMs = uint.MaxValue - 1;
+
     /// <summary>How long a request waits for the first container scan of a just-started agent.</summary>
     private static readonly TimeSpan InitialScanWait = TimeSpan.FromSeconds(3);
 
@@ -91,8 +94,21 @@ internal sealed class GadgetAgentService(
                 $"This agent has no gadget '{request.Gadget}'. It has: {string.Join(", ", catalog.All.Select(g => g.Name))}.");
         }
 
+        if (request.DurationMs > MaxDurationMs)
+        {
+            // Refused before anything is attached: the timer would throw once the programs were.
+            throw AgentErrors.Create(StatusCode.InvalidArgument, AgentErrors.InvalidDuration,
+                $"A trace lasts at most {MaxDurationMs} ms (49.7 days, the agent's timer limit); this one asked for {request.DurationMs} ms. Leave the duration out to trace until the client stops.");
+        }
+
         using IDisposable admitted = admission.Admit();
         await WaitForInitialScanAsync(context.CancellationToken);
+        if (gadget.Top is not null)
+        {
+            await TopStream.RunAsync(gadget, request, responseStream, context, options, containers, lifetime, logger);
+            return;
+        }
+
         TraceRun run;
         try
         {
@@ -132,8 +148,11 @@ internal sealed class GadgetAgentService(
                 ulong delivered = await StreamAsync(run, request.MaxEvents, responseStream, stopping.Token, context.CancellationToken);
                 if (!context.CancellationToken.IsCancellationRequested)
                 {
-                    // Duration or budget spent: drain what the kernel already produced, then report.
-                    run.StopReading();
+                    // Duration or budget spent: drain what the kernel already produced, then report. At the
+                    // end of the duration, what was pending (a query waiting for its response) is reported
+                    // too, within the gadget's bound, so no one takes its silence for an answer.
+                    bool budgetSpent = request.MaxEvents > 0 && delivered >= request.MaxEvents;
+                    await run.StopReadingAsync(settle: !budgetSpent && !lifetime.ApplicationStopping.IsCancellationRequested, context.CancellationToken);
                     delivered += await DrainAsync(run, request.MaxEvents, delivered, responseStream);
                     await responseStream.WriteAsync(new TraceReply { Counters = run.Counters(delivered, final: true) });
                 }

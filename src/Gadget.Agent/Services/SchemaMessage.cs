@@ -19,6 +19,7 @@ internal static class SchemaMessage
             Description = schema.Description,
             FixedSize = (uint)schema.FixedSize,
             BootTimeUnixNs = bootTimeUnixNs,
+            SortBy = schema.SortBy ?? string.Empty,
         };
         foreach (SchemaField field in schema.Fields)
         {

@@ -90,6 +90,9 @@ internal static unsafe partial class Interop
         internal static partial int bpf_map__set_max_entries(nint map, uint max_entries);
 
         [LibraryImport(LibbpfName)]
+        internal static partial uint bpf_map__max_entries(nint map);
+
+        [LibraryImport(LibbpfName)]
         internal static partial int bpf_map__set_initial_value(nint map, void* data, nuint size);
 
         [LibraryImport(LibbpfName)]
@@ -103,6 +106,13 @@ internal static unsafe partial class Interop
 
         [LibraryImport(LibbpfName, SetLastError = true)]
         internal static partial int bpf_map_delete_elem(int fd, void* key);
+
+        [LibraryImport(LibbpfName, SetLastError = true)]
+        internal static partial int bpf_map_get_next_key(int fd, void* key, void* next_key);
+
+        /// <remarks>opts may be null (no flags).</remarks>
+        [LibraryImport(LibbpfName, SetLastError = true)]
+        internal static partial int bpf_map_lookup_and_delete_batch(int fd, void* in_batch, void* out_batch, void* keys, void* values, uint* count, void* opts);
 
         [LibraryImport(LibbpfName, SetLastError = true)]
         internal static partial nint ring_buffer__new(

@@ -29,11 +29,20 @@ public sealed class AgentConnection : IDisposable
     /// <summary>The longest a one-reply call (GetInfo, ListContainers) waits for its reply.</summary>
     internal static readonly TimeSpan ReplyTimeout = TimeSpan.FromSeconds(15);
 
-    private readonly GrpcChannel _channel;
+    /// <summary>
+    /// The longest a trace waits for the agent's first message (the schema, sent once its programs
+    /// are attached), counted from when the connection is up. An agent that answers pings but hangs
+    /// while it starts a trace is caught here, not by <see cref="DeadlineStream"/>.
+    /// </summary>
+    internal static readonly TimeSpan FirstReplyTimeout = TimeSpan.FromSeconds(10);
 
-    private AgentConnection(GrpcChannel channel, string target)
+    private readonly GrpcChannel _channel;
+    private readonly TaskCompletionSource _connected;
+
+    private AgentConnection(GrpcChannel channel, string target, TaskCompletionSource connected)
     {
         _channel = channel;
+        _connected = connected;
         Target = target;
         Invoker = channel.CreateCallInvoker();
         Client = new GadgetAgent.GadgetAgentClient(Invoker);
@@ -46,6 +55,9 @@ public sealed class AgentConnection : IDisposable
 
     /// <summary>For calls made with a method of the client's own (the Trace stream's decoder).</summary>
     internal CallInvoker Invoker { get; }
+
+    /// <summary>Completes once the transport to the agent is up (its first connect succeeded): reply deadlines count from then.</summary>
+    internal Task Connected => _connected.Task;
 
     /// <summary>A connection over a unix socket (the local agent).</summary>
     public static AgentConnection ForUnixSocket(string socketPath)
@@ -74,9 +86,15 @@ public sealed class AgentConnection : IDisposable
     /// <summary>A connection over any byte stream that <paramref name="connect"/> opens.</summary>
     public static AgentConnection ForStream(string target, Func<CancellationToken, ValueTask<Stream>> connect)
     {
+        var connected = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var handler = new SocketsHttpHandler
         {
-            ConnectCallback = async (_, token) => new DeadlineStream(await connect(token).ConfigureAwait(false), target, ResponseTimeout),
+            ConnectCallback = async (_, token) =>
+            {
+                Stream stream = await connect(token).ConfigureAwait(false);
+                connected.TrySetResult();
+                return new DeadlineStream(stream, target, ResponseTimeout);
+            },
             ConnectTimeout = ConnectTimeout,
             EnableMultipleHttp2Connections = false,
             // A live agent answers a ping at once, so a quiet connection always has something to
@@ -91,7 +109,7 @@ public sealed class AgentConnection : IDisposable
             DisposeHttpClient = true,
             MaxReceiveMessageSize = null,
         });
-        return new AgentConnection(channel, target);
+        return new AgentConnection(channel, target, connected);
     }
 
     public async Task<AgentInfo> GetInfoAsync(CancellationToken token)

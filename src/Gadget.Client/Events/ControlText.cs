@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 
 namespace Gadget;
@@ -49,6 +50,48 @@ public static class ControlText
 
         return escaped.ToString();
     }
+
+    /// <summary>
+    /// A value as a view shows it, for the format views' script columns: text (a string, or what
+    /// any other object prints as) escaped as <see cref="Escape"/> does; numbers, times, enums,
+    /// addresses and other formattable values as they are, so that PowerShell formats them as usual.
+    /// </summary>
+    public static object? Display(object? value) => value switch
+    {
+        null => null,
+        string text => Escape(text),
+        bool or IFormattable => value,
+        IEnumerable<KeyValuePair<string, string>> pairs => Escape(string.Join(", ", pairs.Select(p => p.Key + "=" + p.Value))),
+        _ => Escape(Convert.ToString(value, CultureInfo.InvariantCulture)),
+    };
+
+    /// <summary>
+    /// An event's parts as its table row reads (see the generated <c>ToString</c> of each event type):
+    /// formatted with the invariant culture, joined by a space, the empty ones left out.
+    /// </summary>
+    public static string Row(params FormattableString[] parts)
+    {
+        ArgumentNullException.ThrowIfNull(parts);
+        var row = new StringBuilder();
+        foreach (FormattableString part in parts)
+        {
+            string text = part.ToString(CultureInfo.InvariantCulture);
+            if (text.Length > 0)
+            {
+                row.Append(row.Length > 0 ? " " : string.Empty).Append(text);
+            }
+        }
+
+        return row.ToString();
+    }
+
+    /// <summary>A value of a row: null for an enum's None (no error, no flags), which the views leave blank.</summary>
+    public static object? Part(object? value)
+        => value is Enum e && e.ToString() == "None" ? null : value;
+
+    /// <summary>A duration as the views print it (<c>1.234ms</c>); empty for null.</summary>
+    public static string Milliseconds(TimeSpan? duration)
+        => duration is TimeSpan d ? d.TotalMilliseconds.ToString("0.000", CultureInfo.InvariantCulture) + "ms" : string.Empty;
 
     private static bool IsControl(char c) => c < 0x20 || (c >= 0x7f && c <= 0x9f);
 }

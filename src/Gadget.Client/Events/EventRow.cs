@@ -191,12 +191,16 @@ internal readonly ref struct EventRow
     public int EndPointProtocol(FieldRef field)
         => field.Offset >= 0 && field.Size == TraceSchema.L4EndpointSize ? BinaryPrimitives.ReadUInt16LittleEndian(_row.Slice(field.Offset + 18, 2)) : 0;
 
-    /// <summary>Wall-clock time (UTC) of a boot-clock timestamp field.</summary>
+    /// <summary>
+    /// Wall-clock time of a boot-clock timestamp field, in this machine's zone (Kind Local), as
+    /// Get-Date, Get-Process and Get-WinEvent give it: compared with Get-Date it is right in any
+    /// zone, and tables show the local time. The wire keeps boot-clock nanoseconds and the boot time.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public DateTime Time(FieldRef field)
     {
         ulong bootNs = UInt64(field);
-        return DateTime.UnixEpoch.AddTicks((long)((bootNs + (ulong)Binding.BootTimeUnixNs) / 100));
+        return DateTime.UnixEpoch.AddTicks((long)((bootNs + (ulong)Binding.BootTimeUnixNs) / 100)).ToLocalTime();
     }
 
     /// <summary>A duration field (nanoseconds).</summary>

@@ -21,7 +21,7 @@ public sealed class GadgetContainer
         Pod = Nullable(info.PodName);
         PodUid = Nullable(info.PodUid);
         Container = Nullable(info.ContainerName) ?? info.Name;
-        PodLabels = new Dictionary<string, string>(info.PodLabels, StringComparer.Ordinal);
+        PodLabels = new Gadget.PodLabels(new Dictionary<string, string>(info.PodLabels, StringComparer.Ordinal));
     }
 
     public string Node { get; }

@@ -9,8 +9,6 @@ namespace Gadget;
 /// </summary>
 public abstract class GadgetEvent
 {
-    private static readonly IReadOnlyDictionary<string, string> NoLabels = new Dictionary<string, string>();
-
     /// <summary>Reads the fields every event has, wherever the trace's schema puts them (by their well-known types).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private protected GadgetEvent(in EventRow row, EventOrigin origin)
@@ -37,8 +35,8 @@ public abstract class GadgetEvent
         NetNsId = row.UInt64(fields.NetNsId);
     }
 
-    /// <summary>When the kernel saw the event (UTC).</summary>
-    public DateTime Timestamp { get; }
+    /// <summary>When the kernel saw the event, in local time (Kind Local, like Get-Date's); for a top's row, the end of its window.</summary>
+    public DateTime Timestamp { get; private protected set; }
 
     /// <summary>The Kubernetes node; empty on a host outside Kubernetes.</summary>
     public string? Node { get; }
@@ -56,7 +54,7 @@ public abstract class GadgetEvent
     public string? ContainerId { get; }
 
     /// <summary>The pod's labels; empty for a process on the host.</summary>
-    public IReadOnlyDictionary<string, string> PodLabels { get; } = NoLabels;
+    public IReadOnlyDictionary<string, string> PodLabels { get; } = Gadget.PodLabels.None;
 
     /// <summary>The process id (thread group id).</summary>
     public int Pid { get; }

@@ -8,8 +8,13 @@ public sealed partial class OpenEvent
 {
     private const uint AccessModeMask = 3;
 
-    /// <summary>Permission bits of a created file; null unless O_CREAT or O_TMPFILE.</summary>
-    public UnixFileMode? Mode => (Flags & (OpenFlags.O_CREAT | OpenFlags.O_TMPFILE)) != 0 ? ModeBits & (UnixFileMode)0xfff : null;
+    /// <summary>
+    /// Permission bits of a created file in octal, as chmod and ls -l's users write them (0644);
+    /// null unless O_CREAT or O_TMPFILE. The process's umask applies after.
+    /// </summary>
+    public string? Mode => (Flags & (OpenFlags.O_CREAT | OpenFlags.O_TMPFILE)) != 0
+        ? "0" + Convert.ToString((int)ModeBits & 0xfff, 8).PadLeft(3, '0')
+        : null;
 
     /// <summary>Read, Write or ReadWrite, from the flags' access mode.</summary>
     public FileAccess Access => ((uint)Flags & AccessModeMask) switch

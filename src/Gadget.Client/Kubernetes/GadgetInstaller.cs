@@ -4,22 +4,6 @@ using k8s.Models;
 
 namespace Gadget.Kubernetes;
 
-/// <summary>One object Install-Gadget applied or Uninstall-Gadget deleted.</summary>
-public sealed class GadgetObject(string kind, string? ns, string name, string action)
-{
-    public string Kind { get; } = kind;
-
-    /// <summary>Null for cluster-wide objects.</summary>
-    public string? Namespace { get; } = ns;
-
-    public string Name { get; } = name;
-
-    /// <summary>What happened: Created, Configured, Unchanged, Deleted, NotFound.</summary>
-    public string Action { get; } = action;
-
-    public override string ToString() => Namespace is null ? $"{Kind}/{Name}" : $"{Kind} {Namespace}/{Name}";
-}
-
 /// <summary>DaemonSet rollout state: how many agents are ready out of how many are wanted.</summary>
 public sealed record AgentRollout(int Desired, int Ready, bool Complete);
 

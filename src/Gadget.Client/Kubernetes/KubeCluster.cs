@@ -121,6 +121,28 @@ public sealed class KubeCluster : IDisposable
         return new PortForwardStream(socket, $"pod {agent.Namespace}/{agent.Name}");
     }
 
+    /// <summary>
+    /// Names for completion: namespaces, pods (of <paramref name="ns"/>, or all), the containers of
+    /// those pods, or nodes. One API request, under the cluster's request deadline.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> ListNamesAsync(ClusterNameKind kind, string? ns, CancellationToken token)
+    {
+        switch (kind)
+        {
+            case ClusterNameKind.Namespace:
+                return [.. (await Client.CoreV1.ListNamespaceAsync(cancellationToken: token)).Items.Select(n => n.Metadata.Name)];
+            case ClusterNameKind.Node:
+                return [.. (await Client.CoreV1.ListNodeAsync(cancellationToken: token)).Items.Select(n => n.Metadata.Name)];
+            default:
+                V1PodList pods = string.IsNullOrEmpty(ns)
+                    ? await Client.CoreV1.ListPodForAllNamespacesAsync(cancellationToken: token)
+                    : await Client.CoreV1.ListNamespacedPodAsync(ns, cancellationToken: token);
+                return kind == ClusterNameKind.Pod
+                    ? [.. pods.Items.Select(p => p.Metadata.Name)]
+                    : [.. pods.Items.SelectMany(p => p.Spec?.Containers ?? []).Select(c => c.Name)];
+        }
+    }
+
     public void Dispose() => Client.Dispose();
 }
 
@@ -178,4 +200,13 @@ public sealed class AgentPod
 
         return pod.Status?.Phase ?? "Pending";
     }
+}
+
+/// <summary>What a completion asks the cluster for.</summary>
+public enum ClusterNameKind
+{
+    Namespace,
+    Pod,
+    Container,
+    Node,
 }

@@ -57,6 +57,37 @@ public sealed class KubeConfigSource
         }
     }
 
+    /// <summary>
+    /// The names of the kubeconfig's contexts, for completion: read from the file or content this
+    /// source selects, without contacting anything; empty when there is none or it cannot be read.
+    /// </summary>
+    public IReadOnlyList<string> ContextNames()
+    {
+        try
+        {
+            K8SConfiguration? config = null;
+            if (KubeConfig is { Length: > 0 } given)
+            {
+                (bool isContent, string text) = Classify(given);
+                config = isContent ? ParseText(text) : File.Exists(text) ? KubernetesClientConfiguration.LoadKubeConfig(new FileInfo(text)) : null;
+            }
+            else
+            {
+                string? variable = Environment.GetEnvironmentVariable("KUBECONFIG");
+                string? file = variable is { Length: > 0 }
+                    ? variable.Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries).Where(LooksLikePath).FirstOrDefault(File.Exists)
+                    : File.Exists(DefaultFile) ? DefaultFile : null;
+                config = file is null ? null : KubernetesClientConfiguration.LoadKubeConfig(new FileInfo(file));
+            }
+
+            return config?.Contexts?.Select(c => c.Name).Where(n => !string.IsNullOrEmpty(n)).ToList() ?? [];
+        }
+        catch (Exception)
+        {
+            return []; // completion says nothing rather than fail
+        }
+    }
+
     private static string DefaultFile => Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".kube", "config");
 
     /// <summary>The client configuration this source selects; every failure is a <see cref="GadgetException"/> that repeats no secret.</summary>

@@ -21,6 +21,9 @@ public sealed class ContainerSelection
 
     public string? Container { get; init; }
 
+    /// <summary>Container ids (any of them); empty for all.</summary>
+    public IReadOnlyList<string> Ids { get; init; } = [];
+
     /// <summary>Pod labels that must all be present with these values.</summary>
     public IReadOnlyDictionary<string, string> Labels { get; init; } = new Dictionary<string, string>();
 
@@ -37,6 +40,7 @@ public sealed class ContainerSelection
             Container = Container ?? string.Empty,
         };
         selector.Namespaces.Add(Namespaces);
+        selector.Ids.Add(Ids);
         foreach ((string key, string value) in Labels)
         {
             selector.Labels[key] = value;

@@ -46,7 +46,10 @@ internal static class SchemaMessage
 
         try
         {
-            return new TraceSchema(message.Gadget, message.TypeName, message.Description, fields, (int)Math.Min(message.FixedSize, int.MaxValue));
+            return new TraceSchema(message.Gadget, message.TypeName, message.Description, fields, (int)Math.Min(message.FixedSize, int.MaxValue))
+            {
+                SortBy = message.SortBy.Length > 0 ? message.SortBy : null,
+            };
         }
         catch (GadgetObjectException exception)
         {

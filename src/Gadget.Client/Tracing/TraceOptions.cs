@@ -16,7 +16,14 @@ public sealed class TraceOptions
     /// <summary>Stop after this many events; null for no limit.</summary>
     public ulong? MaxEvents { get; init; }
 
-    public int? Pid { get; init; }
+    /// <summary>A top gadget's window; null: the agent's default (one second).</summary>
+    public TimeSpan? Interval { get; init; }
+
+    /// <summary>A top gadget: stop after this many windows; null until the duration ends or the caller stops.</summary>
+    public ulong? MaxWindows { get; init; }
+
+    /// <summary>Only these processes (any of them); null or empty for all.</summary>
+    public IReadOnlyList<int>? Pids { get; init; }
 
     public uint? Uid { get; init; }
 
@@ -39,8 +46,20 @@ public sealed class TraceOptions
             ProtocolVersion = TraceReplyDecoder.ProtocolVersion,
             DurationMs = Duration is { } duration ? (ulong)Math.Ceiling(duration.TotalMilliseconds) : 0,
             MaxEvents = MaxEvents ?? 0,
-            Filter = new ProcessFilter { Pid = (uint)(Pid ?? 0), Comm = Comm ?? string.Empty },
+            IntervalMs = Interval is { } interval ? (ulong)Math.Ceiling(interval.TotalMilliseconds) : 0,
+            MaxWindows = MaxWindows ?? 0,
+            Filter = new ProcessFilter { Comm = Comm ?? string.Empty },
         };
+        uint[] pids = [.. (Pids ?? []).Where(p => p > 0).Select(p => (uint)p).Distinct()];
+        if (pids.Length == 1)
+        {
+            request.Filter.Pid = pids[0]; // what an agent that knows one pid reads
+        }
+        else
+        {
+            request.Filter.Pids.Add(pids);
+        }
+
         if (Uid is uint uid)
         {
             request.Filter.Uid = uid;

@@ -39,6 +39,9 @@ internal sealed class TraceReplyDecoder(EventOrigin origin)
     // Where each of a row's variable parts starts and how long it is, reused from row to row.
     private int[] _variables = [];
 
+    // A top's main figure in its rows; missing for a trace.
+    private FieldRef _sortBy = FieldRef.Missing;
+
     /// <summary>The trace's schema, once the agent has sent it.</summary>
     public TraceSchema? Schema => _maker?.Binding.Schema;
 
@@ -55,10 +58,11 @@ internal sealed class TraceReplyDecoder(EventOrigin origin)
                     EventSchema schema = EventSchema.Parser.ParseFrom(reader.ReadBytes());
                     _maker = EventTypes.MakerFor(SchemaMessage.Read(schema), schema.BootTimeUnixNs);
                     _variables = new int[_maker.Binding.Schema.VariableCount * 2];
+                    _sortBy = _maker.Binding.Schema.SortBy is string sortBy ? FieldRef.To(_maker.Binding.Schema.Field(sortBy)) : FieldRef.Missing;
                     frame = TraceFrame.Empty;
                     break;
                 case TraceReply.BatchFieldNumber when type == WireType.LengthDelimited:
-                    frame = new TraceFrame(DecodeBatch(reader.ReadBytes(), RequireSchema()));
+                    frame = DecodeBatch(reader.ReadBytes(), RequireSchema());
                     break;
                 case TraceReply.CountersFieldNumber when type == WireType.LengthDelimited:
                     RequireSchema();
@@ -86,11 +90,12 @@ internal sealed class TraceReplyDecoder(EventOrigin origin)
 
     /// <summary>The batch's events in chunks of at most <see cref="TraceSession.ChunkEvents"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private List<GadgetEvent[]> DecodeBatch(ReadOnlySpan<byte> batch, EventMaker maker)
+    private TraceFrame DecodeBatch(ReadOnlySpan<byte> batch, EventMaker maker)
     {
         // The containers first (protobuf writes them after the rows that refer to them).
         ReadOnlySpan<byte> rows = [];
         int count = 0;
+        TopWindow? window = null;
         var reader = new WireReader(batch);
         while (reader.TryReadTag(out int field, out WireType type))
         {
@@ -105,10 +110,18 @@ internal sealed class TraceReplyDecoder(EventOrigin origin)
                 case EventBatch.RowCountFieldNumber when type == WireType.Varint:
                     count = (int)Math.Min(reader.ReadUInt32(), (uint)(rows.Length + batch.Length));
                     break;
+                case EventBatch.WindowFieldNumber when type == WireType.LengthDelimited:
+                    window = TopWindow.Parser.ParseFrom(reader.ReadBytes());
+                    break;
                 default:
                     reader.Skip(type);
                     break;
             }
+        }
+
+        if (window is not null)
+        {
+            return new TraceFrame(DecodeWindow(rows, window, maker));
         }
 
         var chunks = new List<GadgetEvent[]>((count + TraceSession.ChunkEvents - 1) / TraceSession.ChunkEvents);
@@ -126,7 +139,7 @@ internal sealed class TraceReplyDecoder(EventOrigin origin)
             rows = rows[(sizeof(uint) + (int)length)..];
             chunk ??= new GadgetEvent[Math.Clamp(remaining, 1, TraceSession.ChunkEvents)];
             remaining--;
-            chunk[filled++] = maker.Make(Locate(row, maker.Binding.Schema.FixedSize), origin);
+            chunk[filled++] = maker.Make(Locate(row, maker.Binding.Schema.FixedSize, maker), origin);
             if (filled == chunk.Length)
             {
                 chunks.Add(chunk);
@@ -140,27 +153,66 @@ internal sealed class TraceReplyDecoder(EventOrigin origin)
             chunks.Add(chunk![..filled]); // the batch held more rows than it said
         }
 
-        return chunks;
+        return new TraceFrame(chunks);
+    }
 
-        EventRow Locate(ReadOnlySpan<byte> row, int fixedSize)
+    /// <summary>A top's window: all its rows as one item, each with its main figure and the window's times.</summary>
+    private TopWindowRows DecodeWindow(ReadOnlySpan<byte> rows, TopWindow window, EventMaker maker)
+    {
+        DateTime start = FromUnixNs(window.StartUnixNs);
+        DateTime end = FromUnixNs(window.EndUnixNs);
+        var events = new List<GadgetEvent>();
+        var values = new List<Int128>();
+        while (!rows.IsEmpty)
         {
-            if (row.Length < fixedSize)
+            ReadOnlySpan<byte> row = NextRow(ref rows);
+            EventRow located = Locate(row, maker.Binding.Schema.FixedSize, maker);
+            values.Add(_sortBy.Signed ? located.Int64(_sortBy) : located.UInt64(_sortBy));
+            GadgetEvent made = maker.Make(located, origin);
+            if (made is GadgetTopRow topRow)
             {
-                throw new InvalidDataException($"The agent sent a malformed message: a row of {row.Length} bytes is shorter than its fixed block ({fixedSize}).");
+                topRow.SetWindow(start, end);
             }
 
-            var parts = new WireReader(row[fixedSize..]);
-            int position = fixedSize;
-            for (int i = 0; i < _variables.Length; i += 2)
-            {
-                ReadOnlySpan<byte> part = parts.ReadBytes();
-                _variables[i] = position + VarintLength(part.Length);
-                _variables[i + 1] = part.Length;
-                position = _variables[i] + part.Length;
-            }
-
-            return new EventRow(row, _variables, maker.Binding);
+            events.Add(made);
         }
+
+        return new TopWindowRows(origin.Node, window.Index, start, end, [.. events], [.. values]);
+    }
+
+    private static DateTime FromUnixNs(long unixNs)
+        => DateTime.UnixEpoch.AddTicks(Math.Clamp(unixNs / 100, 0, DateTime.MaxValue.Ticks - DateTime.UnixEpoch.Ticks)).ToLocalTime();
+
+    private static ReadOnlySpan<byte> NextRow(ref ReadOnlySpan<byte> rows)
+    {
+        if (rows.Length < sizeof(uint) || BinaryPrimitives.ReadUInt32LittleEndian(rows) is var length && length > (uint)(rows.Length - sizeof(uint)))
+        {
+            throw new InvalidDataException("The agent sent a malformed message: a row runs past the end of its batch.");
+        }
+
+        ReadOnlySpan<byte> row = rows.Slice(sizeof(uint), (int)length);
+        rows = rows[(sizeof(uint) + (int)length)..];
+        return row;
+    }
+
+    private EventRow Locate(ReadOnlySpan<byte> row, int fixedSize, EventMaker maker)
+    {
+        if (row.Length < fixedSize)
+        {
+            throw new InvalidDataException($"The agent sent a malformed message: a row of {row.Length} bytes is shorter than its fixed block ({fixedSize}).");
+        }
+
+        var parts = new WireReader(row[fixedSize..]);
+        int position = fixedSize;
+        for (int i = 0; i < _variables.Length; i += 2)
+        {
+            ReadOnlySpan<byte> part = parts.ReadBytes();
+            _variables[i] = position + VarintLength(part.Length);
+            _variables[i + 1] = part.Length;
+            position = _variables[i] + part.Length;
+        }
+
+        return new EventRow(row, _variables, maker.Binding);
     }
 
     private static int VarintLength(int value) => (BitOperations.Log2((uint)value | 1) / 7) + 1;
@@ -177,11 +229,16 @@ internal sealed class TraceFrame
 
     public TraceFrame(TraceNotice notice) => Notice = notice;
 
+    public TraceFrame(TopWindowRows window) => Window = window;
+
     public IReadOnlyList<GadgetEvent[]> Chunks { get; } = [];
 
     public TraceStatistics? Statistics { get; }
 
     public TraceNotice? Notice { get; }
+
+    /// <summary>A top's window, whole.</summary>
+    public TopWindowRows? Window { get; }
 }
 
 /// <summary>

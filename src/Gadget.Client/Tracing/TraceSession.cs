@@ -97,13 +97,16 @@ public sealed class TraceSession : ITraceSource
     {
         CancellationToken token = _cancel.Token;
         bool streaming = false;
+        using var firstReply = new FirstReplyDeadline(connection.Connected, AgentConnection.FirstReplyTimeout);
+        using var callCancel = CancellationTokenSource.CreateLinkedTokenSource(token, firstReply.Token);
         try
         {
             var decoder = new TraceReplyDecoder(origin);
             using AsyncServerStreamingCall<TraceReplyBytes> call = connection.Invoker.AsyncServerStreamingCall(
-                TraceReplyDecoder.TraceMethod, host: null, new CallOptions(cancellationToken: token), request);
-            while (await call.ResponseStream.MoveNext(token).ConfigureAwait(false))
+                TraceReplyDecoder.TraceMethod, host: null, new CallOptions(cancellationToken: callCancel.Token), request);
+            while (await call.ResponseStream.MoveNext(callCancel.Token).ConfigureAwait(false))
             {
+                firstReply.Disarm();
                 TraceFrame frame;
                 using (TraceReplyBytes reply = call.ResponseStream.Current)
                 {
@@ -117,6 +120,11 @@ public sealed class TraceSession : ITraceSource
                     _queue.Add(chunk, token);
                 }
 
+                if (frame.Window is not null)
+                {
+                    _queue.Add(frame.Window, token);
+                }
+
                 if (frame.Notice is not null)
                 {
                     _queue.Add(frame.Notice, token);
@@ -128,6 +136,12 @@ public sealed class TraceSession : ITraceSource
                     _queue.Add(frame.Statistics, token);
                 }
             }
+        }
+        catch (Exception exception) when (firstReply.Expired && !token.IsCancellationRequested && exception is OperationCanceledException or RpcException)
+        {
+            // The agent took the request and then sent nothing (its trace start hangs); cancelling
+            // the call has told it to give up.
+            TryAddFinal((GadgetException)DeadlineStream.Unresponsive(connection.Target, AgentConnection.FirstReplyTimeout, "sent no reply to the trace").InnerException!);
         }
         catch (OperationCanceledException) when (token.IsCancellationRequested)
         {
@@ -174,6 +188,63 @@ public sealed class TraceSession : ITraceSource
         catch (OperationCanceledException)
         {
             // The caller has gone; nobody is left to tell.
+        }
+    }
+
+    /// <summary>
+    /// Cancels its token when the agent's first message has not come <c>timeout</c> after the
+    /// connection is up; <see cref="Disarm"/> when it has.
+    /// </summary>
+    private sealed class FirstReplyDeadline : IDisposable
+    {
+        private readonly CancellationTokenSource _expired = new();
+        private readonly object _gate = new();
+        private bool _done;
+
+        public FirstReplyDeadline(Task connected, TimeSpan timeout)
+            => connected.ContinueWith(
+                _ =>
+                {
+                    lock (_gate)
+                    {
+                        if (!_done)
+                        {
+                            _expired.CancelAfter(timeout);
+                        }
+                    }
+                },
+                CancellationToken.None,
+                TaskContinuationOptions.OnlyOnRanToCompletion | TaskContinuationOptions.ExecuteSynchronously,
+                TaskScheduler.Default);
+
+        public CancellationToken Token => _expired.Token;
+
+        public bool Expired => _expired.IsCancellationRequested;
+
+        public void Disarm()
+        {
+            if (_done)
+            {
+                return;
+            }
+
+            lock (_gate)
+            {
+                _done = true;
+                if (!_expired.IsCancellationRequested)
+                {
+                    _expired.CancelAfter(Timeout.InfiniteTimeSpan);
+                }
+            }
+        }
+
+        public void Dispose()
+        {
+            lock (_gate)
+            {
+                _done = true;
+                _expired.Dispose();
+            }
         }
     }
 }

@@ -1,6 +1,6 @@
 using Gadget.Protocol.V1;
 
-namespace Gadget.Tracing;
+namespace Gadget;
 
 /// <summary>
 /// A trace's counters from one agent. Every record the kernel produced is either delivered or in

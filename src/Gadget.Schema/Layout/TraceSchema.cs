@@ -56,6 +56,9 @@ public sealed class TraceSchema
 
     public string Description { get; }
 
+    /// <summary>A top's main figure: the field its windows' rows are sorted by, largest first; null for none.</summary>
+    public string? SortBy { get; init; }
+
     public IReadOnlyList<SchemaField> Fields { get; }
 
     /// <summary>Bytes of every row's fixed block.</summary>
@@ -122,7 +125,12 @@ public sealed class TraceSchema
             offset += size;
         }
 
-        return new TraceSchema(gadget, metadata.TypeName, metadata.Description, fields);
+        if (metadata.SortBy is string sortBy && !fields.Any(f => f.Name == sortBy && f.Kind is FieldKind.Int or FieldKind.Float or FieldKind.Bool or FieldKind.Enum))
+        {
+            throw new GadgetObjectException($"gadget.yaml sorts by '{sortBy}', which is no number field of {record.StructName}.");
+        }
+
+        return new TraceSchema(gadget, metadata.TypeName, metadata.Description, fields) { SortBy = metadata.SortBy };
     }
 
     /// <summary>Bytes a field takes in the fixed block; 0 for a variable-size field.</summary>

@@ -31,6 +31,12 @@ public sealed class GadgetMetadata
     /// </summary>
     public string? ToStringTemplate { get; private init; }
 
+    /// <summary>
+    /// A top's main figure: the field its rows are sorted by, largest first, before a window is cut
+    /// to its first rows (bytes); null: the rows' own order.
+    /// </summary>
+    public string? SortBy { get; private init; }
+
     /// <summary>A gadget for benchmarks and diagnostics, left out of completion.</summary>
     public bool Diagnostic { get; private init; }
 
@@ -106,6 +112,7 @@ public sealed class GadgetMetadata
             Cmdlet = Text(root, "cmdlet"),
             TypeName = Text(root, "typeName"),
             ToStringTemplate = Text(root, "toString"),
+            SortBy = Text(root, "sortBy"),
             Diagnostic = string.Equals(Text(root, "diagnostic"), "true", StringComparison.OrdinalIgnoreCase),
             ProgramParameters = programParameters,
             AgentParameters = agentParameters,

@@ -50,7 +50,7 @@ public sealed class DnsDecoderTests
         Assert.Equal(IPAddress.Parse("127.0.78.1"), e.Nameserver);
         Assert.Equal(IpProtocol.Udp, e.Protocol);
         Assert.Null(e.Latency);
-        Assert.False(e.Truncated);
+        Assert.False(e.CaptureTruncated);
     }
 
     [Fact]
@@ -73,6 +73,43 @@ public sealed class DnsDecoderTests
         Assert.Equal(DnsQr.Query, unanswered.Qr);
         Assert.Null(unanswered.Latency);
         Assert.Equal(DnsResponseCode.NoError, query.Rcode); // the query's own row is not changed
+    }
+
+    [Fact]
+    public void AtTheEndOfATraceAnOpenQueryIsReportedAtItsDeadlineNotDropped()
+    {
+        AgentRows agent = Agent();
+        agent.Add(Record(DnsWire.Query(7, "silent.test", DnsWire.TypeA), outgoing: true, cookie: 1, bootNs: 10 * Second));
+        agent.Add(Record(DnsWire.Query(8, "answered.test", DnsWire.TypeA), outgoing: true, cookie: 1, bootNs: 10 * Second));
+        agent.Add(Record(DnsWire.Response(8, "answered.test", DnsWire.TypeA, 0), outgoing: false, cookie: 1, bootNs: 11 * Second));
+
+        // The trace ended at 11 s: the open query still waits, and says so, until its deadline.
+        Assert.Equal((0, true), agent.Settle(11 * Second));
+        Assert.Equal((1, false), agent.Settle(12 * Second));
+        Assert.Equal((0, false), agent.Settle(13 * Second));
+
+        DnsEvent unanswered = agent.ToEvents().Cast<DnsEvent>().Single(e => e.Rcode == DnsResponseCode.NoResponse);
+        Assert.Equal("silent.test.", unanswered.Name);
+        Assert.Equal(7, unanswered.Id);
+    }
+
+    [Fact]
+    public void HeaderFlagsAreProperties()
+    {
+        AgentRows agent = Agent();
+        byte[] message = DnsWire.Response(3, "big.test", DnsWire.TypeA, 0);
+        message[2] |= 0x06; // AA and TC; RD and RA are set by DnsWire.Response
+        DnsEvent dns = agent.Single<DnsEvent>(Record(message, outgoing: false, cookie: 5, bootNs: Second));
+        Assert.True(dns.TC);
+        Assert.True(dns.AA);
+        Assert.True(dns.RD);
+        Assert.True(dns.RA);
+        Assert.False(dns.CaptureTruncated);
+
+        byte[] query = DnsWire.Query(4, "plain.test", DnsWire.TypeA);
+        query[2] = 0;
+        DnsEvent plain = agent.Single<DnsEvent>(Record(query, outgoing: true, cookie: 6, bootNs: Second));
+        Assert.False(plain.TC || plain.AA || plain.RD || plain.RA);
     }
 
     [Fact]
@@ -166,11 +203,11 @@ public sealed class DnsDecoderTests
         Assert.Equal([IPAddress.Parse("127.1.2.3"), IPAddress.Parse("fd00::1:2:3")], dns.Addresses);
         Assert.Equal(2, dns.NumAnswers);
         Assert.Equal(IPAddress.Parse("127.0.78.1"), dns.Nameserver);
-        Assert.False(dns.Truncated);
+        Assert.False(dns.CaptureTruncated);
     }
 
     [Fact]
-    public void AMessageCutByTheCaptureLimitIsTruncated()
+    public void AMessageCutByTheCaptureLimitIsCaptureTruncated()
     {
         AgentRows agent = Agent();
         byte[] message = DnsWire.Response(3, "known.test", DnsWire.TypeA, 0, IPAddress.Parse("127.1.2.3"), IPAddress.Parse("127.1.2.4"));
@@ -179,7 +216,7 @@ public sealed class DnsDecoderTests
         agent.Add(record);
 
         DnsEvent dns = Assert.IsType<DnsEvent>(Assert.Single(agent.ToEvents()));
-        Assert.True(dns.Truncated);
+        Assert.True(dns.CaptureTruncated);
         Assert.Equal("known.test.", dns.Name);
     }
 

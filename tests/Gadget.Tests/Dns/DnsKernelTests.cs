@@ -123,7 +123,7 @@ public sealed class DnsKernelTests(HostDnsScenario scenario) : IClassFixture<Hos
         Assert.Null(query.Namespace);
         Assert.Null(query.Pod);
         Assert.Null(query.Container);
-        Assert.InRange(query.Timestamp, DateTime.UtcNow.AddMinutes(-5), DateTime.UtcNow);
+        Assert.InRange(query.Timestamp, DateTime.Now.AddMinutes(-5), DateTime.Now);
     }
 
     [KernelFact]

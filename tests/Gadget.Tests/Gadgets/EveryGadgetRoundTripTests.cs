@@ -30,7 +30,14 @@ public sealed class EveryGadgetRoundTripTests
     ];
 
     /// <summary>The DNS message the dns record carries, and what the agent derives from it.</summary>
-    private static readonly byte[] DnsMessage = DnsWire.Response(0x4d2, "round.trip.test", DnsWire.TypeAaaa, 5, IPAddress.Parse("192.0.2.7"), IPAddress.Parse("2001:db8::7"));
+    /// <summary>A response with every header flag the event shows set: QR, AA, TC, RD, RA.</summary>
+    private static readonly byte[] DnsMessage = WithAaAndTc(DnsWire.Response(0x4d2, "round.trip.test", DnsWire.TypeAaaa, 5, IPAddress.Parse("192.0.2.7"), IPAddress.Parse("2001:db8::7")));
+
+    private static byte[] WithAaAndTc(byte[] message)
+    {
+        message[2] |= 0x06;
+        return message;
+    }
 
     /// <summary>
     /// For the gadgets whose hook needs more than the struct's fields (members the schema leaves
@@ -50,6 +57,13 @@ public sealed class EveryGadgetRoundTripTests
             record.SetMember("__dir_flags", 0).SetMember("__dir_size", 0).EndInTail(0);
             return new() { ["full_path"] = values["path"] };
         },
+        ["top_file"] = (record, _) =>
+        {
+            // The path's components as the program sends them: innermost first, NUL-separated.
+            byte[] components = "c.txt\0b\0a\0"u8.ToArray();
+            record.SetMember("__path_size", components.Length).SetMember("__path_flags", 0).SetBytes("__path", components);
+            return new() { ["path"] = "/a/b/c.txt" };
+        },
         ["dns"] = (record, _) =>
         {
             // The kernel captured all but the last byte's worth of the message's length: truncated.
@@ -63,7 +77,11 @@ public sealed class EveryGadgetRoundTripTests
                 ["rcode"] = 5L,
                 ["num_answers"] = 2L,
                 ["addresses"] = new[] { IPAddress.Parse("192.0.2.7"), IPAddress.Parse("2001:db8::7") },
-                ["truncated"] = true,
+                ["tc"] = true,
+                ["aa"] = true,
+                ["rd"] = true,
+                ["ra"] = true,
+                ["capture_truncated"] = true,
             };
         },
     };

@@ -35,7 +35,7 @@ public sealed class ExecDecoderTests
 
         // Boot-clock time becomes wall-clock time by the boot time the schema carries.
         Assert.Equal(ClientRows.Time(bootNs), e.Timestamp);
-        Assert.Equal(DateTimeKind.Utc, e.Timestamp.Kind);
+        Assert.Equal(DateTimeKind.Local, e.Timestamp.Kind);
     }
 
     [Theory]

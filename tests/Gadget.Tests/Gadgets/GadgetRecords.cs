@@ -49,6 +49,21 @@ internal sealed class RecordBuilder
     public (int Offset, int Size) Member(string name)
     {
         Btf btf = ObjectBtf.GetOrAdd(_gadget.Name, _ => _gadget.ReadObjectInfo().Btf);
+        if (_gadget.Top is MapIteratorInfo top)
+        {
+            // A top's record is its map's key, then its value: a member of either.
+            string[] structs = top.Record.StructName.Split(" + ");
+            foreach ((string structName, int start) in new[] { (structs[0], 0), (structs[^1], top.KeySize) })
+            {
+                if (btf.TryFindType(structName, BtfKind.Struct, out BtfType? part) && part.Members.SingleOrDefault(m => m.Name == name) is { } found)
+                {
+                    return (start + (found.BitOffset / 8), btf.SizeOf(found.Type));
+                }
+            }
+
+            throw new InvalidOperationException($"Neither struct of {top.Record.StructName} has a member '{name}'.");
+        }
+
         if (!btf.TryFindType(_gadget.Record.StructName, BtfKind.Struct, out BtfType? type))
         {
             throw new InvalidOperationException($"The {_gadget.Name} object has no struct {_gadget.Record.StructName}.");
@@ -219,6 +234,19 @@ internal sealed class AgentRows
         return due.Count;
     }
 
+    /// <summary>The end of a trace at <paramref name="nowBootNs"/>: the rows the hook then makes, and whether it still waits.</summary>
+    public (int Rows, bool Waiting) Settle(ulong nowBootNs)
+    {
+        var due = new List<byte[]>();
+        bool waiting = Hook?.Settle(nowBootNs, due) ?? false;
+        foreach (byte[] row in due)
+        {
+            Batch.Append(row);
+        }
+
+        return (due.Count, waiting);
+    }
+
     /// <summary>The batch as a client reads it: schema first, then the batch, through the wire.</summary>
     public GadgetEvent[] ToEvents(EventOrigin? origin = null) => ClientRows.Decode(Schema, Batch, origin);
 
@@ -259,5 +287,5 @@ internal static class ClientRows
     public static GadgetEvent[] Events(TraceReplyDecoder decoder, byte[] reply) => [.. decoder.Decode(reply).Chunks.SelectMany(c => c)];
 
     /// <summary>When the client says a boot-clock timestamp happened.</summary>
-    public static DateTime Time(ulong bootNs) => DateTime.UnixEpoch.AddTicks((long)((bootNs + BootTimeUnixNs) / 100));
+    public static DateTime Time(ulong bootNs) => DateTime.UnixEpoch.AddTicks((long)((bootNs + BootTimeUnixNs) / 100)).ToLocalTime();
 }

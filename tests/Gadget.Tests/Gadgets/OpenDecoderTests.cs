@@ -77,7 +77,7 @@ public sealed class OpenDecoderTests
         Assert.Equal(-1, e.Fd);
         Assert.Equal(OpenFlags.O_WRONLY | OpenFlags.O_CREAT | OpenFlags.O_TRUNC, e.Flags);
         Assert.Equal("O_WRONLY|O_CREAT|O_TRUNC", e.FlagsText);
-        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead, e.Mode);
+        Assert.Equal("0644", e.Mode);
         Assert.Equal(FileAccess.Write, e.Access);
         Assert.True(e.PathTruncated);
         Assert.Equal("/etc/shadow", e.Path);

@@ -74,7 +74,7 @@ public sealed class AgentServiceTests
             Assert.Equal(Errno.None, exec.Error);
             Assert.Equal(0u, exec.Uid);
             Assert.Equal("test-node", exec.Node);
-            Assert.InRange(exec.Timestamp, DateTime.UtcNow - AnswerTimeout, DateTime.UtcNow);
+            Assert.InRange(exec.Timestamp, DateTime.Now - AnswerTimeout, DateTime.Now);
 
             // MaxEvents = 1: no second event, and the trace ends with final counters that account for the one.
             TraceStatistics? statistics = null;

@@ -21,7 +21,7 @@ public sealed class ExecTraceTests
     {
         using TraceRun run = Start(new TraceRequest { Gadget = "exec" });
         string marker = HostProcess.NewMarker();
-        DateTime before = DateTime.UtcNow;
+        DateTime before = DateTime.Now;
 
         int pid = HostProcess.Run("/bin/true", marker);
         List<ExecEvent> events = await ReadAllAsync(run, e => HasArg(e, marker));
@@ -39,8 +39,8 @@ public sealed class ExecTraceTests
         Assert.False(exec.ArgsTruncated);
         Assert.Equal(SelfNamespace("mnt"), exec.MountNsId);
         Assert.Equal(SelfNamespace("net"), exec.NetNsId);
-        Assert.Equal(DateTimeKind.Utc, exec.Timestamp.Kind);
-        Assert.InRange(exec.Timestamp, before.AddMilliseconds(-50), DateTime.UtcNow);
+        Assert.Equal(DateTimeKind.Local, exec.Timestamp.Kind);
+        Assert.InRange(exec.Timestamp, before.AddMilliseconds(-50), DateTime.Now);
     }
 
     [KernelFact]

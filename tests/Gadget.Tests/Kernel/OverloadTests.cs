@@ -29,7 +29,7 @@ public sealed partial class OverloadTests
     public async Task EveryGeneratedEventIsDeliveredOrCountedAsLost()
     {
         using AgentProcess agent = await AgentProcess.StartAsync();
-        var options = new TraceOptions { Gadget = "flood", Pid = Environment.ProcessId, Duration = TraceDuration };
+        var options = new TraceOptions { Gadget = "flood", Pids = [Environment.ProcessId], Duration = TraceDuration };
         options.Parameters["records-per-call"] = RecordsPerCall.ToString(CultureInfo.InvariantCulture);
         using var timeout = new CancellationTokenSource(TraceDuration + TimeSpan.FromSeconds(30));
         using var session = TraceSession.Start(agent.Connection, options, "test-node", timeout.Token);

@@ -52,7 +52,7 @@ public sealed class ProgramKernelTests
     {
         using AgentProcess agent = await AgentProcess.StartAsync("--allow-programs");
         string missing = $"/nonexistent-{Guid.NewGuid():N}";
-        var options = new TraceOptions { Gadget = "trace_open", Pid = Environment.ProcessId, MaxEvents = 1, Program = GadgetProgramFile.Read(ProgramPath("trace_open")) };
+        var options = new TraceOptions { Gadget = "trace_open", Pids = [Environment.ProcessId], MaxEvents = 1, Program = GadgetProgramFile.Read(ProgramPath("trace_open")) };
         options.Parameters["prefix"] = missing[..20];
         using var timeout = new CancellationTokenSource(AnswerTimeout);
 

@@ -35,7 +35,7 @@ public sealed partial class SignalTraceTests
         Assert.Equal(SignalResult.Delivered, signal.Result);
         Assert.Equal(0, signal.Code); // SI_USER: sent by kill()
         Assert.True(signal.Group); // kill() signals the whole thread group
-        Assert.InRange(signal.Timestamp, DateTime.UtcNow.AddSeconds(-10), DateTime.UtcNow);
+        Assert.InRange(signal.Timestamp, DateTime.Now.AddSeconds(-10), DateTime.Now);
     }
 
     [KernelFact]
@@ -102,11 +102,12 @@ public sealed partial class SignalTraceTests
         return Process.Start(start) ?? throw new InvalidOperationException($"Could not start {file}.");
     }
 
-    /// <summary>kill(2) from this thread; returns the thread's id and name (the sender the kernel sees), read now: the thread may be gone when the event is read.</summary>
+    /// <summary>kill(2) from this thread; returns the thread's id and its process's name (the sender's Comm), read now: the thread may be gone when the event is read.</summary>
     private static (int Tid, string Comm) SendSignal(int pid, int signal)
     {
         int tid = gettid();
-        string comm = File.ReadAllText("/proc/thread-self/comm").TrimEnd('\n');
+        string comm = File.ReadAllText("/proc/self/comm").TrimEnd('\n');
+        Assert.NotEqual(comm, File.ReadAllText("/proc/thread-self/comm").TrimEnd('\n')); // a test thread, named otherwise
         Assert.Equal(0, kill(pid, signal));
         return (tid, comm);
     }

@@ -77,7 +77,7 @@ public sealed class UserProgramTests
     }
 
     [Fact]
-    public void AnObjectWithATracerAndASnapshotIsRefusedAndOneWithNeitherSaysWhatItLacks()
+    public void AnObjectWithATracerAndASnapshotIsRefusedAndOneWithNoOutputSaysWhatItLacks()
     {
         byte[] both = TestPrograms.Object("markers.bpf.c");
         var refused = Assert.Throws<GadgetObjectException>(() => new GadgetDefinition("markers", () => both, GadgetMetadata.Empty, null, isUserProgram: true));
@@ -85,9 +85,10 @@ public sealed class UserProgramTests
 
         byte[] neither = TestPrograms.Object("no_markers.bpf.c");
         var lacking = Assert.Throws<GadgetObjectException>(() => new GadgetDefinition("plain", () => neither, GadgetMetadata.Empty, null, isUserProgram: true));
-        Assert.Contains("neither a tracer nor a snapshot", lacking.Message, StringComparison.Ordinal);
+        Assert.Contains("declares no output", lacking.Message, StringComparison.Ordinal);
         Assert.Contains("GADGET_TRACER", lacking.Message, StringComparison.Ordinal);
         Assert.Contains("GADGET_SNAPSHOT", lacking.Message, StringComparison.Ordinal);
+        Assert.Contains("GADGET_MAPITER", lacking.Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -39,6 +39,10 @@ public sealed class GadgetObjectReaderTests
     {
         MapIteratorInfo iterator = Assert.Single(Markers.Value.MapIterators);
         Assert.Equal(("top_counts", "counts"), (iterator.Name, iterator.MapName));
+
+        // A row is the entry as read: the key (__u32) and then the value (__u64) right after it.
+        Assert.Equal((4, 8, 128u, 12), (iterator.KeySize, iterator.ValueSize, iterator.MaxEntries, iterator.Record.Size));
+        Assert.Equal([("key", 0, 4), ("value", 4, 8)], iterator.Record.Fields.Select(f => (f.Path, f.Offset, f.Size)));
         Assert.Equal(["counts", "events"], Markers.Value.Maps.Order());
     }
 

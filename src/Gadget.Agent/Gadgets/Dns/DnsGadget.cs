@@ -114,12 +114,13 @@ internal sealed class DnsGadget : GadgetHook
 /// <summary>Where a dns_event's fields sit in the record, and where the derived ones go in a row.</summary>
 internal sealed record DnsRecordLayout(
     int Timestamp, int SocketCookie, int Id, int PacketType, int Qr, int MessageLength, int Data,
-    int RowQType, int RowRcode, int RowNumAnswers, int RowTruncated)
+    int RowQType, int RowRcode, int RowNumAnswers, int RowTc, int RowAa, int RowRd, int RowRa, int RowCaptureTruncated)
 {
     public static DnsRecordLayout From(BtfStruct record, TraceSchema schema) => new(
         record["timestamp"].Offset, record["__socket_cookie"].Offset, record["id"].Offset, record["pkt_type"].Offset, record["qr"].Offset,
         record["__msg_len"].Offset, record["__data"].Offset,
-        RowOffset(schema, "qtype"), RowOffset(schema, "rcode"), RowOffset(schema, "num_answers"), RowOffset(schema, "truncated"));
+        RowOffset(schema, "qtype"), RowOffset(schema, "rcode"), RowOffset(schema, "num_answers"),
+        RowOffset(schema, "tc"), RowOffset(schema, "aa"), RowOffset(schema, "rd"), RowOffset(schema, "ra"), RowOffset(schema, "capture_truncated"));
 
     private static int RowOffset(TraceSchema schema, string field)
         => schema.Field(field) is { IsFixed: true } found ? found.Offset : throw new GadgetObjectException($"The dns gadget's schema lacks the fixed field '{field}'.");
@@ -175,7 +176,11 @@ internal sealed class DnsDecoder(DnsRecordLayout layout, NamePattern[] names, Ti
         BinaryPrimitives.WriteUInt16LittleEndian(fixedBlock[layout.RowQType..], message.QType);
         BinaryPrimitives.WriteInt32LittleEndian(fixedBlock[layout.RowRcode..], message.Rcode);
         BinaryPrimitives.WriteInt32LittleEndian(fixedBlock[layout.RowNumAnswers..], message.AnswerCount);
-        fixedBlock[layout.RowTruncated] = data.Length < messageLength || message.AnswersIncomplete ? (byte)1 : (byte)0;
+        fixedBlock[layout.RowTc] = (message.Flags & 0x0200) != 0 ? (byte)1 : (byte)0;
+        fixedBlock[layout.RowAa] = (message.Flags & 0x0400) != 0 ? (byte)1 : (byte)0;
+        fixedBlock[layout.RowRd] = (message.Flags & 0x0100) != 0 ? (byte)1 : (byte)0;
+        fixedBlock[layout.RowRa] = (message.Flags & 0x0080) != 0 ? (byte)1 : (byte)0;
+        fixedBlock[layout.RowCaptureTruncated] = data.Length < messageLength || message.AnswersIncomplete ? (byte)1 : (byte)0;
 
         int nameLength = Encoding.UTF8.GetByteCount(message.Name);
         Encoding.UTF8.GetBytes(message.Name, row.BeginVariable(nameLength));
@@ -251,6 +256,38 @@ internal sealed class DnsDecoder(DnsRecordLayout layout, NamePattern[] names, Ti
             return true;
         }
     }
+
+    /// <summary>
+    /// The end of the trace: a query the kernel no longer holds was answered (after the end, or its
+    /// response was filtered); one it still holds at its deadline is reported unanswered, as during
+    /// the trace. So a query sent while the trace ran is never dropped silently, whatever its length.
+    /// </summary>
+    public override bool Settle(ulong nowBootNs, List<byte[]> due)
+    {
+        for (LinkedListNode<Pending>? node = _byDeadline.First; node is not null;)
+        {
+            LinkedListNode<Pending>? next = node.Next;
+            Pending pending = node.Value;
+            bool waiting = StillWaiting(pending.Key);
+            if (!waiting || pending.DeadlineNs <= nowBootNs)
+            {
+                _byDeadline.Remove(node);
+                _pending.Remove(pending.Key);
+                if (waiting)
+                {
+                    BinaryPrimitives.WriteInt32LittleEndian(pending.Row.AsSpan(layout.RowRcode), DnsGadget.NoResponseRcode);
+                    due.Add(pending.Row);
+                }
+            }
+
+            node = next;
+        }
+
+        return _pending.Count > 0;
+    }
+
+    /// <summary>The response timeout, and a little for the last check.</summary>
+    public override TimeSpan SettleLimit => timeout + TimeSpan.FromMilliseconds(500);
 
     private sealed record Pending((ulong Cookie, ushort Id) Key, ulong DeadlineNs, byte[] Row);
 }

@@ -10,6 +10,9 @@ internal sealed class DnsMessage
     /// <summary>The QR bit: a response.</summary>
     public bool Response { get; init; }
 
+    /// <summary>The header's second 16-bit word: QR, opcode, AA, TC, RD, RA, Z, RCODE.</summary>
+    public ushort Flags { get; init; }
+
     /// <summary>The header's 4-bit RCODE.</summary>
     public int Rcode { get; init; }
 
@@ -103,6 +106,7 @@ internal static class DnsParser
         {
             Id = id,
             Response = (flags & 0x8000) != 0,
+            Flags = flags,
             Rcode = flags & 0xF,
             QuestionCount = qdCount,
             AnswerCount = anCount,

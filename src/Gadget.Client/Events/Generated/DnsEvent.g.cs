@@ -33,7 +33,11 @@ public sealed partial class DnsEvent : GadgetEvent
         Rcode = (DnsResponseCode)row.Int64(fields.Rcode);
         NumAnswers = row.Int32(fields.NumAnswers);
         Addresses = new IPAddressList(row.Addresses(fields.Addresses));
-        Truncated = row.Boolean(fields.Truncated);
+        TC = row.Boolean(fields.TC);
+        AA = row.Boolean(fields.AA);
+        RD = row.Boolean(fields.RD);
+        RA = row.Boolean(fields.RA);
+        CaptureTruncated = row.Boolean(fields.CaptureTruncated);
     }
 
     /// <summary>On a response: the time since its query left the same socket, measured in the kernel.</summary>
@@ -72,11 +76,23 @@ public sealed partial class DnsEvent : GadgetEvent
     /// <summary>The A and AAAA answers (a list of IPAddress that prints as "a, b").</summary>
     public IPAddressList Addresses { get; }
 
-    /// <summary>True when the message was longer than the bytes captured, so answers may be missing.</summary>
-    public bool Truncated { get; }
+    /// <summary>The header's TC bit: the server cut its answer to fit the transport (UDP); a client retries over TCP.</summary>
+    public bool TC { get; }
+
+    /// <summary>The header's AA bit: an authoritative answer.</summary>
+    public bool AA { get; }
+
+    /// <summary>The header's RD bit: recursion desired.</summary>
+    public bool RD { get; }
+
+    /// <summary>The header's RA bit: recursion available.</summary>
+    public bool RA { get; }
+
+    /// <summary>True when the trace kept only part of the message (longer than the 4 KiB captured, a TCP message split over segments, or damaged), so answers may be missing. Not the DNS header's TC bit (see TC).</summary>
+    public bool CaptureTruncated { get; }
 
     /// <summary>The event as its table row reads, control characters escaped.</summary>
-    public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{Timestamp:HH:mm:ss.fff} {Pid} {ControlText.Escape(Comm?.ToString())} {Qr} {PacketType} {QType} {ControlText.Escape(Name?.ToString())} {Rcode} {NumAnswers} {Nameserver} {Latency}");
+    public override string ToString() => ControlText.Row($"{Timestamp:HH:mm:ss.fff}", $"{ControlText.Part(Pid)}", $"{ControlText.Escape(Comm?.ToString())}", $"{ControlText.Part(Qr)}", $"{ControlText.Part(QType)}", $"{ControlText.Escape(Name?.ToString())}", $"{ControlText.Part(Rcode)}", $"{ControlText.Part(NumAnswers)}", $"{ControlText.Milliseconds(Latency)}", $"{ControlText.Part(Nameserver)}");
 
     /// <summary>Where this type's fields are in the rows of one trace.</summary>
     internal sealed class Binding(TraceSchema schema, long bootTimeUnixNs) : EventBinding(schema, bootTimeUnixNs)
@@ -105,6 +121,14 @@ public sealed partial class DnsEvent : GadgetEvent
 
         public FieldRef Addresses { get; } = FieldRef.To(schema.Field("addresses"));
 
-        public FieldRef Truncated { get; } = FieldRef.To(schema.Field("truncated"));
+        public FieldRef TC { get; } = FieldRef.To(schema.Field("tc"));
+
+        public FieldRef AA { get; } = FieldRef.To(schema.Field("aa"));
+
+        public FieldRef RD { get; } = FieldRef.To(schema.Field("rd"));
+
+        public FieldRef RA { get; } = FieldRef.To(schema.Field("ra"));
+
+        public FieldRef CaptureTruncated { get; } = FieldRef.To(schema.Field("capture_truncated"));
     }
 }

@@ -10,18 +10,26 @@ namespace Gadget.Tracing;
 internal static partial class EventTypes
 {
     /// <summary>The event types of the built-in gadgets, by name.</summary>
-    public static IReadOnlyList<string> Names { get; } = ["DnsEvent", "ExecEvent", "OpenEvent", "ProcessEntry", "SignalEvent"];
+    public static IReadOnlyList<string> Names { get; } = ["BindEvent", "CapabilitiesEvent", "DnsEvent", "ExecEvent", "MountEvent", "OomKillEvent", "OpenEvent", "ProcessEntry", "SignalEvent", "TcpEvent", "TopBlockIORow", "TopFileRow", "TopTcpRow"];
 
     /// <summary>The built-in gadgets users pick from (diagnostic ones left out).</summary>
-    public static IReadOnlyList<string> Gadgets { get; } = ["dns", "exec", "open", "process", "signal"];
+    public static IReadOnlyList<string> Gadgets { get; } = ["bind", "capabilities", "dns", "exec", "mount", "oomkill", "open", "process", "signal", "tcp", "top_blockio", "top_file", "top_tcp"];
 
     private static partial EventMaker? Generated(string typeName, TraceSchema schema, long bootTimeUnixNs) => typeName switch
     {
+        "BindEvent" => new EventMaker(new BindEvent.Binding(schema, bootTimeUnixNs), static (in EventRow row, EventOrigin origin) => new BindEvent(row, origin)),
+        "CapabilitiesEvent" => new EventMaker(new CapabilitiesEvent.Binding(schema, bootTimeUnixNs), static (in EventRow row, EventOrigin origin) => new CapabilitiesEvent(row, origin)),
         "DnsEvent" => new EventMaker(new DnsEvent.Binding(schema, bootTimeUnixNs), static (in EventRow row, EventOrigin origin) => new DnsEvent(row, origin)),
         "ExecEvent" => new EventMaker(new ExecEvent.Binding(schema, bootTimeUnixNs), static (in EventRow row, EventOrigin origin) => new ExecEvent(row, origin)),
+        "MountEvent" => new EventMaker(new MountEvent.Binding(schema, bootTimeUnixNs), static (in EventRow row, EventOrigin origin) => new MountEvent(row, origin)),
+        "OomKillEvent" => new EventMaker(new OomKillEvent.Binding(schema, bootTimeUnixNs), static (in EventRow row, EventOrigin origin) => new OomKillEvent(row, origin)),
         "OpenEvent" => new EventMaker(new OpenEvent.Binding(schema, bootTimeUnixNs), static (in EventRow row, EventOrigin origin) => new OpenEvent(row, origin)),
         "ProcessEntry" => new EventMaker(new ProcessEntry.Binding(schema, bootTimeUnixNs), static (in EventRow row, EventOrigin origin) => new ProcessEntry(row, origin)),
         "SignalEvent" => new EventMaker(new SignalEvent.Binding(schema, bootTimeUnixNs), static (in EventRow row, EventOrigin origin) => new SignalEvent(row, origin)),
+        "TcpEvent" => new EventMaker(new TcpEvent.Binding(schema, bootTimeUnixNs), static (in EventRow row, EventOrigin origin) => new TcpEvent(row, origin)),
+        "TopBlockIORow" => new EventMaker(new TopBlockIORow.Binding(schema, bootTimeUnixNs), static (in EventRow row, EventOrigin origin) => new TopBlockIORow(row, origin)),
+        "TopFileRow" => new EventMaker(new TopFileRow.Binding(schema, bootTimeUnixNs), static (in EventRow row, EventOrigin origin) => new TopFileRow(row, origin)),
+        "TopTcpRow" => new EventMaker(new TopTcpRow.Binding(schema, bootTimeUnixNs), static (in EventRow row, EventOrigin origin) => new TopTcpRow(row, origin)),
         _ => null,
     };
 }

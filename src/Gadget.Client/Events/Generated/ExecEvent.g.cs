@@ -40,7 +40,7 @@ public sealed partial class ExecEvent : GadgetEvent
     public ArgumentList Args { get; }
 
     /// <summary>The event as its table row reads, control characters escaped.</summary>
-    public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{Timestamp:HH:mm:ss.fff} {Pid} {Ppid} {Uid} {ControlText.Escape(Comm?.ToString())} {Error} {ControlText.Escape(Args?.ToString())}");
+    public override string ToString() => ControlText.Row($"{Timestamp:HH:mm:ss.fff}", $"{ControlText.Part(Pid)}", $"{ControlText.Part(Ppid)}", $"{ControlText.Part(Uid)}", $"{ControlText.Escape(Comm?.ToString())}", $"{ControlText.Part(Error)}", $"{ControlText.Escape(Args?.ToString())}");
 
     /// <summary>Where this type's fields are in the rows of one trace.</summary>
     internal sealed class Binding(TraceSchema schema, long bootTimeUnixNs) : EventBinding(schema, bootTimeUnixNs)

@@ -32,7 +32,7 @@ public sealed partial class ProcessEntry : GadgetEvent
     public uint Threads { get; }
 
     /// <summary>The event as its table row reads, control characters escaped.</summary>
-    public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{Pid} {Ppid} {ControlText.Escape(Comm?.ToString())} {Uid} {Threads}");
+    public override string ToString() => ControlText.Row($"{Timestamp:HH:mm:ss.fff}", $"{ControlText.Part(Pid)}", $"{ControlText.Part(Tid)}", $"{ControlText.Part(Ppid)}", $"{ControlText.Escape(Comm?.ToString())}", $"{ControlText.Part(Uid)}", $"{ControlText.Part(Gid)}", $"{ControlText.Part(Threads)}", $"{ControlText.Part(MountNsId)}");
 
     /// <summary>Where this type's fields are in the rows of one trace.</summary>
     internal sealed class Binding(TraceSchema schema, long bootTimeUnixNs) : EventBinding(schema, bootTimeUnixNs)

@@ -48,7 +48,7 @@ public sealed partial class SignalEvent : GadgetEvent
     public string TargetComm { get; }
 
     /// <summary>The event as its table row reads, control characters escaped.</summary>
-    public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{Timestamp:HH:mm:ss.fff} {Pid} {ControlText.Escape(Comm?.ToString())} {Signal} {TargetPid} {ControlText.Escape(TargetComm?.ToString())} {Result}");
+    public override string ToString() => ControlText.Row($"{Timestamp:HH:mm:ss.fff}", $"{ControlText.Part(Pid)}", $"{ControlText.Escape(Comm?.ToString())}", $"{ControlText.Part(Signal)}", $"{ControlText.Part(TargetPid)}", $"{ControlText.Escape(TargetComm?.ToString())}", $"{ControlText.Part(Result)}");
 
     /// <summary>Where this type's fields are in the rows of one trace.</summary>
     internal sealed class Binding(TraceSchema schema, long bootTimeUnixNs) : EventBinding(schema, bootTimeUnixNs)

@@ -1,0 +1,293 @@
+using System.Management.Automation;
+using Gadget.Connection;
+using Gadget.Tracing;
+
+namespace Gadget.Commands;
+
+/// <summary>
+/// The parameters every top cmdlet shares and the loop that runs one: the agents count in the
+/// kernel and send one batch per window; this (the pipeline) thread puts each window's rows from
+/// every node together, sorts them by the gadget's main figure, and writes the first -Top of them.
+/// </summary>
+public abstract class TopCommand : GadgetCmdlet
+{
+    public const string InvalidIntervalId = "InvalidInterval";
+
+    private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>The shortest window: each one costs the agent a pass over the kernel's map.</summary>
+    private static readonly TimeSpan MinInterval = TimeSpan.FromMilliseconds(100);
+
+    private static readonly TimeSpan MaxInterval = TimeSpan.FromDays(1);
+
+    /// <summary>Entries lost so far, per node, as already warned of.</summary>
+    private readonly Dictionary<string, ulong> _lostReported = new(StringComparer.Ordinal);
+
+    private long _written;
+
+    private long _windows;
+
+    /// <summary>The length of each window: seconds (2), a TimeSpan or 500ms/2s/1m. Default: 1 second.</summary>
+    [Parameter(Position = 0)]
+    [DurationTransformation]
+    public TimeSpan Interval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Stop after this many windows (default: until stopped, or until -Duration ends).</summary>
+    [Parameter(Position = 1)]
+    [ValidateRange(1, int.MaxValue)]
+    public int Count { get; set; }
+
+    /// <summary>Rows written per window, those with the largest main figure first (default 20); 0 writes them all.</summary>
+    [Parameter]
+    [ValidateRange(0, int.MaxValue)]
+    public int Top { get; set; } = 20;
+
+    /// <summary>Stop after this long: seconds (10), a TimeSpan (00:01:00) or 30s/5m/1h. The window under way when it ends is cut short and written.</summary>
+    [Parameter]
+    [DurationTransformation]
+    public TimeSpan Duration { get; set; }
+
+    /// <summary>Only this process (checked in the kernel).</summary>
+    [Parameter]
+    [ValidateRange(1, int.MaxValue)]
+    [Alias("ProcessId")]
+    public int Pid { get; set; }
+
+    /// <summary>Only processes with this name (checked in the kernel; the kernel keeps 15 bytes of a name).</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    [ValidateComm]
+    public string? Comm { get; set; }
+
+    /// <summary>Only processes of this user id (checked in the kernel).</summary>
+    [Parameter]
+    [ValidateUid]
+    public uint? Uid { get; set; }
+
+    /// <summary>Only pods of these namespaces.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string[]? Namespace { get; set; }
+
+    /// <summary>Pods of every namespace (and no host processes).</summary>
+    [Parameter]
+    public SwitchParameter AllNamespaces { get; set; }
+
+    /// <summary>Only this pod.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? Pod { get; set; }
+
+    /// <summary>Only containers of this name.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? Container { get; set; }
+
+    /// <summary>Only pods with all these labels (@{ app = 'web' }).</summary>
+    [Parameter]
+    [ValidateNotNull]
+    public System.Collections.Hashtable? Selector { get; set; }
+
+    /// <summary>Only processes outside any container.</summary>
+    [Parameter]
+    public SwitchParameter HostOnly { get; set; }
+
+    /// <summary>Only the agents of these nodes (cluster mode).</summary>
+    [Parameter(ParameterSetName = ClusterParameterSet)]
+    [ValidateNotNullOrEmpty]
+    public string[]? Node { get; set; }
+
+    /// <summary>Write the run's final counters (a Gadget.TraceStatistics per node) after its rows.</summary>
+    [Parameter]
+    public SwitchParameter Statistics { get; set; }
+
+    /// <summary>The gadget to run.</summary>
+    private protected abstract string GadgetName { get; }
+
+    /// <summary>Adds the gadget's own parameters.</summary>
+    private protected virtual void AddParameters(IDictionary<string, string> parameters)
+    {
+    }
+
+    protected override void EndProcessing()
+    {
+        if (Interval < MinInterval || Interval > MaxInterval)
+        {
+            ThrowTerminatingError(new ErrorRecord(
+                new ArgumentException($"-Interval must lie between {MinInterval.TotalMilliseconds} ms and {MaxInterval.TotalDays} day; it is {Interval}."),
+                InvalidIntervalId, ErrorCategory.InvalidArgument, Interval));
+        }
+
+        if (!Local)
+        {
+            using ClusterAgents cluster = ConnectCluster(Node);
+            TraceOptions clusterOptions = BuildOptions(cluster.Cluster.ContextNamespace);
+            using ClusterTrace trace = ClusterTrace.Start([.. cluster.Agents.Select(a => (a.Pod.Node, a.Connection))], clusterOptions, StopToken);
+            Run(trace, cluster.Agents.Select(a => a.Pod.Node));
+            return;
+        }
+
+        TraceOptions options = BuildOptions(defaultNamespace: null);
+        using LocalAgentLease agent = ConnectLocal();
+        string node = GetNode(agent.Connection);
+        using TraceSession session = TraceSession.Start(agent.Connection, options, node, StopToken);
+        Run(session, [node]);
+    }
+
+    /// <summary>In a cluster, container selectors without -Namespace or -AllNamespaces mean the context's namespace, as for kubectl.</summary>
+    private TraceOptions BuildOptions(string? defaultNamespace)
+    {
+        string[]? namespaces = Namespace;
+        if (defaultNamespace is not null && !HostOnly && !AllNamespaces && namespaces is not { Length: > 0 })
+        {
+            namespaces = [defaultNamespace];
+        }
+
+        var options = new TraceOptions
+        {
+            Gadget = GadgetName,
+            Interval = Interval,
+            MaxWindows = Count > 0 ? (ulong)Count : null,
+            Duration = MyInvocation.BoundParameters.ContainsKey(nameof(Duration)) ? Duration : null,
+            Pids = Pid > 0 ? [Pid] : null,
+            Uid = Uid,
+            Comm = Comm,
+            Containers = ContainerSelectionParameters.Build(this, namespaces, AllNamespaces, Pod, Container, Selector, HostOnly),
+        };
+        AddParameters(options.Parameters);
+        return options;
+    }
+
+    private string GetNode(AgentConnection connection)
+    {
+        try
+        {
+            return connection.GetInfoAsync(StopToken).GetAwaiter().GetResult().Node;
+        }
+        catch (OperationCanceledException)
+        {
+            throw new PipelineStoppedException();
+        }
+        catch (GadgetException exception)
+        {
+            ThrowTerminatingError(GadgetErrors.ToErrorRecord(exception, connection.Target));
+            throw;
+        }
+    }
+
+    private void Run(ITraceSource source, IEnumerable<string> nodes)
+    {
+        var merger = new TopWindowMerger(nodes, Top);
+        while (!StopToken.IsCancellationRequested)
+        {
+            if (!source.TryTake(out object? item, PollInterval, StopToken))
+            {
+                if (source.IsCompleted)
+                {
+                    break;
+                }
+
+                continue;
+            }
+
+            switch (item)
+            {
+                case TopWindowRows window:
+                    Write(merger.Add(window));
+                    break;
+                case TraceStatistics statistics:
+                    WarnOfLoss(statistics);
+                    if (statistics.Final)
+                    {
+                        Write(merger.NodeEnded(statistics.Node));
+                    }
+
+                    break;
+                case NodeFailure failure:
+                    WriteError(NodeError(failure));
+                    Write(merger.NodeEnded(failure.Node));
+                    break;
+                case TraceNotice notice:
+                    WriteWarning(string.IsNullOrEmpty(notice.Node) ? notice.Message : $"{notice.Node}: {notice.Message}");
+                    break;
+                case GadgetException exception:
+                    ThrowTerminatingError(GadgetErrors.ToErrorRecord(exception, source.Target));
+                    break;
+            }
+        }
+
+        if (!StopToken.IsCancellationRequested)
+        {
+            Write(merger.Flush());
+        }
+
+        ReportEnd(source);
+    }
+
+    private void Write(IReadOnlyList<MergedTopWindow> windows)
+    {
+        foreach (MergedTopWindow window in windows)
+        {
+            _windows++;
+            WriteVerbose($"Window {window.Index}: {window.TotalRows} rows, {window.Rows.Count} written.");
+            foreach ((GadgetEvent row, TopWindowRows part) in window.Rows)
+            {
+                WriteObject(RowObject(row, part));
+                _written++;
+            }
+        }
+    }
+
+    /// <summary>A row as the pipeline gets it: a typed row as it is; a row of a top the client has no type for with its window as properties.</summary>
+    internal static object RowObject(GadgetEvent row, TopWindowRows window)
+    {
+        if (row is not GadgetRecord record)
+        {
+            return row;
+        }
+
+        PSObject wrapped = RecordObject.From(record);
+        wrapped.Properties.Add(new PSNoteProperty(nameof(GadgetTopRow.IntervalStart), window.Start));
+        wrapped.Properties.Add(new PSNoteProperty(nameof(GadgetTopRow.IntervalEnd), window.End));
+        return wrapped;
+    }
+
+    private static ErrorRecord NodeError(NodeFailure failure)
+    {
+        ErrorRecord record = GadgetErrors.ToErrorRecord(failure.Exception, failure.Node);
+        string message = failure.Exception.Message.Contains(failure.Node, StringComparison.Ordinal)
+            ? failure.Exception.Message
+            : $"Node {failure.Node}: {failure.Exception.Message}";
+        record.ErrorDetails = new ErrorDetails(message) { RecommendedAction = failure.Exception.RecommendedAction };
+        return record;
+    }
+
+    /// <summary>Warns of the keys a node could not count since its last warning (its map was full).</summary>
+    private void WarnOfLoss(TraceStatistics statistics)
+    {
+        _lostReported.TryGetValue(statistics.Node ?? string.Empty, out ulong reported);
+        if (statistics.LostKernel > reported)
+        {
+            WriteWarning($"{statistics.LostKernel - reported} counts lost{(string.IsNullOrEmpty(statistics.Node) ? string.Empty : " on " + statistics.Node)} " +
+                $"(so far: {statistics.LostKernel}): the kernel's map of this top was full, so new keys could not be counted in their window. " +
+                "Narrow the top with filters (-Pid, -Comm, -Uid, a container selection) or shorten -Interval.");
+            _lostReported[statistics.Node ?? string.Empty] = statistics.LostKernel;
+        }
+    }
+
+    private void ReportEnd(ITraceSource source)
+    {
+        foreach (TraceStatistics statistics in source.Statistics)
+        {
+            WarnOfLoss(statistics);
+            WriteVerbose($"Top ended{(string.IsNullOrEmpty(statistics.Node) ? string.Empty : " on " + statistics.Node)}: {statistics.Delivered} rows sent, {statistics.Seen} entries read from the kernel, " +
+                $"{statistics.LostKernel} counts lost (map full), {statistics.FilteredAgent} filtered in the agent{(statistics.Final ? string.Empty : " (counters of the last report; the agent sent no final ones)")}.");
+            if (Statistics)
+            {
+                WriteObject(statistics);
+            }
+        }
+
+        WriteVerbose($"Wrote {_written} rows of {_windows} windows.");
+    }
+}
