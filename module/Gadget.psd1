@@ -12,6 +12,7 @@
     FormatsToProcess     = @('Gadget.Events.Format.ps1xml', 'Gadget.Format.ps1xml')
     CmdletsToExport      = @(
         'Get-GadgetContainer'
+        'Get-GadgetProcess'
         'Get-GadgetTopBlockIO'
         'Get-GadgetTopFile'
         'Get-GadgetTopTcp'

@@ -5,10 +5,45 @@ using Gadget.Tracing;
 namespace Gadget.Commands;
 
 /// <summary>
-/// The parameters every trace cmdlet shares and the loop that runs a trace: the stream is read on
+/// A trace cmdlet: a gadget's stream until -Duration, -MaxEvents or Ctrl+C, with its counters on
+/// request.
+/// </summary>
+public abstract class TraceCommand : GadgetRunCommand
+{
+    /// <summary>Stop after this long: seconds (10), a TimeSpan (00:01:00) or 30s/5m/1h.</summary>
+    [Parameter]
+    [DurationTransformation]
+    public TimeSpan Duration { get; set; }
+
+    /// <summary>Stop after this many events.</summary>
+    [Parameter]
+    [ValidateRange(1, long.MaxValue)]
+    public long MaxEvents { get; set; }
+
+    /// <summary>Write the trace's final counters (a Gadget.TraceStatistics per node) after its events.</summary>
+    [Parameter]
+    public SwitchParameter Statistics { get; set; }
+
+    private protected override TimeSpan? RunDuration => MyInvocation.BoundParameters.ContainsKey(nameof(Duration)) ? Duration : null;
+
+    private protected override long RunMaxEvents => MaxEvents;
+
+    private protected override bool WriteStatistics => Statistics;
+}
+
+/// <summary>
+/// A snapshot cmdlet (Get-Gadget…): the gadget's iterators run once on each node and their records
+/// are the answer; the run ends by itself.
+/// </summary>
+public abstract class SnapshotCommand : GadgetRunCommand
+{
+}
+
+/// <summary>
+/// The parameters every gadget cmdlet shares and the loop that runs a gadget: the stream is read on
 /// a background task into a bounded queue, and only this (the pipeline) thread writes output.
 /// </summary>
-public abstract class TraceCommand : GadgetCmdlet
+public abstract class GadgetRunCommand : GadgetCmdlet
 {
     private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(200);
 
@@ -31,16 +66,6 @@ public abstract class TraceCommand : GadgetCmdlet
 
     /// <summary>How long the end of a trace waits for the agent's final counters.</summary>
     private static readonly TimeSpan FinalCountersWait = TimeSpan.FromSeconds(2);
-
-    /// <summary>Stop after this long: seconds (10), a TimeSpan (00:01:00) or 30s/5m/1h.</summary>
-    [Parameter]
-    [DurationTransformation]
-    public TimeSpan Duration { get; set; }
-
-    /// <summary>Stop after this many events.</summary>
-    [Parameter]
-    [ValidateRange(1, long.MaxValue)]
-    public long MaxEvents { get; set; }
 
     /// <summary>Only these processes (checked in the kernel).</summary>
     [Parameter]
@@ -106,9 +131,14 @@ public abstract class TraceCommand : GadgetCmdlet
     [ArgumentCompleter(typeof(ClusterNameCompleter))]
     public string[]? Node { get; set; }
 
-    /// <summary>Write the trace's final counters (a Gadget.TraceStatistics per node) after its events.</summary>
-    [Parameter]
-    public SwitchParameter Statistics { get; set; }
+    /// <summary>How long the run may last; null: until it ends or is stopped.</summary>
+    private protected virtual TimeSpan? RunDuration => null;
+
+    /// <summary>Stop after this many events; 0: no limit.</summary>
+    private protected virtual long RunMaxEvents => 0;
+
+    /// <summary>Whether the final counters are written after the events.</summary>
+    private protected virtual bool WriteStatistics => false;
 
     /// <summary>The gadget to run.</summary>
     private protected abstract string GadgetName { get; }
@@ -200,8 +230,8 @@ public abstract class TraceCommand : GadgetCmdlet
         {
             Gadget = GadgetName,
             Program = ProgramFile,
-            Duration = MyInvocation.BoundParameters.ContainsKey(nameof(Duration)) ? Duration : null,
-            MaxEvents = MaxEvents > 0 ? (ulong)MaxEvents : null,
+            Duration = RunDuration,
+            MaxEvents = RunMaxEvents > 0 ? (ulong)RunMaxEvents : null,
             Pids = Pids(),
             Uid = Uid,
             Comm = Comm,
@@ -261,7 +291,7 @@ public abstract class TraceCommand : GadgetCmdlet
             {
                 case GadgetEvent gadgetEvent when Accepts(gadgetEvent):
                     WriteObject(Output(gadgetEvent));
-                    if (++_written >= MaxEvents && MaxEvents > 0)
+                    if (++_written >= RunMaxEvents && RunMaxEvents > 0)
                     {
                         // The agent stops at the same count and sends its final counters after the events.
                         WaitForFinalCounters(session);
@@ -335,7 +365,7 @@ public abstract class TraceCommand : GadgetCmdlet
             WriteVerbose($"Trace ended{(string.IsNullOrEmpty(statistics.Node) ? string.Empty : " on " + statistics.Node)}: {statistics.Delivered} events delivered, {statistics.Seen} read from the kernel, " +
                 $"{statistics.Lost} lost (kernel ring full {statistics.LostKernel}, agent queue full {statistics.LostAgent}), " +
                 $"{statistics.FilteredAgent} filtered in the agent{(statistics.Final ? string.Empty : " (counters of the last report; the agent sent no final ones)")}.");
-            if (Statistics)
+            if (WriteStatistics)
             {
                 WriteObject(statistics);
             }

@@ -50,11 +50,17 @@ internal static class CatalogGenerator
 
             GadgetMetadata metadata = GadgetMetadata.Parse(File.ReadAllText(yamlPath));
             GadgetObjectInfo info = GadgetObjectReader.Read(File.ReadAllBytes(objectPath));
-            // A top's rows are its map's entries (key, then value), decoded like a tracer's records.
-            MapIteratorInfo? top = info.Tracers.Count == 0 && info.MapIterators.Count == 1 ? info.MapIterators[0] : null;
-            TracerInfo tracer = top is not null ? new TracerInfo(top.Name, top.MapName, top.Record)
-                : info.Tracers.Count == 1 ? info.Tracers[0] : throw new InvalidOperationException($"Gadget '{name}' must declare one tracer or one map iterator.");
-            gadgets.Add(new GadgetSource(name, metadata, tracer, TraceSchema.Build(name, tracer.Event, metadata)) { IsTop = top is not null });
+            // A tracer's events, a snapshot's records or a top's rows (its map's entries: key, then
+            // value): the class reads each alike.
+            MapIteratorInfo? top = info.Tracers.Count == 0 && info.Snapshots.Count == 0 && info.MapIterators.Count == 1 ? info.MapIterators[0] : null;
+            EventSchema record = (info.Tracers.Count, info.Snapshots.Count, top) switch
+            {
+                (1, 0, null) => info.Tracers[0].Event,
+                (0, 1, null) => info.Snapshots[0].Record,
+                (0, 0, MapIteratorInfo map) => map.Record,
+                _ => throw new InvalidOperationException($"Gadget '{name}' must declare one tracer, one snapshot or one map iterator."),
+            };
+            gadgets.Add(new GadgetSource(name, metadata, record, TraceSchema.Build(name, record, metadata)) { IsTop = top is not null });
         }
 
         var files = new List<GeneratedFile>();
@@ -87,7 +93,7 @@ internal static class CatalogGenerator
 }
 
 /// <summary>One gadget folder, read.</summary>
-internal sealed record GadgetSource(string Name, GadgetMetadata Metadata, TracerInfo Tracer, TraceSchema Schema)
+internal sealed record GadgetSource(string Name, GadgetMetadata Metadata, EventSchema Record, TraceSchema Schema)
 {
     /// <summary>A top gadget: its rows derive from GadgetTopRow (window start and end).</summary>
     public bool IsTop { get; init; }

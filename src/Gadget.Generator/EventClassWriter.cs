@@ -26,7 +26,7 @@ internal static partial class EventClassWriter
         string type = gadget.Metadata.TypeName!;
         List<Property> properties = Properties(gadget.Schema);
         var code = new StringBuilder();
-        code.AppendLine(Header($"bpf/{gadget.Name}/program.bpf.c (struct {gadget.Tracer.Event.StructName}) and bpf/{gadget.Name}/gadget.yaml"));
+        code.AppendLine(Header($"bpf/{gadget.Name}/program.bpf.c (struct {gadget.Record.StructName}) and bpf/{gadget.Name}/gadget.yaml"));
         code.AppendLine("#nullable enable");
         code.AppendLine("using System.Globalization;");
         code.AppendLine("using System.Net;");

@@ -129,7 +129,7 @@ public sealed class EveryGadgetRoundTripTests
         // it could have been read from by mistake. (Derived fields may repeat one: open's full path.)
         GadgetDefinition gadget = TestGadgets.Get(name);
         (byte[] _, Dictionary<string, object?> expected) = RecordOfEveryField(gadget);
-        object?[] all = [.. gadget.Tracer.Event.Fields.Select(f => Canonical(expected[f.Path]))];
+        object?[] all = [.. gadget.Record.Fields.Select(f => Canonical(expected[f.Path]))];
         Assert.DoesNotContain(all, v => v is null or false || v is decimal and 0m || (v is string text && text.Length == 0));
         string[] values = [.. all.Where(v => v is not bool).Select(v => v!.ToString()!)];
         Assert.Equal(values.Length, values.Distinct(StringComparer.Ordinal).Count());
@@ -143,7 +143,7 @@ public sealed class EveryGadgetRoundTripTests
         // counted as malformed; one cut inside its tail decodes. No other exception may reach the poll thread.
         GadgetDefinition gadget = TestGadgets.Get(name);
         (byte[] record, _) = RecordOfEveryField(gadget);
-        int minimum = gadget.Tracer.Event.MinimumRecordSize;
+        int minimum = gadget.Record.MinimumRecordSize;
         var agent = new AgentRows(gadget);
         int decoded = 0;
         for (int length = 0; length <= record.Length; length++)
@@ -179,13 +179,13 @@ public sealed class EveryGadgetRoundTripTests
         var record = new RecordBuilder(gadget);
         var expected = new Dictionary<string, object?>(StringComparer.Ordinal);
         int index = 0;
-        foreach (FieldSchema field in gadget.Tracer.Event.Fields)
+        foreach (FieldSchema field in gadget.Record.Fields)
         {
             index++;
             expected[field.Path] = Write(record, field, index);
         }
 
-        if (gadget.Tracer.Event.Tail is FieldSchema tail && expected[tail.Path] is string[] argv)
+        if (gadget.Record.Tail is FieldSchema tail && expected[tail.Path] is string[] argv)
         {
             record.EndInTail(ArgvBytes(argv).Length);
         }

@@ -34,8 +34,8 @@ internal sealed class RecordBuilder
     public RecordBuilder(GadgetDefinition gadget)
     {
         _gadget = gadget;
-        _bytes = new byte[gadget.Tracer.Event.Size];
-        _length = gadget.Tracer.Event.Size;
+        _bytes = new byte[gadget.Record.Size];
+        _length = gadget.Record.Size;
     }
 
     /// <summary>Each object's BTF, parsed once: the catalog re-reads an object for every trace, and a test builds thousands of records.</summary>
@@ -43,7 +43,7 @@ internal sealed class RecordBuilder
 
     /// <summary>A field of the flattened event struct (<c>proc.pid</c>), as the schema reader sees it.</summary>
     public FieldSchema Field(string path)
-        => _gadget.Tracer.Event.Find(path) ?? throw new InvalidOperationException($"struct {_gadget.Tracer.Event.StructName} has no field '{path}'.");
+        => _gadget.Record.Find(path) ?? throw new InvalidOperationException($"struct {_gadget.Record.StructName} has no field '{path}'.");
 
     /// <summary>Where a member sits, including the ones the schema leaves out (<c>__data</c>), from the object's BTF.</summary>
     public (int Offset, int Size) Member(string name)
@@ -64,9 +64,9 @@ internal sealed class RecordBuilder
             throw new InvalidOperationException($"Neither struct of {top.Record.StructName} has a member '{name}'.");
         }
 
-        if (!btf.TryFindType(_gadget.Tracer.Event.StructName, BtfKind.Struct, out BtfType? type))
+        if (!btf.TryFindType(_gadget.Record.StructName, BtfKind.Struct, out BtfType? type))
         {
-            throw new InvalidOperationException($"The {_gadget.Name} object has no struct {_gadget.Tracer.Event.StructName}.");
+            throw new InvalidOperationException($"The {_gadget.Name} object has no struct {_gadget.Record.StructName}.");
         }
 
         Gadget.Schema.BtfMember member = type.Members.SingleOrDefault(m => m.Name == name)
@@ -92,7 +92,7 @@ internal sealed class RecordBuilder
     /// <summary>Raw bytes into a field or member, which must hold them.</summary>
     public RecordBuilder SetBytes(string pathOrMember, ReadOnlySpan<byte> value)
     {
-        (int offset, int size) = _gadget.Tracer.Event.Find(pathOrMember) is FieldSchema field ? (field.Offset, field.Size) : Member(pathOrMember);
+        (int offset, int size) = _gadget.Record.Find(pathOrMember) is FieldSchema field ? (field.Offset, field.Size) : Member(pathOrMember);
         return SetBytes(offset, size, value);
     }
 
@@ -121,10 +121,10 @@ internal sealed class RecordBuilder
     /// <summary>Ends the record <paramref name="used"/> bytes into its last member, as a program that sends only the used part of its tail.</summary>
     public RecordBuilder EndInTail(int used)
     {
-        int tail = _gadget.Tracer.Event.MinimumRecordSize;
-        if (tail == _gadget.Tracer.Event.Size)
+        int tail = _gadget.Record.MinimumRecordSize;
+        if (tail == _gadget.Record.Size)
         {
-            throw new InvalidOperationException($"struct {_gadget.Tracer.Event.StructName} has no variable-length tail.");
+            throw new InvalidOperationException($"struct {_gadget.Record.StructName} has no variable-length tail.");
         }
 
         _length = tail + used;
@@ -181,7 +181,7 @@ internal sealed class AgentRows
     public AgentRows(GadgetDefinition gadget, TraceRequest? request = null)
     {
         Gadget = gadget;
-        _decoder = new RecordDecoder(gadget.Schema, gadget.Tracer.Event.MinimumRecordSize);
+        _decoder = new RecordDecoder(gadget.Schema, gadget.Record.MinimumRecordSize);
         if (gadget.Hook is GadgetHook hook)
         {
             // Opening an object only parses it: no privilege needed, nothing loaded.
