@@ -118,7 +118,7 @@ Describe 'Get-GadgetTopBlockIO -Local' -Skip:$SkipKernel {
 
         It 'renders as a table within 120 columns, every header whole' {
             $lines = @(($Mine | Format-Table | Out-String -Width 120) -replace $Ansi -split "`r?`n" | Where-Object { $_.Trim() })
-            $lines[0].TrimEnd() | Should -Match '^TIME\s+PID\s+COMM\s+MAJ:MIN\s+DEVICE\s+READS\s+WRITES\s+BYTES\s+TIME\(µs\)\s+NAMESPACE\s+POD$'
+            $lines[0].TrimEnd() | Should -Match '^TIME\s+PID\s+COMM\s+MAJ:MIN\s+DEVICE\s+READS\s+WRITES\s+BYTES\s+TIME\(µs\)$'
             $lines[2] | Should -Match "\bdd\s+$($LoopNumbers[0]):$($LoopNumbers[1])\s+$LoopName\b"
             foreach ($line in $lines) { $line.TrimEnd().Length | Should -BeLessOrEqual 120 }
         }

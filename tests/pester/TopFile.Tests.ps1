@@ -71,7 +71,7 @@ Describe 'Get-GadgetTopFile -Local' -Skip:$SkipKernel {
 
     It 'renders as a table within 120 columns' {
         $lines = @(($Rows | Format-Table | Out-String -Width 120) -replace $Ansi -split "`r?`n" | Where-Object { $_.Trim() })
-        $lines[0].TrimEnd() | Should -Match '^TIME\s+PID\s+COMM\s+READS\s+WRITES\s+RBYTES\s+WBYTES\s+T\s+FILE\s+POD$'
+        $lines[0].TrimEnd() | Should -Match '^TIME\s+PID\s+COMM\s+READS\s+WRITES\s+RBYTES\s+WBYTES\s+T\s+FILE$'
         foreach ($line in $lines) { $line.TrimEnd().Length | Should -BeLessOrEqual 120 }
         ($lines | Where-Object { $_ -match '\bR\s+/' }).Count | Should -BeGreaterThan 0
     }

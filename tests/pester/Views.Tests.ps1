@@ -89,7 +89,7 @@ Describe 'The view of <Type>' -ForEach $Views {
 Describe 'The generator' {
     It 'writes a fixed width for every column but the last of every table view' {
         $xml = [xml](Get-Content (Join-Path $ModulePath 'Gadget.Events.Format.ps1xml') -Raw)
-        foreach ($view in $xml.Configuration.ViewDefinitions.View | Where-Object { $_.TableControl }) {
+        foreach ($view in $xml.Configuration.ViewDefinitions.View | Where-Object { $_['TableControl'] }) {
             $headers = @($view.TableControl.TableHeaders.TableColumnHeader)
             foreach ($header in $headers | Select-Object -SkipLast 1) {
                 $header.Width | Should -Not -BeNullOrEmpty -Because "$($view.Name): $($header.Label)"
