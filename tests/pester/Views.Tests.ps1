@@ -91,12 +91,14 @@ Describe 'The generator' {
         $xml = [xml](Get-Content (Join-Path $ModulePath 'Gadget.Events.Format.ps1xml') -Raw)
         foreach ($view in $xml.Configuration.ViewDefinitions.View | Where-Object { $_['TableControl'] }) {
             $headers = @($view.TableControl.TableHeaders.TableColumnHeader)
-            foreach ($header in $headers | Select-Object -SkipLast 1) {
-                $header.Width | Should -Not -BeNullOrEmpty -Because "$($view.Name): $($header.Label)"
+            # A header without a Width element has no Width property: read the element, not the property.
+            $widths = @($headers | ForEach-Object { if ($_['Width']) { [int]$_['Width'].InnerText } else { $null } })
+            for ($i = 0; $i -lt $headers.Count - 1; $i++) {
+                $widths[$i] | Should -Not -BeNullOrEmpty -Because "$($view.Name): $($headers[$i]['Label'].InnerText)"
             }
             # A last column without a width takes what is left, at least 10 of the 120.
-            $last = if ($headers[-1].Width) { [int]$headers[-1].Width } else { 10 }
-            $width = ($headers | Select-Object -SkipLast 1 | Measure-Object { [int]$_.Width } -Sum).Sum + $last + $headers.Count - 1
+            $last = if ($null -ne $widths[-1]) { $widths[-1] } else { 10 }
+            $width = ($widths | Select-Object -SkipLast 1 | Measure-Object -Sum).Sum + $last + $headers.Count - 1
             $width | Should -BeLessOrEqual 120 -Because "$($view.Name) of $($view.ViewSelectedBy.TypeName) fits 120 columns"
         }
     }
