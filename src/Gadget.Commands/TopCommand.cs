@@ -5,11 +5,11 @@ using Gadget.Tracing;
 namespace Gadget.Commands;
 
 /// <summary>
-/// The parameters every top cmdlet shares and the loop that runs one: the agents count in the
+/// What a top cmdlet adds to every gadget cmdlet's parameters, and the loop that runs one: the agents count in the
 /// kernel and send one batch per window; this (the pipeline) thread puts each window's rows from
 /// every node together, sorts them by the gadget's main figure, and writes the first -Top of them.
 /// </summary>
-public abstract class TopCommand : GadgetCmdlet
+public abstract class TopCommand : GadgetRunCommand
 {
     public const string InvalidIntervalId = "InvalidInterval";
 
@@ -47,67 +47,15 @@ public abstract class TopCommand : GadgetCmdlet
     [DurationTransformation]
     public TimeSpan Duration { get; set; }
 
-    /// <summary>Only this process (checked in the kernel).</summary>
-    [Parameter]
-    [ValidateRange(1, int.MaxValue)]
-    [Alias("ProcessId")]
-    public int Pid { get; set; }
-
-    /// <summary>Only processes with this name (checked in the kernel; the kernel keeps 15 bytes of a name).</summary>
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    [ValidateComm]
-    public string? Comm { get; set; }
-
-    /// <summary>Only processes of this user id (checked in the kernel).</summary>
-    [Parameter]
-    [ValidateUid]
-    public uint? Uid { get; set; }
-
-    /// <summary>Only pods of these namespaces.</summary>
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    public string[]? Namespace { get; set; }
-
-    /// <summary>Pods of every namespace (and no host processes).</summary>
-    [Parameter]
-    public SwitchParameter AllNamespaces { get; set; }
-
-    /// <summary>Only this pod.</summary>
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    public string? Pod { get; set; }
-
-    /// <summary>Only containers of this name.</summary>
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    public string? Container { get; set; }
-
-    /// <summary>Only pods with all these labels (@{ app = 'web' }).</summary>
-    [Parameter]
-    [ValidateNotNull]
-    public System.Collections.Hashtable? Selector { get; set; }
-
-    /// <summary>Only processes outside any container.</summary>
-    [Parameter]
-    public SwitchParameter HostOnly { get; set; }
-
-    /// <summary>Only the agents of these nodes (cluster mode).</summary>
-    [Parameter(ParameterSetName = ClusterParameterSet)]
-    [ValidateNotNullOrEmpty]
-    public string[]? Node { get; set; }
-
     /// <summary>Write the run's final counters (a Gadget.TraceStatistics per node) after its rows.</summary>
     [Parameter]
     public SwitchParameter Statistics { get; set; }
 
-    /// <summary>The gadget to run.</summary>
-    private protected abstract string GadgetName { get; }
+    private protected override TimeSpan? RunDuration => MyInvocation.BoundParameters.ContainsKey(nameof(Duration)) ? Duration : null;
 
-    /// <summary>Adds the gadget's own parameters.</summary>
-    private protected virtual void AddParameters(IDictionary<string, string> parameters)
-    {
-    }
+    private protected override TimeSpan? RunInterval => Interval;
+
+    private protected override ulong? RunMaxWindows => Count > 0 ? (ulong)Count : null;
 
     protected override void EndProcessing()
     {
@@ -118,64 +66,10 @@ public abstract class TopCommand : GadgetCmdlet
                 InvalidIntervalId, ErrorCategory.InvalidArgument, Interval));
         }
 
-        if (!Local)
-        {
-            using ClusterAgents cluster = ConnectCluster(Node);
-            TraceOptions clusterOptions = BuildOptions(cluster.Cluster.ContextNamespace);
-            using ClusterTrace trace = ClusterTrace.Start([.. cluster.Agents.Select(a => (a.Pod.Node, a.Connection))], clusterOptions, StopToken);
-            Run(trace, cluster.Agents.Select(a => a.Pod.Node));
-            return;
-        }
-
-        TraceOptions options = BuildOptions(defaultNamespace: null);
-        using LocalAgentLease agent = ConnectLocal();
-        string node = GetNode(agent.Connection);
-        using TraceSession session = TraceSession.Start(agent.Connection, options, node, StopToken);
-        Run(session, [node]);
+        base.EndProcessing();
     }
 
-    /// <summary>In a cluster, container selectors without -Namespace or -AllNamespaces mean the context's namespace, as for kubectl.</summary>
-    private TraceOptions BuildOptions(string? defaultNamespace)
-    {
-        string[]? namespaces = Namespace;
-        if (defaultNamespace is not null && !HostOnly && !AllNamespaces && namespaces is not { Length: > 0 })
-        {
-            namespaces = [defaultNamespace];
-        }
-
-        var options = new TraceOptions
-        {
-            Gadget = GadgetName,
-            Interval = Interval,
-            MaxWindows = Count > 0 ? (ulong)Count : null,
-            Duration = MyInvocation.BoundParameters.ContainsKey(nameof(Duration)) ? Duration : null,
-            Pids = Pid > 0 ? [Pid] : null,
-            Uid = Uid,
-            Comm = Comm,
-            Containers = ContainerSelectionParameters.Build(this, namespaces, AllNamespaces, Pod, Container, Selector, HostOnly),
-        };
-        AddParameters(options.Parameters);
-        return options;
-    }
-
-    private string GetNode(AgentConnection connection)
-    {
-        try
-        {
-            return connection.GetInfoAsync(StopToken).GetAwaiter().GetResult().Node;
-        }
-        catch (OperationCanceledException)
-        {
-            throw new PipelineStoppedException();
-        }
-        catch (GadgetException exception)
-        {
-            ThrowTerminatingError(GadgetErrors.ToErrorRecord(exception, connection.Target));
-            throw;
-        }
-    }
-
-    private void Run(ITraceSource source, IEnumerable<string> nodes)
+    private protected override void Run(ITraceSource source, TraceOptions options, IReadOnlyList<string> nodes)
     {
         var merger = new TopWindowMerger(nodes, Top);
         while (!StopToken.IsCancellationRequested)
@@ -250,16 +144,6 @@ public abstract class TopCommand : GadgetCmdlet
         wrapped.Properties.Add(new PSNoteProperty(nameof(GadgetTopRow.IntervalStart), window.Start));
         wrapped.Properties.Add(new PSNoteProperty(nameof(GadgetTopRow.IntervalEnd), window.End));
         return wrapped;
-    }
-
-    private static ErrorRecord NodeError(NodeFailure failure)
-    {
-        ErrorRecord record = GadgetErrors.ToErrorRecord(failure.Exception, failure.Node);
-        string message = failure.Exception.Message.Contains(failure.Node, StringComparison.Ordinal)
-            ? failure.Exception.Message
-            : $"Node {failure.Node}: {failure.Exception.Message}";
-        record.ErrorDetails = new ErrorDetails(message) { RecommendedAction = failure.Exception.RecommendedAction };
-        return record;
     }
 
     /// <summary>Warns of the keys a node could not count since its last warning (its map was full).</summary>

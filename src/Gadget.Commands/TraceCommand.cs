@@ -140,6 +140,12 @@ public abstract class GadgetRunCommand : GadgetCmdlet
     /// <summary>Whether the final counters are written after the events.</summary>
     private protected virtual bool WriteStatistics => false;
 
+    /// <summary>A top's window; null for other gadgets.</summary>
+    private protected virtual TimeSpan? RunInterval => null;
+
+    /// <summary>A top: stop after this many windows; null: no limit.</summary>
+    private protected virtual ulong? RunMaxWindows => null;
+
     /// <summary>The gadget to run.</summary>
     private protected abstract string GadgetName { get; }
 
@@ -202,7 +208,7 @@ public abstract class GadgetRunCommand : GadgetCmdlet
         using LocalAgentLease agent = ConnectLocal();
         string node = GetNode(agent.Connection);
         using TraceSession session = TraceSession.Start(agent.Connection, options, node, StopToken);
-        Run(session, options);
+        Run(session, options, [node]);
     }
 
     /// <summary>The same trace on every node's agent, merged into this pipeline as events arrive.</summary>
@@ -211,7 +217,7 @@ public abstract class GadgetRunCommand : GadgetCmdlet
         using ClusterAgents cluster = ConnectCluster(Node);
         TraceOptions options = BuildOptions(cluster.Cluster.ContextNamespace);
         using ClusterTrace trace = ClusterTrace.Start([.. cluster.Agents.Select(a => (a.Pod.Node, a.Connection))], options, StopToken);
-        Run(trace, options);
+        Run(trace, options, [.. cluster.Agents.Select(a => a.Pod.Node)]);
     }
 
     /// <summary>
@@ -232,6 +238,8 @@ public abstract class GadgetRunCommand : GadgetCmdlet
             Program = ProgramFile,
             Duration = RunDuration,
             MaxEvents = RunMaxEvents > 0 ? (ulong)RunMaxEvents : null,
+            Interval = RunInterval,
+            MaxWindows = RunMaxWindows,
             Pids = Pids(),
             Uid = Uid,
             Comm = Comm,
@@ -272,7 +280,8 @@ public abstract class GadgetRunCommand : GadgetCmdlet
         }
     }
 
-    private void Run(ITraceSource session, TraceOptions options)
+    /// <summary>Writes what the run sends until it ends or is stopped; <paramref name="nodes"/> are the nodes it runs on.</summary>
+    private protected virtual void Run(ITraceSource session, TraceOptions options, IReadOnlyList<string> nodes)
     {
         DateTime? deadline = options.Duration is TimeSpan duration ? DateTime.UtcNow + duration + EndGrace + TimeSpan.FromSeconds(5) : null;
         while (!StopToken.IsCancellationRequested)
@@ -326,7 +335,7 @@ public abstract class GadgetRunCommand : GadgetCmdlet
         ReportEnd(session);
     }
 
-    private static ErrorRecord NodeError(NodeFailure failure)
+    private protected static ErrorRecord NodeError(NodeFailure failure)
     {
         ErrorRecord record = GadgetErrors.ToErrorRecord(failure.Exception, failure.Node);
         string message = failure.Exception.Message.Contains(failure.Node, StringComparison.Ordinal)
