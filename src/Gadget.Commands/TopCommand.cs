@@ -1,5 +1,4 @@
 using System.Management.Automation;
-using Gadget.Connection;
 using Gadget.Tracing;
 
 namespace Gadget.Commands;
