@@ -13,6 +13,7 @@
     CmdletsToExport      = @(
         'Get-GadgetContainer'
         'Get-GadgetProcess'
+        'Get-GadgetSocket'
         'Get-GadgetTopBlockIO'
         'Get-GadgetTopFile'
         'Get-GadgetTopTcp'

@@ -7,7 +7,7 @@ namespace Gadget.Commands;
 
 /// <summary>Start-GadgetTrace: runs any gadget by name, with its parameters as a hashtable.</summary>
 [Cmdlet(VerbsLifecycle.Start, "GadgetTrace", DefaultParameterSetName = LocalParameterSet)]
-[OutputType(typeof(ExecEvent), typeof(OpenEvent), typeof(DnsEvent), typeof(SignalEvent), typeof(TcpEvent), typeof(BindEvent), typeof(MountEvent), typeof(OomKillEvent), typeof(CapabilitiesEvent), typeof(TopBlockIORow), typeof(TopTcpRow), typeof(TopFileRow), typeof(ProcessEntry), typeof(PSObject), typeof(TraceStatistics))]
+[OutputType(typeof(ExecEvent), typeof(OpenEvent), typeof(DnsEvent), typeof(SignalEvent), typeof(TcpEvent), typeof(BindEvent), typeof(MountEvent), typeof(OomKillEvent), typeof(CapabilitiesEvent), typeof(TopBlockIORow), typeof(TopTcpRow), typeof(TopFileRow), typeof(ProcessEntry), typeof(SocketEntry), typeof(PSObject), typeof(TraceStatistics))]
 public sealed class StartGadgetTraceCommand : TraceCommand
 {
     /// <summary>The gadget's name (exec, open, dns, signal, process; flood, a synthetic source for benchmarks).</summary>

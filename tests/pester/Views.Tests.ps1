@@ -37,6 +37,8 @@ BeforeDiscovery {
            Row = New-Row OomKillEvent @{ AnonRss = 31457280L; TotalVm = 214748364L; TriggerPid = 4194300; TriggerComm = 'python3' } }
         @{ Type = 'CapabilitiesEvent'; Headers = 'TIME', 'PID', 'COMM', 'CAPABILITY', 'VERDICT', 'SYSCALL'; At80 = 'TIME', 'PID', 'COMM', 'CAPABILITY', 'VERDICT'
            Row = New-Row CapabilitiesEvent @{ Capability = 'CAP_DAC_READ_SEARCH'; Granted = $false; Verdict = 'Deny'; Syscall = 257 } }
+        @{ Type = 'SocketEntry'; Headers = 'TIME', 'PID', 'COMM', 'PROTO', 'STATE', 'LOCAL', 'REMOTE'; At80 = 'TIME', 'PID', 'COMM', 'PROTO', 'STATE'
+           Row = New-Row SocketEntry @{ Protocol = 'Tcp'; State = 'Established'; Local = [ipendpoint]::Parse('[fd00:1234:5678:9abc::10]:65535'); Remote = [ipendpoint]::Parse('[fd00:1234:5678:9abc::11]:65535') } }
     )
 }
 

@@ -22,7 +22,8 @@ internal static partial class ProcessNamespaces
         }
     }
 
-    private static unsafe string? ReadLink(string path)
+    /// <summary>Where a symbolic link points (also /proc's special links), or null.</summary>
+    internal static unsafe string? ReadLink(string path)
     {
         byte* buffer = stackalloc byte[256];
         nint length = readlink(path, buffer, 256);

@@ -31,6 +31,7 @@ internal sealed class GadgetCatalog
         "open" => new OpenGadget(),
         "dns" => new Dns.DnsGadget(),
         "top_file" => new TopFileGadget(),
+        "socket" => new SocketGadget(),
         _ => null,
     };
 

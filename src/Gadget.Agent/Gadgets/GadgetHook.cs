@@ -37,6 +37,12 @@ internal abstract class RecordHook
     /// <summary>True when the hook pairs records (a query with its response) and so must see every one, even while the queue is full.</summary>
     public virtual bool NeedsEveryRecord => false;
 
+    /// <summary>
+    /// Runs one iterator of a snapshot and returns the records it wrote, at most <paramref name="maxBytes"/>.
+    /// A hook may run it more than once (in each network namespace) and complete what the kernel cannot know.
+    /// </summary>
+    public virtual byte[] RunIterator(BpfObject bpf, string program, int maxBytes) => bpf.RunIterator(program, maxBytes);
+
     /// <summary>Called once the object is loaded, before any record arrives.</summary>
     public virtual void OnLoaded(BpfObject bpf)
     {

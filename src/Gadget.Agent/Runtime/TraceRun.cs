@@ -258,7 +258,7 @@ internal sealed class TraceRun : IRingRecordSink, IDisposable
         int recordSize = snapshot.Record.Size;
         foreach (string program in snapshot.Programs)
         {
-            byte[] output = _bpf.RunIterator(program, MaxSnapshotBytes);
+            byte[] output = _hook is null ? _bpf.RunIterator(program, MaxSnapshotBytes) : _hook.RunIterator(_bpf, program, MaxSnapshotBytes);
             int whole = output.Length / recordSize * recordSize;
             for (int offset = 0; offset < whole; offset += recordSize)
             {

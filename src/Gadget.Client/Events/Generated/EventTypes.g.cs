@@ -10,10 +10,10 @@ namespace Gadget.Tracing;
 internal static partial class EventTypes
 {
     /// <summary>The event types of the built-in gadgets, by name.</summary>
-    public static IReadOnlyList<string> Names { get; } = ["BindEvent", "CapabilitiesEvent", "DnsEvent", "ExecEvent", "MountEvent", "OomKillEvent", "OpenEvent", "ProcessEntry", "SignalEvent", "TcpEvent", "TopBlockIORow", "TopFileRow", "TopTcpRow"];
+    public static IReadOnlyList<string> Names { get; } = ["BindEvent", "CapabilitiesEvent", "DnsEvent", "ExecEvent", "MountEvent", "OomKillEvent", "OpenEvent", "ProcessEntry", "SignalEvent", "SocketEntry", "TcpEvent", "TopBlockIORow", "TopFileRow", "TopTcpRow"];
 
     /// <summary>The built-in gadgets users pick from (diagnostic ones left out).</summary>
-    public static IReadOnlyList<string> Gadgets { get; } = ["bind", "capabilities", "dns", "exec", "mount", "oomkill", "open", "process", "signal", "tcp", "top_blockio", "top_file", "top_tcp"];
+    public static IReadOnlyList<string> Gadgets { get; } = ["bind", "capabilities", "dns", "exec", "mount", "oomkill", "open", "process", "signal", "socket", "tcp", "top_blockio", "top_file", "top_tcp"];
 
     private static partial EventMaker? Generated(string typeName, TraceSchema schema, long bootTimeUnixNs) => typeName switch
     {
@@ -26,6 +26,7 @@ internal static partial class EventTypes
         "OpenEvent" => new EventMaker(new OpenEvent.Binding(schema, bootTimeUnixNs), static (in EventRow row, EventOrigin origin) => new OpenEvent(row, origin)),
         "ProcessEntry" => new EventMaker(new ProcessEntry.Binding(schema, bootTimeUnixNs), static (in EventRow row, EventOrigin origin) => new ProcessEntry(row, origin)),
         "SignalEvent" => new EventMaker(new SignalEvent.Binding(schema, bootTimeUnixNs), static (in EventRow row, EventOrigin origin) => new SignalEvent(row, origin)),
+        "SocketEntry" => new EventMaker(new SocketEntry.Binding(schema, bootTimeUnixNs), static (in EventRow row, EventOrigin origin) => new SocketEntry(row, origin)),
         "TcpEvent" => new EventMaker(new TcpEvent.Binding(schema, bootTimeUnixNs), static (in EventRow row, EventOrigin origin) => new TcpEvent(row, origin)),
         "TopBlockIORow" => new EventMaker(new TopBlockIORow.Binding(schema, bootTimeUnixNs), static (in EventRow row, EventOrigin origin) => new TopBlockIORow(row, origin)),
         "TopFileRow" => new EventMaker(new TopFileRow.Binding(schema, bootTimeUnixNs), static (in EventRow row, EventOrigin origin) => new TopFileRow(row, origin)),
