@@ -47,7 +47,9 @@ public sealed unsafe class BpfObject : IDisposable
 
         using LibbpfLog.CaptureScope capture = LibbpfLog.Capture();
         byte[] nameBytes = NullTerminated(name);
-        byte[] btfPath = NullTerminated(options.KernelBtfPath);
+        // Given a path, libbpf parses that BTF twice per load: as the kernel's, then again as CO-RE's
+        // override (about 20 ms each for vmlinux). The kernel's own it finds and parses once itself.
+        byte[]? btfPath = options.KernelBtfPath == BpfOpenOptions.DefaultKernelBtfPath ? null : NullTerminated(options.KernelBtfPath);
         fixed (byte* elfPtr = elf)
         fixed (byte* namePtr = nameBytes)
         fixed (byte* btfPtr = btfPath)

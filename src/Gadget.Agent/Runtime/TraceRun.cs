@@ -274,7 +274,8 @@ internal sealed class TraceRun : IRingRecordSink, IDisposable
         long waitUntil = Environment.TickCount64 + (long)SnapshotHoldLimit.TotalMilliseconds;
         while (_containers.HeldCount > 0 && Environment.TickCount64 < waitUntil)
         {
-            Thread.Sleep(50);
+            // A scan takes milliseconds; the whole snapshot waits on it, so look often.
+            Thread.Sleep(5);
             _containers.ReleaseHeld(_release);
         }
 
