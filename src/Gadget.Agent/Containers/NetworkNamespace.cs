@@ -1,5 +1,6 @@
 using System.Runtime.ExceptionServices;
 using System.Runtime.InteropServices;
+using Gadget.Bpf;
 
 namespace Gadget.Agent.Containers;
 
@@ -12,6 +13,7 @@ namespace Gadget.Agent.Containers;
 internal static partial class NetworkNamespace
 {
     private const int CLONE_NEWNET = 0x40000000;
+    private const int EPERM = 1;
     private const int O_RDONLY = 0;
     private const int O_CLOEXEC = 0x80000;
 
@@ -78,7 +80,14 @@ internal static partial class NetworkNamespace
             {
                 if (setns(target, CLONE_NEWNET) != 0)
                 {
-                    throw new IOException($"Cannot join the network namespace of process {pid} (errno {Marshal.GetLastPInvokeError()}).");
+                    int errno = Marshal.GetLastPInvokeError();
+                    throw errno == EPERM
+                        ? new BpfException(
+                            BpfErrorId.PermissionDenied,
+                            $"The agent may not enter the network namespace of process {pid}: setns needs CAP_SYS_ADMIN, which it does not have. " +
+                            "Agents installed by Install-Gadget of this version have it; reinstall, or run the agent as root.",
+                            errno)
+                        : new IOException($"Cannot join the network namespace of process {pid} (errno {errno}).");
                 }
             }
             finally

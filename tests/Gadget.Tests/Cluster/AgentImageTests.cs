@@ -158,6 +158,25 @@ public sealed partial class AgentImageTests
 
         Assert.True(seen is not null, $"No exec event of /bin/echo {marker} came through the image's agent.{Environment.NewLine}{containerd.Log}");
         Assert.Null(seen.Container);
+
+        // The socket snapshot joins the host's network namespace, which the agent's pod is not in:
+        // a listener of this test's is there, held by this process.
+        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        int listening = ((IPEndPoint)listener.LocalEndpoint).Port;
+        using TraceSession sockets = TraceSession.Start(connection, new TraceOptions { Gadget = "socket" }, info.Node, CancellationToken.None);
+        SocketEntry? mine = null;
+        while (sockets.TryTake(out object? item, Wait, CancellationToken.None))
+        {
+            Assert.False(item is GadgetException, (item as GadgetException)?.Message);
+            if (item is SocketEntry { State: SocketState.Listen } entry && entry.Local.Port == listening)
+            {
+                mine = entry;
+            }
+        }
+
+        Assert.True(mine is not null, $"The image's agent did not list this test's listener on port {listening}.{Environment.NewLine}{containerd.Log}");
+        Assert.Equal(Environment.ProcessId, mine.Pid);
     }
 
     private const string ContainerdSocket = "/run/containerd/containerd.sock";

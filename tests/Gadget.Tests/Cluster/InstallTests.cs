@@ -76,7 +76,7 @@ public sealed class InstallTests : IAsyncLifetime, IDisposable
         Assert.False((bool)security["allowPrivilegeEscalation"]!);
         Assert.True((bool)security["readOnlyRootFilesystem"]!);
         Assert.Equal(["ALL"], security["capabilities"]!["drop"]!.AsArray().Select(a => (string)a!));
-        Assert.Equal(["BPF", "PERFMON", "NET_ADMIN", "SYS_PTRACE"], security["capabilities"]!["add"]!.AsArray().Select(a => (string)a!));
+        Assert.Equal(["BPF", "PERFMON", "NET_ADMIN", "SYS_PTRACE", "SYS_ADMIN"], security["capabilities"]!["add"]!.AsArray().Select(a => (string)a!));
         Assert.Equal(["/gadget/gadget-agent", "--probe", "8080"], container["readinessProbe"]!["exec"]!["command"]!.AsArray().Select(a => (string)a!));
         Assert.Equal(["/gadget/gadget-agent", "--probe", "8080"], container["livenessProbe"]!["exec"]!["command"]!.AsArray().Select(a => (string)a!));
         Assert.NotNull(container["resources"]!["requests"]!["cpu"]);
