@@ -61,13 +61,38 @@ public sealed class DaemonSetCapabilitiesTests
     [KernelFact]
     public async Task WithoutNetAdminTheDnsGadgetCannotAttach()
     {
-        // The counter-proof of the manifest's comment on NET_ADMIN.
-        using AgentProcess agent = await AgentProcess.StartWithCapabilitiesAsync(ManifestCapabilities().Where(c => c != "NET_ADMIN"));
+        // The counter-proof of the manifest's comment on NET_ADMIN. SYS_ADMIN would grant the same
+        // (the kernel accepts either for network program types), so both go.
+        using AgentProcess agent = await AgentProcess.StartWithCapabilitiesAsync(ManifestCapabilities().Where(c => c is not ("NET_ADMIN" or "SYS_ADMIN")));
         using TraceSession session = TraceSession.Start(agent.Connection, new TraceOptions { Gadget = "dns" }, "node", CancellationToken.None);
         object? failure = null;
         Assert.True(Eventually.True(() => session.TryTake(out failure, TimeSpan.FromMilliseconds(100), CancellationToken.None) && failure is GadgetException || session.IsCompleted, Wait));
         GadgetException exception = Assert.IsType<GadgetException>(failure);
         Assert.Equal("BpfAttachFailed", exception.ErrorId);
         Assert.Contains("gadget_dns_egress", exception.Message, StringComparison.Ordinal);
+    }
+
+    [KernelFact]
+    public async Task WithoutSysAdminTheSocketSnapshotCannotEnterANetworkNamespace()
+    {
+        // The counter-proof of the manifest's comment on SYS_ADMIN: a process in a network
+        // namespace of its own, which the snapshot must enter.
+        using Process holder = HostProcess.Start("/usr/bin/unshare", "-n", "sleep", "60");
+        try
+        {
+            Assert.True(Eventually.True(() => File.Exists($"/proc/{holder.Id}/ns/net") && new FileInfo($"/proc/{holder.Id}/ns/net").LinkTarget != new FileInfo("/proc/self/ns/net").LinkTarget, Wait));
+            using AgentProcess agent = await AgentProcess.StartWithCapabilitiesAsync(ManifestCapabilities().Where(c => c != "SYS_ADMIN"));
+            using TraceSession session = TraceSession.Start(agent.Connection, new TraceOptions { Gadget = "socket" }, "node", CancellationToken.None);
+            object? failure = null;
+            Assert.True(Eventually.True(() => session.TryTake(out failure, TimeSpan.FromMilliseconds(100), CancellationToken.None) && failure is GadgetException || session.IsCompleted, Wait));
+            GadgetException exception = Assert.IsType<GadgetException>(failure);
+            Assert.Equal("BpfPermissionDenied", exception.ErrorId);
+            Assert.Contains("CAP_SYS_ADMIN", exception.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            holder.Kill();
+            holder.WaitForExit();
+        }
     }
 }
