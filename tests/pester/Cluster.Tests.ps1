@@ -247,6 +247,19 @@ Describe 'Traces through the API server' -Skip:$SkipKernel {
         $events.Node | Sort-Object -Unique | Should -BeExactly 'node-b'
     }
 
+    It 'snapshots come from every node, each row with its Node' {
+        $listener = [Net.Sockets.TcpListener]::new([Net.IPAddress]::Loopback, 0)
+        $listener.Start()
+        try {
+            $port = $listener.LocalEndpoint.Port
+            $sockets = @(Get-GadgetSocket -HostOnly -Pid $PID -State Listen -ErrorAction Stop | Where-Object { $_.Local.Port -eq $port })
+            $sockets.Node | Sort-Object | Should -BeExactly 'node-a', 'node-b'
+            $processes = @(Get-GadgetProcess -HostOnly -Pid $PID -ErrorAction Stop)
+            $processes.Node | Sort-Object | Should -BeExactly 'node-a', 'node-b'
+        }
+        finally { $listener.Stop() }
+    }
+
     It 'without -HostOnly, -Namespace or -AllNamespaces only the context''s namespace is traced (no host process)' {
         $events = Trace-GadgetExec -Comm echo -Duration 2 -ErrorAction Stop | Where-Object { $_.Args -contains $Marker }
         $events | Should -BeNullOrEmpty
