@@ -1,6 +1,7 @@
 #Requires -Version 7.6
 # Get-GadgetTopFile through one shared agent (started here on a private socket): a python3 writes a
-# file of the test's own a known number of times and reads it back, again and again.
+# file of the test's own a known number of times and reads it back, again and again; and two runc
+# containers of one pod namespace do the same with busybox's shell, for enrichment and selection.
 param([string] $ModulePath = $env:GADGET_MODULE_PATH)
 
 BeforeDiscovery {
@@ -74,5 +75,88 @@ Describe 'Get-GadgetTopFile -Local' -Skip:$SkipKernel {
         $lines[0].TrimEnd() | Should -Match '^TIME\s+PID\s+COMM\s+READS\s+WRITES\s+RBYTES\s+WBYTES\s+T\s+FILE$'
         foreach ($line in $lines) { $line.TrimEnd().Length | Should -BeLessOrEqual 120 }
         ($lines | Where-Object { $_ -match '\bR\s+/' }).Count | Should -BeGreaterThan 0
+    }
+}
+
+Describe 'Get-GadgetTopFile in real containers' -Skip:$SkipKernel {
+    BeforeAll {
+        # Two busybox-static containers run by runc alone (no containerd, nothing shared with other
+        # users of this host), their bundles annotated as the kubelet labels pods topfile-ns/<name>.
+        # Each writes a line to /tmp/counted (sh's builtin echo: one write) and reads it back with
+        # the builtin read (a read a byte), five times a second. runc's own state directory is one
+        # the agent scans, so it finds them as a kubelet's would be found through CRI-O.
+        $script:Bundles = New-TestDirectory 'gadget-topfile-pods'
+
+        function Start-TopPod {
+            param([string] $Pod)
+            $id = "$Pod-$([Guid]::NewGuid().ToString('N').Substring(0, 8))"
+            $bundle = Join-Path $Bundles $id
+            $rootfs = Join-Path $bundle 'rootfs'
+            foreach ($directory in 'bin', 'proc', 'sys', 'dev', 'tmp') { $null = New-Item -ItemType Directory (Join-Path $rootfs $directory) -Force }
+            Copy-Item /bin/busybox (Join-Path $rootfs 'bin/busybox')
+            foreach ($applet in 'sh', 'sleep') { $null = New-Item -ItemType SymbolicLink -Path (Join-Path $rootfs "bin/$applet") -Target busybox }
+            & runc spec --bundle $bundle
+            if ($LASTEXITCODE -ne 0) { throw 'runc spec failed.' }
+            $configPath = Join-Path $bundle 'config.json'
+            $config = Get-Content $configPath -Raw | ConvertFrom-Json -AsHashtable
+            $config.process.terminal = $false
+            $config.process.args = @('/bin/sh', '-c', 'while true; do echo counted > /tmp/counted; while read line; do :; done < /tmp/counted; sleep 0.2; done')
+            $config.root = @{ path = 'rootfs'; readonly = $false }
+            $config.annotations = @{
+                'io.kubernetes.pod.namespace'  = 'topfile-ns'
+                'io.kubernetes.pod.name'       = $Pod
+                'io.kubernetes.container.name' = $Pod
+                'io.kubernetes.pod.uid'        = [Guid]::NewGuid().ToString()
+            }
+            $config | ConvertTo-Json -Depth 32 | Set-Content $configPath
+            # Detached, the container keeps the stdio runc was given: a file, not this process's pipes.
+            & /bin/sh -c "exec runc run -d --bundle '$bundle' $id </dev/null >'$bundle/runc.log' 2>&1"
+            if ($LASTEXITCODE -ne 0) { throw "runc run $id failed: $(Get-Content "$bundle/runc.log" -Raw)" }
+            $id
+        }
+
+        $script:Pods = @()
+        $script:Pods += Start-TopPod 'topfile-a'
+        $script:Pods += Start-TopPod 'topfile-b'
+        $known = Wait-Condition { @(Get-GadgetContainer -Local -Namespace topfile-ns).Count -eq 2 } -Timeout '00:00:15' -IntervalMilliseconds 250
+        $known | Should -BeTrue -Because 'the agent finds runc containers within seconds'
+        $script:Both = @(Get-GadgetTopFile -Local -Namespace topfile-ns -Interval 2 -Count 2 -Top 0)
+        $script:OnlyA = @(Get-GadgetTopFile -Local -Container topfile-a -Interval 2 -Count 2 -Top 0)
+    }
+
+    AfterAll {
+        foreach ($id in $script:Pods) {
+            & runc kill $id KILL 2>$null
+            $null = Wait-Condition { & runc delete -f $id 2>$null; $LASTEXITCODE -eq 0 } -Timeout '00:00:10' -IntervalMilliseconds 100
+        }
+        Remove-Item $script:Bundles -Recurse -Force -ErrorAction Ignore
+    }
+
+    It 'gives each row the pod and container of the process, and the path inside the container' {
+        $Both.Count | Should -BeGreaterThan 0
+        @($Both.Pod | Sort-Object -Unique) | Should -Be @('topfile-a', 'topfile-b')
+        foreach ($row in $Both) {
+            $row.Namespace | Should -BeExactly 'topfile-ns'
+            $row.Container | Should -BeExactly $row.Pod
+            $row.Comm | Should -BeExactly 'sh'
+            $row.MountNsId | Should -Not -Be 0
+        }
+        $mine = @($Both | Where-Object Path -eq '/tmp/counted')
+        $mine.Count | Should -BeGreaterThan 1 -Because 'the file is named from the container''s root, not the host''s'
+        foreach ($row in $mine) {
+            $row.FileType | Should -Be 'Regular'
+            $row.Writes | Should -BeGreaterThan 0
+            $row.WriteBytes | Should -Be ($row.Writes * 8) -Because 'each echo writes "counted" and a newline'
+            $row.Reads | Should -BeGreaterThan 0
+        }
+    }
+
+    It '-Container selects that container''s processes only, in the kernel' {
+        $OnlyA.Count | Should -BeGreaterThan 0
+        foreach ($row in $OnlyA) {
+            $row.Pod | Should -BeExactly 'topfile-a'
+            $row.Container | Should -BeExactly 'topfile-a'
+        }
+        @($OnlyA | Where-Object Path -eq '/tmp/counted').Count | Should -BeGreaterThan 0
     }
 }
