@@ -74,7 +74,12 @@ static __always_inline int toptcp_count(struct sock *sk, int bytes, bool sent)
 	key.gid = proc.gid;
 	__builtin_memcpy(key.comm, proc.comm, sizeof(key.comm));
 
+	/* A socket the peer has reset is in TCP_CLOSE, and closing gave back
+	 * its local port (skc_num is 0) while bytes still wait to be read:
+	 * the port it had is kept in inet_sport. */
 	key.src.port = BPF_CORE_READ(sk, __sk_common.skc_num);
+	if (!key.src.port)
+		key.src.port = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
 	key.dst.port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 	key.src.proto_raw = TOPTCP_IPPROTO_TCP;
 	key.dst.proto_raw = TOPTCP_IPPROTO_TCP;
