@@ -1,6 +1,8 @@
 #Requires -Version 7.6
 # Get-GadgetTopTcp through one shared agent (started here on a private socket): a python3 in a
-# network namespace this test makes sends known bytes to itself over loopback, IPv4 and IPv6.
+# network namespace this test makes sends known bytes to itself over loopback, IPv4 and IPv6; and
+# two runc containers on the host's network talk to themselves with busybox's nc, for enrichment
+# and selection.
 param([string] $ModulePath = $env:GADGET_MODULE_PATH)
 
 BeforeDiscovery {
@@ -111,5 +113,87 @@ Describe 'Get-GadgetTopTcp -Local' -Skip:$SkipKernel {
 
     It 'refuses a family other than 4 or 6' {
         { Get-GadgetTopTcp -Local -Family 5 -Count 1 -ErrorAction Stop } | Should -Throw -ErrorId 'ParameterArgumentValidationError,Gadget.Commands.GetTopTcpCommand'
+    }
+}
+
+Describe 'Get-GadgetTopTcp in real containers' -Skip:$SkipKernel {
+    BeforeAll {
+        # Two busybox-static containers run by runc alone (no containerd, nothing shared with other
+        # users of this host), on the host's network, their bundles annotated as the kubelet labels
+        # pods toptcp-ns/<name>: each listens with nc on a port of its own and sends itself a line,
+        # five times a second.
+        $script:Bundles = New-TestDirectory 'gadget-toptcp-pods'
+
+        function Start-TopPod {
+            param([string] $Pod, [int] $Port)
+            $id = "$Pod-$([Guid]::NewGuid().ToString('N').Substring(0, 8))"
+            $bundle = Join-Path $Bundles $id
+            $rootfs = Join-Path $bundle 'rootfs'
+            foreach ($directory in 'bin', 'proc', 'sys', 'dev', 'tmp') { $null = New-Item -ItemType Directory (Join-Path $rootfs $directory) -Force }
+            Copy-Item /bin/busybox (Join-Path $rootfs 'bin/busybox')
+            foreach ($applet in 'sh', 'sleep', 'echo', 'nc') { $null = New-Item -ItemType SymbolicLink -Path (Join-Path $rootfs "bin/$applet") -Target busybox }
+            & runc spec --bundle $bundle
+            if ($LASTEXITCODE -ne 0) { throw 'runc spec failed.' }
+            $configPath = Join-Path $bundle 'config.json'
+            $config = Get-Content $configPath -Raw | ConvertFrom-Json -AsHashtable
+            $config.process.terminal = $false
+            $config.process.args = @('/bin/sh', '-c', "while true; do nc -l -p $Port >/dev/null 2>&1 & sleep 0.1; echo toptcp | nc -w 1 127.0.0.1 $Port; sleep 0.1; done")
+            $config.root = @{ path = 'rootfs'; readonly = $false }
+            # The host's network: no loopback to bring up, and ports a test picks at random.
+            $config.linux.namespaces = @($config.linux.namespaces | Where-Object type -ne 'network')
+            $config.annotations = @{
+                'io.kubernetes.pod.namespace'  = 'toptcp-ns'
+                'io.kubernetes.pod.name'       = $Pod
+                'io.kubernetes.container.name' = $Pod
+                'io.kubernetes.pod.uid'        = [Guid]::NewGuid().ToString()
+            }
+            $config | ConvertTo-Json -Depth 32 | Set-Content $configPath
+            # Detached, the container keeps the stdio runc was given: a file, not this process's pipes.
+            & /bin/sh -c "exec runc run -d --bundle '$bundle' $id </dev/null >'$bundle/runc.log' 2>&1"
+            if ($LASTEXITCODE -ne 0) { throw "runc run $id failed: $(Get-Content "$bundle/runc.log" -Raw)" }
+            $id
+        }
+
+        $script:PortA = Get-Random -Minimum 40000 -Maximum 44000
+        $script:PortB = $PortA + 1000
+        $script:Pods = @()
+        $script:Pods += Start-TopPod 'toptcp-a' $PortA
+        $script:Pods += Start-TopPod 'toptcp-b' $PortB
+        $known = Wait-Condition { @(Get-GadgetContainer -Local -Namespace toptcp-ns).Count -eq 2 } -Timeout '00:00:15' -IntervalMilliseconds 250
+        $known | Should -BeTrue -Because 'the agent finds runc containers within seconds'
+        $script:Both = @(Get-GadgetTopTcp -Local -Namespace toptcp-ns -Interval 2 -Count 2 -Top 0)
+        $script:OnlyA = @(Get-GadgetTopTcp -Local -Container toptcp-a -Interval 2 -Count 2 -Top 0)
+    }
+
+    AfterAll {
+        foreach ($id in $script:Pods) {
+            & runc kill $id KILL 2>$null
+            $null = Wait-Condition { & runc delete -f $id 2>$null; $LASTEXITCODE -eq 0 } -Timeout '00:00:10' -IntervalMilliseconds 100
+        }
+        Remove-Item $script:Bundles -Recurse -Force -ErrorAction Ignore
+    }
+
+    It 'gives each row the pod and container of the process' {
+        $Both.Count | Should -BeGreaterThan 0
+        @($Both.Pod | Sort-Object -Unique) | Should -Be @('toptcp-a', 'toptcp-b')
+        foreach ($row in $Both) {
+            $row.Namespace | Should -BeExactly 'toptcp-ns'
+            $row.Container | Should -BeExactly $row.Pod
+            $row.Comm | Should -BeExactly 'nc'
+            $port = if ($row.Pod -eq 'toptcp-a') { $PortA } else { $PortB }
+            $port | Should -BeIn @($row.Source.Port, $row.Destination.Port)
+        }
+        # The client sends "toptcp" and a newline; the listener receives them.
+        @($Both | Where-Object { $_.Destination.Port -in $PortA, $PortB -and $_.Sent -ge 7 }).Count | Should -BeGreaterThan 0
+        @($Both | Where-Object { $_.Source.Port -in $PortA, $PortB -and $_.Received -ge 7 }).Count | Should -BeGreaterThan 0
+    }
+
+    It '-Container selects that container''s connections only, in the kernel' {
+        $OnlyA.Count | Should -BeGreaterThan 0
+        foreach ($row in $OnlyA) {
+            $row.Pod | Should -BeExactly 'toptcp-a'
+            $row.Container | Should -BeExactly 'toptcp-a'
+            $PortA | Should -BeIn @($row.Source.Port, $row.Destination.Port)
+        }
     }
 }
