@@ -88,6 +88,28 @@
                           twice) and what its cgroup is charged (the ring's pages once, its maps and
                           programs). -RingBytes runs the agent with every ring that size (what it was
                           before rings were sized per gadget: 8388608), to compare.
+    Process               Get-GadgetProcess -Local in the warm runspace, from invocation to its last
+                          object, against ps -e -o pid,ppid,comm from its start to its exit with its
+                          output read, ProcessSamples of each per run, alternating; and the same
+                          snapshot in a pwsh started for it (a runbook's), beside pwsh started with
+                          no command and ps. Goal: the warm snapshot no slower than ps.
+    Tcp                   A C workload connects to a listener of its own on 127.0.0.1 and accepts and
+                          closes TcpConnections connections, and times itself: untraced, under
+                          Trace-GadgetTcp -Local -Port <its port> (every event to Group-Object) and
+                          under bpftrace printing the same transitions of sock:inet_sock_set_state
+                          (connect, accept, both closes) to a file. Captured = connections with their
+                          connect, accept and two closes ÷ connections made; the storm runs pinned, and
+                          ours and bpftrace run between two untraced storms (bracketed, as G2's are).
+                          Goal: every connection; slowdown at most bpftrace's, to the spread of the
+                          untraced storms.
+    Top                   Each top (Get-GadgetTopFile, Get-GadgetTopTcp, Get-GadgetTopBlockIO) with
+                          -Interval 1 -Count TopSeconds and no filter, as a user starts it, while a C
+                          workload makes TopRate calls/s (half writes, half reads): pwrite/pread of a
+                          file, write/read on a loopback TCP connection, or 4 KiB O_DIRECT pwrite/pread
+                          on a loop device over a file (each call one block I/O; the loop device
+                          reaches what it reaches: the row says). The agent's CPU (utime + stime of
+                          /proc/PID/stat) from armed to the last window, per second. Goal: < 2 % of
+                          one CPU. Beside it: the workload's calls the top counted for its pid.
     Overload (G11)        A flood producer faster than any consumer, with an agent of its own, run
                           last: delivered + reported lost against generated, whether the workload made
                           all its calls, the agent's peak memory and how soon the first loss warning came.
@@ -144,8 +166,23 @@ param(
     [int] $DnsSeconds = 4,
 
     # The scenarios to run (all by default); see the description for what each measures.
-    [ValidateSet('Exec', 'ExecAsRun', 'Open', 'Container', 'Dns', 'Flood', 'Start', 'Load', 'Filter', 'IdleTrace', 'Overload', 'Program')]
-    [string[]] $Scenario = @('Exec', 'ExecAsRun', 'Open', 'Container', 'Dns', 'Flood', 'Start', 'Load', 'Filter', 'IdleTrace', 'Overload', 'Program'),
+    [ValidateSet('Exec', 'ExecAsRun', 'Open', 'Container', 'Dns', 'Flood', 'Start', 'Load', 'Filter', 'IdleTrace', 'Overload', 'Program', 'Process', 'Tcp', 'Top')]
+    [string[]] $Scenario = @('Exec', 'ExecAsRun', 'Open', 'Container', 'Dns', 'Flood', 'Start', 'Load', 'Filter', 'IdleTrace', 'Overload', 'Program', 'Process', 'Tcp', 'Top'),
+
+    # Process: snapshots of each tool per run (alternating), in the warm runspace.
+    [ValidateRange(1, 50)]
+    [int] $ProcessSamples = 5,
+
+    # Tcp: connections of one storm (each a fresh local port: below the 28,000 of the ephemeral range).
+    [ValidateRange(100, 25000)]
+    [int] $TcpConnections = 20000,
+
+    # Top: the workload's calls per second, and the windows (of 1 s) of each top.
+    [ValidateRange(1000, 1000000)]
+    [int] $TopRate = 100000,
+
+    [ValidateRange(1, 60)]
+    [int] $TopSeconds = 5,
 
     # Idle traces of each gadget held open at once by the IdleTrace scenario.
     [ValidateRange(1, 16)]
@@ -194,6 +231,9 @@ switch ($Scenario) {
     'Start' { $tools += $BpftracePath }
     'Program' { $tools += $BpftracePath }
     'Load' { $tools += $OpensnoopPath, $BpftracePath }
+    'Process' { $tools += 'ps' }
+    'Tcp' { $tools += $BpftracePath }
+    'Top' { $tools += 'losetup' }
 }
 foreach ($tool in $tools | Select-Object -Unique) {
     if (-not (Get-Command $tool -ErrorAction Ignore)) { throw "'$tool' is missing (build.ps1 -Task Bench installs it)." }
@@ -473,7 +513,7 @@ function Complete-ClientTrace {
 #region setup
 
 Write-Host "Compiling the workloads into $OutDir"
-foreach ($name in 'exec-loop', 'getppid-loop', 'open-loop', 'dns-delay') {
+foreach ($name in 'exec-loop', 'getppid-loop', 'open-loop', 'dns-delay', 'tcp-storm', 'rw-loop') {
     & cc -O2 -Wall -Werror -o (Join-Path $OutDir $name) (Join-Path $PSScriptRoot "workloads/$name.c")
     if ($LASTEXITCODE -ne 0) { throw "cc failed on $name.c" }
 }
@@ -485,6 +525,11 @@ $GetppidLoop = Join-Path $OutDir 'getppid-loop'
 $OpenLoop = Join-Path $OutDir 'open-loop'
 $StaticOpenLoop = Join-Path $OutDir 'open-loop-static'
 $DnsDelay = Join-Path $OutDir 'dns-delay'
+$TcpStorm = Join-Path $OutDir 'tcp-storm'
+$RwLoop = Join-Path $OutDir 'rw-loop'
+# Each TCP storm listens on a port of its own: a storm's 20,000 connections leave as many
+# TIME_WAIT sockets, which a later storm on the same port would collide with for a minute.
+$TcpPort = 20000 + ($PID % 4000)
 $OpenTarget = '/etc/hostname'
 # The CPU the open and exec storms are pinned to; the tracers' threads keep the others.
 $StormCpu = [Environment]::ProcessorCount - 1
@@ -1116,6 +1161,171 @@ function Invoke-Filter {
     }
 }
 
+function Measure-ProcessOurs {
+    # Milliseconds from invoking Get-GadgetProcess -Local in the warm runspace to its last object; and how many.
+    $Client.Commands.Clear()
+    $Client.Streams.ClearStreams()
+    [void]$Client.AddScript('$clock = [Diagnostics.Stopwatch]::StartNew(); $rows = @(Get-GadgetProcess -Local); $clock.Elapsed.TotalMilliseconds; $rows.Count')
+    $output = @($Client.Invoke())
+    if ($Client.Streams.Error.Count -gt 0 -or $output.Count -ne 2) { throw "Get-GadgetProcess failed: $($Client.Streams.Error | Select-Object -First 1)" }
+    [pscustomobject]@{ Tool = 'ours'; Ms = [double]$output[0]; Processes = [int]$output[1] }
+}
+
+function Measure-ProcessPs {
+    # Milliseconds from starting ps -e -o pid,ppid,comm to its exit, its output read; and the processes it listed.
+    $start = [Diagnostics.ProcessStartInfo]::new('ps')
+    foreach ($argument in '-e', '-o', 'pid,ppid,comm') { $start.ArgumentList.Add($argument) }
+    $start.UseShellExecute = $false
+    $start.RedirectStandardOutput = $true
+    $clock = [Diagnostics.Stopwatch]::StartNew()
+    $ps = [Diagnostics.Process]::Start($start)
+    $text = $ps.StandardOutput.ReadToEnd()
+    $ps.WaitForExit()
+    $ms = $clock.Elapsed.TotalMilliseconds
+    if ($ps.ExitCode -ne 0) { throw "ps failed with exit code $($ps.ExitCode)." }
+    $ps.Dispose()
+    # A header line, then one line a process.
+    [pscustomobject]@{ Tool = 'ps'; Ms = $ms; Processes = @($text.Trim() -split "`n").Count - 1 }
+}
+
+function Measure-ProcessFresh {
+    # Milliseconds from starting a pwsh to its exit: with Get-GadgetProcess (ours) or no command (bare).
+    param([string] $Tool)
+    $command = if ($Tool -eq 'fresh') { "Import-Module '$ModulePath'; @(Get-GadgetProcess -Local).Count" } else { 'exit 0' }
+    $start = [Diagnostics.ProcessStartInfo]::new('dotnet')
+    foreach ($argument in 'pwsh', '-NoProfile', '-NonInteractive', '-Command', $command) { $start.ArgumentList.Add($argument) }
+    $start.WorkingDirectory = $RepoRoot # where the tool manifest names pwsh
+    $start.UseShellExecute = $false
+    $start.RedirectStandardOutput = $true
+    $start.RedirectStandardError = $true
+    $clock = [Diagnostics.Stopwatch]::StartNew()
+    $shell = [Diagnostics.Process]::Start($start)
+    $stderr = $shell.StandardError.ReadToEndAsync()
+    $text = $shell.StandardOutput.ReadToEnd()
+    $shell.WaitForExit()
+    $ms = $clock.Elapsed.TotalMilliseconds
+    if ($shell.ExitCode -ne 0) { throw "The fresh pwsh failed: $text $($stderr.Result)" }
+    $shell.Dispose()
+    [pscustomobject]@{ Tool = $Tool; Ms = $ms; Processes = if ($Tool -eq 'fresh') { [int]($text.Trim() -split "`n")[-1] } else { 0 } }
+}
+
+function Get-TcpBpftraceProgram {
+    # The transitions Trace-GadgetTcp reports, from the same tracepoint, printed with the process:
+    # a connect (SYN_SENT → ESTABLISHED), an accept (SYN_RECV → ESTABLISHED) and either side's
+    # close (ESTABLISHED → FIN_WAIT1, CLOSE_WAIT → LAST_ACK), on one port, filtered in the kernel.
+    param([int] $Port)
+    'tracepoint:sock:inet_sock_set_state /args->protocol == 6 && (args->sport == ' + $Port + ' || args->dport == ' + $Port + ')/ { ' +
+    'if (args->oldstate == 2 && args->newstate == 1) { printf("connect %d %s %d %d\n", pid, comm, args->sport, args->dport); } ' +
+    'else if (args->oldstate == 3 && args->newstate == 1) { printf("accept %d %s %d %d\n", pid, comm, args->sport, args->dport); } ' +
+    'else if ((args->oldstate == 1 && args->newstate == 4) || (args->oldstate == 8 && args->newstate == 9)) { printf("close %d %s %d %d\n", pid, comm, args->sport, args->dport); } }'
+}
+
+function Invoke-TcpStorm {
+    # One loopback connect storm on a port of its own; $Trace: none, ours or bpftrace. Returns its
+    # rate and the connections the tracer saw whole (a connect, an accept and two closes).
+    param([string] $Trace)
+    $port = $script:TcpPort++
+    $workload = Start-Workload $TcpStorm @("$TcpConnections", '127.0.0.1', "$port") -Pinned
+    $cap = 30
+    $pending = $null
+    $peer = $null
+    $output = Join-Path $OutDir 'tcp-bpftrace.out'
+    if ($Trace -eq 'ours') {
+        if (-not (Wait-Condition { (Get-BpfLinkCount $Agent.Id) -eq 0 } 10)) { throw 'A previous trace is still attached in the agent.' }
+        $pending = Start-ClientTrace 'param($Port, $Max, $Seconds) Trace-GadgetTcp -Local -Port $Port -MaxEvents $Max -Duration $Seconds -Verbose | Group-Object Type -NoElement | ForEach-Object { "$($_.Name)=$($_.Count)" }' `
+            @{ Port = $port; Max = 4 * $TcpConnections; Seconds = $cap }
+        if (-not (Wait-Condition { (Get-BpfLinkCount $Agent.Id) -ge $TcpLinks } 20)) { throw 'Trace-GadgetTcp did not attach within 20 s.' }
+    }
+    elseif ($Trace -eq 'bpftrace') {
+        $peer = Start-Tracer $BpftracePath @('-B', 'full', '-e', (Get-TcpBpftraceProgram $port)) $output
+        if (-not (Wait-Condition { Test-BpftraceArmed $peer.Id } 60 100)) { Stop-Tracer $peer; throw 'bpftrace did not attach within 60 s.' }
+    }
+    $report = Complete-Workload $workload $cap
+    $counts = @{ Connect = 0; Accept = 0; Close = 0 }
+    $lost = 0
+    if ($pending) {
+        if (-not $pending.AsyncWaitHandle.WaitOne([TimeSpan]::FromSeconds($cap + 15))) { $Client.Stop(); throw 'Trace-GadgetTcp did not end.' }
+        foreach ($pair in $Client.EndInvoke($pending)) {
+            $name, $value = "$pair" -split '=', 2
+            $counts[$name] = [long]$value
+        }
+        if ($Client.Streams.Error.Count -gt 0) { Write-Warning "Trace-GadgetTcp failed: $($Client.Streams.Error[0])" }
+        foreach ($verbose in $Client.Streams.Verbose) {
+            if ("$verbose" -match 'Trace ended: (\d+) events delivered, (\d+) read from the kernel, (\d+) lost') { $lost = [long]$Matches[3] }
+        }
+    }
+    elseif ($peer) {
+        Start-Sleep -Milliseconds 500   # let it print the last events
+        Stop-Tracer $peer
+        foreach ($line in [IO.File]::ReadLines($output)) {
+            switch -Wildcard ($line) { 'connect *' { $counts.Connect++ } 'accept *' { $counts.Accept++ } 'close *' { $counts.Close++ } }
+        }
+    }
+    $whole = [Math]::Min([Math]::Min($counts.Connect, $counts.Accept), [Math]::Floor($counts.Close / 2))
+    [pscustomobject]@{
+        Trace       = $Trace
+        Rate        = $report.connections / ($report.ns / 1e9)
+        Connections = $report.connections
+        Failed      = $report.failed
+        Connects    = $counts.Connect
+        Accepts     = $counts.Accept
+        Closes      = $counts.Close
+        Captured    = if ($Trace -eq 'none') { [double]::NaN } else { $whole / [Math]::Max(1, $report.connections) }
+        Lost        = $lost
+    }
+}
+
+function Invoke-Top {
+    # One top ($Kind: File, Tcp or BlockIO) with -Interval 1 -Count $TopSeconds and no filter,
+    # while the workload makes $TopRate calls/s on what that top counts. Returns the agent's CPU
+    # per second from armed to the last window, the workload's rate and what the top counted of it.
+    param([string] $Kind)
+    $arguments = switch ($Kind) {
+        'File' { 'file', "$($TopSeconds + 6)", "$TopRate", $TopDataFile }
+        'Tcp' { 'tcp', "$($TopSeconds + 6)", "$TopRate" }
+        'BlockIO' { 'block', "$($TopSeconds + 6)", "$TopRate", $TopLoop }
+    }
+    if (-not (Wait-Condition { (Get-BpfLinkCount $Agent.Id) -eq 0 } 10)) { throw 'A previous trace is still attached in the agent.' }
+    $workload = Start-Workload $RwLoop $arguments
+    Send-Go $workload   # it runs before the first window and after the last
+    # What the top counted of the workload: calls (file, block) or bytes in 64-byte calls (tcp).
+    $counted = @{
+        File    = '($mine | Measure-Object Reads, Writes -Sum | Measure-Object Sum -Sum).Sum'
+        Tcp     = '(($mine | Measure-Object Sent, Received -Sum | Measure-Object Sum -Sum).Sum / 64)'
+        BlockIO = '($mine | Measure-Object Reads, Writes -Sum | Measure-Object Sum -Sum).Sum'
+    }[$Kind]
+    $pending = Start-ClientTrace "param(`$Count, `$TargetPid) `$rows = @(Get-GadgetTop$Kind -Local -Interval 1 -Count `$Count); `$mine = @(`$rows | Where-Object Pid -eq `$TargetPid); `$rows.Count; [double]$counted" `
+        @{ Count = $TopSeconds; TargetPid = $workload.Id }
+    # Armed: its links exist and stop growing.
+    $state = @{ Previous = -1 }
+    $armed = Wait-Condition {
+        $links = Get-BpfLinkCount $Agent.Id
+        $same = $links -gt 0 -and $links -eq $state.Previous
+        $state.Previous = $links
+        $same
+    } 20 50
+    if (-not $armed) { throw "Get-GadgetTop$Kind did not attach within 20 s." }
+    $cpuBefore = Get-CpuSeconds $Agent.Id
+    $clock = [Diagnostics.Stopwatch]::StartNew()
+    if (-not $pending.AsyncWaitHandle.WaitOne([TimeSpan]::FromSeconds($TopSeconds + 20))) { $Client.Stop(); throw "Get-GadgetTop$Kind did not end." }
+    $cpu = (Get-CpuSeconds $Agent.Id) - $cpuBefore
+    $seconds = $clock.Elapsed.TotalSeconds
+    $output = @($Client.EndInvoke($pending))
+    if ($Client.Streams.Error.Count -gt 0 -or $output.Count -ne 2) { throw "Get-GadgetTop$Kind failed: $($Client.Streams.Error | Select-Object -First 1)" }
+    $report = Complete-Workload $workload 30 -Running
+    $rate = $report.calls / ($report.ns / 1e9)
+    [pscustomobject]@{
+        Kind         = $Kind
+        CpuPerSecond = $cpu / $seconds
+        Seconds      = $seconds
+        Rows         = [long]$output[0]
+        Rate         = $rate
+        Failed       = $report.failed
+        # The windows lie inside the workload's run: what they counted of it against what it did meanwhile.
+        Counted      = [double]$output[1] / ($rate * $TopSeconds)
+    }
+}
+
 #endregion
 
 #region run
@@ -1123,6 +1333,7 @@ function Invoke-Filter {
 $results = @{
     Baseline = @(); Ours = @(); Execsnoop = @(); Flood = @(); ColdFlood = @(); Open = @(); Dns = @(); DnsLatency = @(); DnsDelayed = @()
     Container = @(); Start = @(); Idle = @(); Load = @(); Filter = @(); ExecAsRun = @(); Program = @()
+    Process = @(); Tcp = @(); Top = @(); TopIdle = @()
 }
 $DnsQueries = Join-Path $OutDir 'dns-queries.txt'
 Set-Content $DnsQueries -Value (0..999 | ForEach-Object { "q$_.bench.test A" })
@@ -1130,7 +1341,30 @@ $Dnsmasq = $null
 $Delayed = $null
 $IdleContainer = $null
 $StormContainer = $null
+$TopLoop = $null
 try {
+    if ('Top' -in $Scenario) {
+        # The file top's file, and the block top's device: a loop device over a file of this run's own.
+        $TopDataFile = Join-Path $OutDir 'top-file.dat'
+        [IO.File]::WriteAllBytes($TopDataFile, [byte[]]::new(4096))
+        $backing = Join-Path $OutDir 'top-disk.img'
+        $disk = [IO.File]::Create($backing)
+        $disk.SetLength(64MB)
+        $disk.Dispose()
+        $TopLoop = (& losetup -f --show $backing)
+        if ($LASTEXITCODE -ne 0 -or -not $TopLoop) { throw "losetup could not make a loop device over $backing." }
+        $TopLoop = $TopLoop.Trim()
+    }
+    if ('Tcp' -in $Scenario) {
+        # Trace-GadgetTcp's links: the state tracepoint and the exits of accept, accept4 and connect.
+        $TcpLinks = 4
+        if (-not $Quick) {
+            Write-Host 'Warm-up: one untimed TCP storm, traced.'
+            [void](Invoke-TcpStorm 'ours')
+        }
+    }
+    if ('Process' -in $Scenario) { [void](Measure-ProcessOurs) }   # the runspace's first snapshot loads its code
+    if ('Top' -in $Scenario -and -not $Quick) { [void](Invoke-Top 'File') }
     if ('Dns' -in $Scenario) {
         $Dnsmasq = Start-BenchDnsmasq
         $Delayed = Start-DelayedResponder
@@ -1253,6 +1487,37 @@ try {
             }
             Write-Host ('  agent idle run {0}: {1:N1} MiB, {2:N1} ms CPU/s' -f ($round + 1), $results.Idle[-1].RssMiB, (1000 * $results.Idle[-1].CpuPerSecond))
         }
+        if ('Process' -in $Scenario) {
+            for ($i = 0; $i -lt $ProcessSamples; $i++) {
+                $pair = if (($i + $round) % 2) { @((Measure-ProcessPs), (Measure-ProcessOurs)) } else { @((Measure-ProcessOurs), (Measure-ProcessPs)) }
+                $results.Process += $pair
+            }
+            foreach ($tool in $(if ($round % 2) { 'bare', 'fresh' } else { 'fresh', 'bare' })) { $results.Process += Measure-ProcessFresh $tool }
+            $results.Process += Measure-ProcessPs
+            $set = @($results.Process | Select-Object -Last (2 * $ProcessSamples + 3))
+            Write-Host ('  process snapshot run {0}: ours {1:N1} ms (median of {2}), ps {3:N1} ms; fresh pwsh {4:N0} ms, bare pwsh {5:N0} ms; {6} processes, ps {7}' -f ($round + 1),
+                (Get-Median ($set | Where-Object Tool -eq 'ours').Ms), $ProcessSamples, (Get-Median ($set | Where-Object Tool -eq 'ps').Ms),
+                ($set | Where-Object Tool -eq 'fresh').Ms, ($set | Where-Object Tool -eq 'bare').Ms, ($set | Where-Object Tool -eq 'ours' | Select-Object -Last 1).Processes, ($set | Where-Object Tool -eq 'ps' | Select-Object -Last 1).Processes)
+        }
+        if ('Tcp' -in $Scenario) {
+            foreach ($result in (Invoke-Bracketed { param($Trace) Invoke-TcpStorm $Trace } @('ours', 'bpftrace') 'tcp storm' ($round + 1) 'connections/s')) {
+                $results.Tcp += $result
+                if ($result.Trace -ne 'none') { Write-Host ('    {0}: {1}/{2} connections whole ({3} connects, {4} accepts, {5} closes), lost {6}' -f $result.Trace, [Math]::Round($result.Captured * $result.Connections), $result.Connections, $result.Connects, $result.Accepts, $result.Closes, $result.Lost) }
+            }
+        }
+        if ('Top' -in $Scenario) {
+            if (-not (Wait-Condition { (Get-BpfLinkCount $Agent.Id) -eq 0 } 10)) { throw 'A previous trace is still attached in the agent.' }
+            $idleCpu = Get-CpuSeconds $Agent.Id
+            Start-Sleep -Seconds 3
+            $results.TopIdle += ((Get-CpuSeconds $Agent.Id) - $idleCpu) / 3
+            $kinds = @('File', 'Tcp', 'BlockIO')
+            for ($i = 0; $i -lt $kinds.Count; $i++) {
+                $result = Invoke-Top $kinds[($i + $round) % $kinds.Count]
+                $results.Top += $result
+                Write-Host ('  top {0,-7} run {1}: agent {2:N2} % of a CPU over {3:N1} s, workload {4:N0} calls/s ({5} failed), {6} rows, counted {7:N1} % of its calls' -f $result.Kind, ($round + 1), (100 * $result.CpuPerSecond), $result.Seconds, $result.Rate, $result.Failed, $result.Rows, (100 * $result.Counted))
+            }
+            Write-Host ('  agent idle run {0}: {1:N2} % of a CPU' -f ($round + 1), (100 * $results.TopIdle[-1]))
+        }
         if ('Filter' -in $Scenario) {
             $filters = @(@('Comm', 'Parameter'), @('Comm', 'WhereObject'), @('Pid', 'Parameter'), @('Pid', 'WhereObject'))
             for ($i = 0; $i -lt $filters.Count; $i++) {
@@ -1267,6 +1532,7 @@ try {
 finally {
     foreach ($process in $Dnsmasq, $Delayed) { if ($process -and -not $process.HasExited) { $process.Kill() } }
     foreach ($id in $IdleContainer, $StormContainer) { if ($id) { Remove-BenchContainer $id } }
+    if ($TopLoop) { & losetup -d $TopLoop }
     $Client.Dispose()
     Send-Signal $Agent.Id TERM
     if (-not $Agent.WaitForExit(10000)) { $Agent.Kill() }
@@ -1451,6 +1717,46 @@ if ('Filter' -in $Scenario) {
         $ratio = $whereCpu / $parameterCpu
         Add-Row "G10 -$predicate vs Where-Object $predicate -eq: CPU of agent + cmdlet per storm event" (Format-Unit $parameterCpu 'µs' 'N2') (Format-Unit $whereCpu 'µs' 'N2') (Format-Ratio $ratio) '≥ 5 × faster' (Format-Verdict ($ratio -ge 5))
         Add-Row "G10 -$predicate vs Where-Object $predicate -eq: matching events delivered" (Format-Percent $parameterComplete) (Format-Percent $whereComplete) '' '100 %' (Format-Verdict ($parameterComplete -ge 1))
+    }
+}
+
+if ('Process' -in $Scenario) {
+    $ours = @($results.Process | Where-Object Tool -eq 'ours')
+    $ps = @($results.Process | Where-Object Tool -eq 'ps')
+    $oursMs = Get-Median $ours.Ms
+    $psMs = Get-Median $ps.Ms
+    $freshMs = Get-Median ($results.Process | Where-Object Tool -eq 'fresh').Ms
+    $bareMs = Get-Median ($results.Process | Where-Object Tool -eq 'bare').Ms
+    Add-Row 'Get-GadgetProcess -Local, warm runspace: invocation to last object (peer: ps -e -o pid,ppid,comm, start to exit)' (Format-Unit $oursMs 'ms') (Format-Unit $psMs 'ms') (Format-Ratio ($psMs / $oursMs)) '≤ peer' (Format-Verdict ($oursMs -le $psMs))
+    Add-Row 'Get-GadgetProcess -Local: processes listed (peer: ps, itself included)' ('{0:N0}' -f (Get-Median $ours.Processes)) ('{0:N0}' -f (Get-Median $ps.Processes)) '' '' ''
+    Add-Row ('Get-GadgetProcess -Local in a fresh pwsh, start to exit (pwsh with no command: {0}; peer: ps)' -f (Format-Unit $bareMs 'ms' 'N0')) (Format-Unit $freshMs 'ms' 'N0') (Format-Unit $psMs 'ms') (Format-Ratio ($psMs / $freshMs)) '' ''
+}
+
+if ('Tcp' -in $Scenario) {
+    $tcpOurs = @($results.Tcp | Where-Object Trace -eq 'ours')
+    $tcpPeer = @($results.Tcp | Where-Object Trace -eq 'bpftrace')
+    $tcpBaseline = @($results.Tcp | Where-Object Trace -eq 'none')
+    $oursComplete = Get-Median $tcpOurs.Captured
+    $peerComplete = Get-Median $tcpPeer.Captured
+    $oursSlowdown = Get-Median $tcpOurs.Slowdown
+    $peerSlowdown = Get-Median $tcpPeer.Slowdown
+    $tcpSpread = Get-Median ($tcpBaseline | Where-Object { $null -ne $_.PSObject.Properties['Drift'] }).Drift
+    $tcpRatio = Get-Median @(for ($i = 0; $i -lt $tcpOurs.Count; $i++) { $tcpOurs[$i].Rate / $tcpPeer[$i].Rate })
+    Add-Row ('TCP connect storm ({0:N0} loopback connections): baseline, no tracer' -f $TcpConnections) (Format-Rate (Get-Median $tcpBaseline.Rate)) '' '' '' ''
+    Add-Row 'TCP connect storm: connections captured whole, connect + accept + 2 closes (peer: bpftrace on sock:inet_sock_set_state)' ('{0} ({1:N0} counted lost)' -f (Format-Percent $oursComplete), (Get-Median $tcpOurs.Lost)) (Format-Percent $peerComplete) (Format-Ratio ($oursComplete / $peerComplete)) '100 %' (Format-Verdict ($oursComplete -ge 1))
+    Add-Row 'TCP connect storm: workload connections/s traced (ratio: median of the brackets'' ratios)' (Format-Rate (Get-Median $tcpOurs.Rate)) (Format-Rate (Get-Median $tcpPeer.Rate)) (Format-Ratio $tcpRatio) '' ''
+    Add-Row ('TCP connect storm: workload slowdown (untraced storms a bracket apart differ by {0})' -f (Format-Percent $tcpSpread)) (Format-Percent $oursSlowdown) (Format-Percent $peerSlowdown) '' '≤ peer, to that spread' (Format-Verdict ($oursSlowdown -le $peerSlowdown + $tcpSpread))
+}
+
+if ('Top' -in $Scenario) {
+    $idle = Get-Median $results.TopIdle
+    Add-Row 'Agent CPU idle, no trace (per second)' (Format-Percent $idle) '' '' '' ''
+    foreach ($kind in 'File', 'Tcp', 'BlockIO') {
+        $set = @($results.Top | Where-Object Kind -eq $kind)
+        $cpu = Get-Median $set.CpuPerSecond
+        $what = @{ File = 'file reads/writes'; Tcp = 'loopback TCP writes/reads'; BlockIO = 'O_DIRECT I/Os on a loop device' }[$kind]
+        Add-Row ('Get-GadgetTop{0} -Interval 1, no filter, at {1}/s {2} (reached): agent CPU per second of window, % of one CPU' -f $kind, ('{0:N0}' -f (Get-Median $set.Rate)), $what) (Format-Percent $cpu) '' '' '< 2 %' (Format-Verdict ($cpu -lt 0.02))
+        Add-Row ('Get-GadgetTop{0}: the workload''s calls counted in its windows' -f $kind) (Format-Percent (Get-Median $set.Counted)) '' '' '' ''
     }
 }
 
