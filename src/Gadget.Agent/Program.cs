@@ -31,7 +31,11 @@ if (options.SocketPath is not null && !UnixSocketListener.Prepare(options.Socket
     return 1;
 }
 
-WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
+// The host's defaults would watch appsettings.json in the working directory for changes, and so
+// put an inotify watch on every directory under it: started from / that is tens of thousands of
+// watches (seconds before the socket opens), and every file written under it wakes the agent. The
+// agent has no settings file to reload.
+WebApplicationBuilder builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = ["--hostBuilder:reloadConfigOnChange=false"] });
 builder.Logging.SetMinimumLevel(LogLevel.Warning);
 builder.Logging.AddFilter("Gadget", LogLevel.Information);
 builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromSeconds(3));
