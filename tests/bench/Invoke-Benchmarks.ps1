@@ -103,13 +103,16 @@
                           Goal: every connection; slowdown at most bpftrace's, to the spread of the
                           untraced storms.
     Top                   Each top (Get-GadgetTopFile, Get-GadgetTopTcp, Get-GadgetTopBlockIO) with
-                          -Interval 1 -Count TopSeconds and no filter, as a user starts it, while a C
-                          workload makes TopRate calls/s (half writes, half reads): pwrite/pread of a
-                          file, write/read on a loopback TCP connection, or 4 KiB O_DIRECT pwrite/pread
-                          on a loop device over a file (each call one block I/O; the loop device
-                          reaches what it reaches: the row says). The agent's CPU (utime + stime of
-                          /proc/PID/stat) from armed to the last window, per second. Goal: < 2 % of
-                          one CPU. Beside it: the workload's calls the top counted for its pid.
+                          -Interval 1 -Count TopSeconds, with -Pid <the workload> and with no filter
+                          (the whole host), while a C workload makes TopRate calls/s (half writes,
+                          half reads): pwrite/pread of a file, write/read on a loopback TCP
+                          connection, or 4 KiB O_DIRECT pwrite/pread on a loop device over a file
+                          (each call one block I/O; the loop device reaches what it reaches: the row
+                          says). The workload starts once the top is armed and stops 1.5 s before its
+                          last window ends. The agent's CPU (utime + stime of /proc/PID/stat, in
+                          10 ms ticks) while the workload runs, per second. Goal: < 2 % of one CPU.
+                          Beside it: the keys the agent drained per window, and the workload's calls
+                          the top counted for its pid ÷ the calls it made.
     Overload (G11)        A flood producer faster than any consumer, with an agent of its own, run
                           last: delivered + reported lost against generated, whether the workload made
                           all its calls, the agent's peak memory and how soon the first loss warning came.
@@ -182,7 +185,7 @@ param(
     [int] $TopRate = 100000,
 
     [ValidateRange(1, 60)]
-    [int] $TopSeconds = 5,
+    [int] $TopSeconds = 8,
 
     # Idle traces of each gadget held open at once by the IdleTrace scenario.
     [ValidateRange(1, 16)]
@@ -1276,25 +1279,30 @@ function Invoke-TcpStorm {
 }
 
 function Invoke-Top {
-    # One top ($Kind: File, Tcp or BlockIO) with -Interval 1 -Count $TopSeconds and no filter,
-    # while the workload makes $TopRate calls/s on what that top counts. Returns the agent's CPU
-    # per second from armed to the last window, the workload's rate and what the top counted of it.
-    param([string] $Kind)
+    # One top ($Kind: File, Tcp or BlockIO) with -Interval 1 -Count $TopSeconds, with no filter or
+    # with -Pid the workload ($Filter: none or pid), while the workload makes $TopRate calls/s on
+    # what that top counts. The workload starts once the top is armed and ends 1.5 s before its
+    # last window does, so the windows hold every call it made. Returns the agent's CPU per second
+    # while the workload ran, the keys it drained per window, the workload's rate and the share
+    # of its calls the top counted.
+    param([string] $Kind, [string] $Filter)
+    $loadSeconds = "$([Math]::Max(1, $TopSeconds - 1.5))"
     $arguments = switch ($Kind) {
-        'File' { 'file', "$($TopSeconds + 6)", "$TopRate", $TopDataFile }
-        'Tcp' { 'tcp', "$($TopSeconds + 6)", "$TopRate" }
-        'BlockIO' { 'block', "$($TopSeconds + 6)", "$TopRate", $TopLoop }
+        'File' { 'file', $loadSeconds, "$TopRate", $TopDataFile }
+        'Tcp' { 'tcp', $loadSeconds, "$TopRate" }
+        'BlockIO' { 'block', $loadSeconds, "$TopRate", $TopLoop }
     }
     if (-not (Wait-Condition { (Get-BpfLinkCount $Agent.Id) -eq 0 } 10)) { throw 'A previous trace is still attached in the agent.' }
     $workload = Start-Workload $RwLoop $arguments
-    Send-Go $workload   # it runs before the first window and after the last
     # What the top counted of the workload: calls (file, block) or bytes in 64-byte calls (tcp).
     $counted = @{
         File    = '($mine | Measure-Object Reads, Writes -Sum | Measure-Object Sum -Sum).Sum'
         Tcp     = '(($mine | Measure-Object Sent, Received -Sum | Measure-Object Sum -Sum).Sum / 64)'
         BlockIO = '($mine | Measure-Object Reads, Writes -Sum | Measure-Object Sum -Sum).Sum'
     }[$Kind]
-    $pending = Start-ClientTrace "param(`$Count, `$TargetPid) `$rows = @(Get-GadgetTop$Kind -Local -Interval 1 -Count `$Count); `$mine = @(`$rows | Where-Object Pid -eq `$TargetPid); `$rows.Count; [double]$counted" `
+    $selection = if ($Filter -eq 'pid') { '-Pid $TargetPid' } else { '' }
+    # -Statistics: the closing statistics count the keys the agent drained (Seen), not only the rows shown.
+    $pending = Start-ClientTrace "param(`$Count, `$TargetPid) `$all = @(Get-GadgetTop$Kind -Local -Interval 1 -Count `$Count $selection -Statistics); `$rows = @(`$all | Where-Object { `$_ -isnot [Gadget.TraceStatistics] }); `$mine = @(`$rows | Where-Object Pid -eq `$TargetPid); `$rows.Count; [double]$counted; (`$all | Where-Object { `$_ -is [Gadget.TraceStatistics] -and `$_.Final } | Measure-Object Seen -Sum).Sum" `
         @{ Count = $TopSeconds; TargetPid = $workload.Id }
     # Armed: its links exist and stop growing.
     $state = @{ Previous = -1 }
@@ -1307,22 +1315,24 @@ function Invoke-Top {
     if (-not $armed) { throw "Get-GadgetTop$Kind did not attach within 20 s." }
     $cpuBefore = Get-CpuSeconds $Agent.Id
     $clock = [Diagnostics.Stopwatch]::StartNew()
-    if (-not $pending.AsyncWaitHandle.WaitOne([TimeSpan]::FromSeconds($TopSeconds + 20))) { $Client.Stop(); throw "Get-GadgetTop$Kind did not end." }
+    $report = Complete-Workload $workload 30
     $cpu = (Get-CpuSeconds $Agent.Id) - $cpuBefore
     $seconds = $clock.Elapsed.TotalSeconds
+    if (-not $pending.AsyncWaitHandle.WaitOne([TimeSpan]::FromSeconds($TopSeconds + 20))) { $Client.Stop(); throw "Get-GadgetTop$Kind did not end." }
     $output = @($Client.EndInvoke($pending))
-    if ($Client.Streams.Error.Count -gt 0 -or $output.Count -ne 2) { throw "Get-GadgetTop$Kind failed: $($Client.Streams.Error | Select-Object -First 1)" }
-    $report = Complete-Workload $workload 30 -Running
+    if ($Client.Streams.Error.Count -gt 0 -or $output.Count -ne 3) { throw "Get-GadgetTop$Kind failed: $($Client.Streams.Error | Select-Object -First 1)" }
     $rate = $report.calls / ($report.ns / 1e9)
     [pscustomobject]@{
         Kind         = $Kind
+        Filter       = $Filter
         CpuPerSecond = $cpu / $seconds
+        KeysPerWindow = [double]$output[2] / $TopSeconds
         Seconds      = $seconds
         Rows         = [long]$output[0]
         Rate         = $rate
         Failed       = $report.failed
-        # The windows lie inside the workload's run: what they counted of it against what it did meanwhile.
-        Counted      = [double]$output[1] / ($rate * $TopSeconds)
+        # The workload ran inside the windows: what they counted of it against what it did.
+        Counted      = [double]$output[1] / [Math]::Max(1, $report.calls)
     }
 }
 
@@ -1364,7 +1374,7 @@ try {
         }
     }
     if ('Process' -in $Scenario) { [void](Measure-ProcessOurs) }   # the runspace's first snapshot loads its code
-    if ('Top' -in $Scenario -and -not $Quick) { [void](Invoke-Top 'File') }
+    if ('Top' -in $Scenario -and -not $Quick) { [void](Invoke-Top 'File' 'pid') }
     if ('Dns' -in $Scenario) {
         $Dnsmasq = Start-BenchDnsmasq
         $Delayed = Start-DelayedResponder
@@ -1512,9 +1522,11 @@ try {
             $results.TopIdle += ((Get-CpuSeconds $Agent.Id) - $idleCpu) / 3
             $kinds = @('File', 'Tcp', 'BlockIO')
             for ($i = 0; $i -lt $kinds.Count; $i++) {
-                $result = Invoke-Top $kinds[($i + $round) % $kinds.Count]
-                $results.Top += $result
-                Write-Host ('  top {0,-7} run {1}: agent {2:N2} % of a CPU over {3:N1} s, workload {4:N0} calls/s ({5} failed), {6} rows, counted {7:N1} % of its calls' -f $result.Kind, ($round + 1), (100 * $result.CpuPerSecond), $result.Seconds, $result.Rate, $result.Failed, $result.Rows, (100 * $result.Counted))
+                foreach ($filter in $(if ($round % 2) { 'none', 'pid' } else { 'pid', 'none' })) {
+                    $result = Invoke-Top $kinds[($i + $round) % $kinds.Count] $filter
+                    $results.Top += $result
+                    Write-Host ('  top {0,-7} {1,-4} run {2}: agent {3:N2} % of a CPU over {4:N1} s, {5:N0} keys a window, workload {6:N0} calls/s ({7} failed), {8} rows, counted {9:N1} % of its calls' -f $result.Kind, $result.Filter, ($round + 1), (100 * $result.CpuPerSecond), $result.Seconds, $result.KeysPerWindow, $result.Rate, $result.Failed, $result.Rows, (100 * $result.Counted))
+                }
             }
             Write-Host ('  agent idle run {0}: {1:N2} % of a CPU' -f ($round + 1), (100 * $results.TopIdle[-1]))
         }
@@ -1750,13 +1762,16 @@ if ('Tcp' -in $Scenario) {
 
 if ('Top' -in $Scenario) {
     $idle = Get-Median $results.TopIdle
-    Add-Row 'Agent CPU idle, no trace (per second)' (Format-Percent $idle) '' '' '' ''
+    Add-Row 'Agent CPU idle, no trace (per second), % of one CPU' ('{0:N2} %' -f (100 * $idle)) '' '' '' ''
     foreach ($kind in 'File', 'Tcp', 'BlockIO') {
-        $set = @($results.Top | Where-Object Kind -eq $kind)
-        $cpu = Get-Median $set.CpuPerSecond
         $what = @{ File = 'file reads/writes'; Tcp = 'loopback TCP writes/reads'; BlockIO = 'O_DIRECT I/Os on a loop device' }[$kind]
-        Add-Row ('Get-GadgetTop{0} -Interval 1, no filter, at {1}/s {2} (reached): agent CPU per second of window, % of one CPU' -f $kind, ('{0:N0}' -f (Get-Median $set.Rate)), $what) (Format-Percent $cpu) '' '' '< 2 %' (Format-Verdict ($cpu -lt 0.02))
-        Add-Row ('Get-GadgetTop{0}: the workload''s calls counted in its windows' -f $kind) (Format-Percent (Get-Median $set.Counted)) '' '' '' ''
+        $set = @($results.Top | Where-Object { $_.Kind -eq $kind -and $_.Filter -eq 'pid' })
+        $cpu = Get-Median $set.CpuPerSecond
+        Add-Row ('Get-GadgetTop{0} -Interval 1 -Pid <workload> at {1}/s {2} (reached): agent CPU per second of window, % of one CPU' -f $kind, ('{0:N0}' -f (Get-Median $set.Rate)), $what) ('{0:N2} %' -f (100 * $cpu)) '' '' '< 2 %' (Format-Verdict ($cpu -lt 0.02))
+        Add-Row ('Get-GadgetTop{0} -Pid: the workload''s calls counted in its windows' -f $kind) (Format-Percent (Get-Median $set.Counted)) '' '' '' ''
+        $set = @($results.Top | Where-Object { $_.Kind -eq $kind -and $_.Filter -eq 'none' })
+        $cpu = Get-Median $set.CpuPerSecond
+        Add-Row ('Get-GadgetTop{0} -Interval 1, no filter (the whole host, {1:N0} keys a window): agent CPU per second of window, % of one CPU' -f $kind, (Get-Median $set.KeysPerWindow)) ('{0:N2} %' -f (100 * $cpu)) '' '' '' ''
     }
 }
 
