@@ -78,6 +78,9 @@ $BenchPackages = [ordered]@{
     'dnsperf'      = '/usr/bin/dnsperf'
     'bpftrace'     = '/usr/bin/bpftrace'
     'stress-ng'    = '/usr/bin/stress-ng'
+    # The process snapshot's peer (ps -e) and the block top's loop device.
+    'procps'       = '/usr/bin/ps'
+    'mount'        = '/usr/sbin/losetup'
 }
 
 function Invoke-Native {
