@@ -1,6 +1,7 @@
 #Requires -Version 7.6
 # Get-GadgetTopBlockIO through one shared agent (started here on a private socket): real direct
-# writes, with dd, to a loop device this test makes over a file of its own.
+# writes, with dd, to a loop device this test makes over a file of its own; and the same from two
+# runc containers given that device, for enrichment and selection.
 param([string] $ModulePath = $env:GADGET_MODULE_PATH)
 
 BeforeDiscovery {
@@ -167,5 +168,83 @@ Describe 'Start-GadgetTrace -Local -Gadget top_blockio' -Skip:$SkipKernel {
         $rows = @(Start-GadgetTrace -Local -Gadget top_blockio -Duration 2.5)
         $rows | ForEach-Object { $_ | Should -BeOfType ([Gadget.TopBlockIORow]) }
         @($rows | Where-Object { $_.DeviceName -eq $LoopName }).Count | Should -BeGreaterThan 0
+    }
+}
+
+Describe 'Get-GadgetTopBlockIO in real containers' -Skip:$SkipKernel {
+    BeforeAll {
+        # Two busybox-static containers run by runc alone (no containerd, nothing shared with other
+        # users of this host), their bundles annotated as the kubelet labels pods topio-ns/<name>,
+        # each given the test's loop device (as /dev/disk) and allowed to write it: busybox's dd
+        # writes 256 KiB to it with O_DIRECT five times a second.
+        $script:Bundles = New-TestDirectory 'gadget-topio-pods'
+
+        function Start-TopPod {
+            param([string] $Pod)
+            $id = "$Pod-$([Guid]::NewGuid().ToString('N').Substring(0, 8))"
+            $bundle = Join-Path $Bundles $id
+            $rootfs = Join-Path $bundle 'rootfs'
+            foreach ($directory in 'bin', 'proc', 'sys', 'dev', 'tmp') { $null = New-Item -ItemType Directory (Join-Path $rootfs $directory) -Force }
+            Copy-Item /bin/busybox (Join-Path $rootfs 'bin/busybox')
+            foreach ($applet in 'sh', 'sleep', 'dd') { $null = New-Item -ItemType SymbolicLink -Path (Join-Path $rootfs "bin/$applet") -Target busybox }
+            & runc spec --bundle $bundle
+            if ($LASTEXITCODE -ne 0) { throw 'runc spec failed.' }
+            $configPath = Join-Path $bundle 'config.json'
+            $config = Get-Content $configPath -Raw | ConvertFrom-Json -AsHashtable
+            $config.process.terminal = $false
+            $config.process.args = @('/bin/sh', '-c', 'while true; do dd if=/dev/zero of=/dev/disk bs=64k count=4 oflag=direct 2>/dev/null; sleep 0.2; done')
+            $config.root = @{ path = 'rootfs'; readonly = $false }
+            $major, $minor = [long]$LoopNumbers[0], [long]$LoopNumbers[1]
+            $config.linux.devices = @(@{ path = '/dev/disk'; type = 'b'; major = $major; minor = $minor; fileMode = 432; uid = 0; gid = 0 })
+            $config.linux.resources.devices = @($config.linux.resources.devices) + @(@{ allow = $true; type = 'b'; major = $major; minor = $minor; access = 'rwm' })
+            $config.annotations = @{
+                'io.kubernetes.pod.namespace'  = 'topio-ns'
+                'io.kubernetes.pod.name'       = $Pod
+                'io.kubernetes.container.name' = $Pod
+                'io.kubernetes.pod.uid'        = [Guid]::NewGuid().ToString()
+            }
+            $config | ConvertTo-Json -Depth 32 | Set-Content $configPath
+            # Detached, the container keeps the stdio runc was given: a file, not this process's pipes.
+            & /bin/sh -c "exec runc run -d --bundle '$bundle' $id </dev/null >'$bundle/runc.log' 2>&1"
+            if ($LASTEXITCODE -ne 0) { throw "runc run $id failed: $(Get-Content "$bundle/runc.log" -Raw)" }
+            $id
+        }
+
+        $script:Pods = @()
+        $script:Pods += Start-TopPod 'topio-a'
+        $script:Pods += Start-TopPod 'topio-b'
+        $known = Wait-Condition { @(Get-GadgetContainer -Local -Namespace topio-ns).Count -eq 2 } -Timeout '00:00:15' -IntervalMilliseconds 250
+        $known | Should -BeTrue -Because 'the agent finds runc containers within seconds'
+        $script:Both = @(Get-GadgetTopBlockIO -Local -Namespace topio-ns -Interval 2 -Count 2 -Top 0)
+        $script:OnlyA = @(Get-GadgetTopBlockIO -Local -Container topio-a -Interval 2 -Count 2 -Top 0)
+    }
+
+    AfterAll {
+        foreach ($id in $script:Pods) {
+            & runc kill $id KILL 2>$null
+            $null = Wait-Condition { & runc delete -f $id 2>$null; $LASTEXITCODE -eq 0 } -Timeout '00:00:10' -IntervalMilliseconds 100
+        }
+        Remove-Item $script:Bundles -Recurse -Force -ErrorAction Ignore
+    }
+
+    It 'gives each row the pod and container of the process that wrote' {
+        $Both.Count | Should -BeGreaterThan 0
+        @($Both.Pod | Sort-Object -Unique) | Should -Be @('topio-a', 'topio-b')
+        foreach ($row in $Both) {
+            $row.Namespace | Should -BeExactly 'topio-ns'
+            $row.Container | Should -BeExactly $row.Pod
+            $row.Comm | Should -BeExactly 'dd'
+            $row.DeviceName | Should -BeExactly $LoopName
+            $row.Writes | Should -BeGreaterOrEqual 1
+            $row.Bytes % 64KB | Should -Be 0
+        }
+    }
+
+    It '-Container selects that container''s I/O only, in the kernel' {
+        $OnlyA.Count | Should -BeGreaterThan 0
+        foreach ($row in $OnlyA) {
+            $row.Pod | Should -BeExactly 'topio-a'
+            $row.Container | Should -BeExactly 'topio-a'
+        }
     }
 }
