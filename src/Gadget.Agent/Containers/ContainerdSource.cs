@@ -81,8 +81,10 @@ internal sealed class ContainerdSource(ContainerCollection collection, string so
 
     private async Task ScanAsync(CallInvoker invoker, CancellationToken token)
     {
-        long started = System.Diagnostics.Stopwatch.GetTimestamp();
+        // Requests first, then the time: a request taken here was made before the scan started,
+        // so the scan answers it; one made later stays for the next scan.
         collection.TakeRefreshRequests(Name);
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
         var found = new List<ContainerRecord>();
         ListNamespacesResponse namespaces = await invoker.AsyncUnaryCall(ContainerdApi.ListNamespaces, null, new CallOptions(cancellationToken: token), new ListNamespacesRequest());
         foreach (Namespace ns in namespaces.Namespaces)

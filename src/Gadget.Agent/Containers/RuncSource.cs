@@ -18,8 +18,10 @@ internal sealed class RuncSource(ContainerCollection collection, IReadOnlyList<s
         {
             try
             {
-                long started = System.Diagnostics.Stopwatch.GetTimestamp();
+                // Requests first, then the time: a request taken here was made before the scan
+                // started, so the scan answers it; one made later stays for the next scan.
                 collection.TakeRefreshRequests(Name);
+                long started = System.Diagnostics.Stopwatch.GetTimestamp();
                 collection.Replace(Name, Scan(), started);
             }
             catch (Exception exception) when (exception is IOException or UnauthorizedAccessException or JsonException)
