@@ -38,32 +38,35 @@ int snapshot_processes(struct bpf_iter__task *ctx)
 		return 0;
 	if (!gadget_process_threads && task->tgid != task->pid)
 		return 0;
-	if (gadget_filter_pid && task->tgid != gadget_filter_pid)
+	if (gadget_pid_rejected((__u64)task->tgid << 32))
 		return 0;
 
-	const struct cred *cred = task->cred;
-	__u32 uid = cred ? cred->uid.val : 0;
+	/* Fields are read with BPF_CORE_READ rather than through the task's BTF
+	 * pointer: the verifier checks each pointer loaded that way against
+	 * every type of the kernel's BTF, which made loading this program take
+	 * most of a snapshot's time. An iterator runs once; reads cost nothing. */
+	__u32 uid = BPF_CORE_READ(task, cred, uid.val);
 	if (gadget_filters_uid() && uid != gadget_filter_uid)
 		return 0;
 
-	__u64 mntns = task->nsproxy ? task->nsproxy->mnt_ns->ns.inum : 0;
+	__u64 mntns = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
 	if (gadget_mntns_rejected(mntns))
 		return 0;
 
-	__builtin_memcpy(entry.proc.comm, task->comm, sizeof(entry.proc.comm));
+	BPF_CORE_READ_INTO(&entry.proc.comm, task, comm);
 	if (gadget_comm_rejected(entry.proc.comm))
 		return 0;
 
 	entry.timestamp = bpf_ktime_get_boot_ns();
 	entry.proc.pid = task->tgid;
 	entry.proc.tid = task->pid;
-	entry.proc.ppid = task->real_parent ? task->real_parent->tgid : 0;
+	entry.proc.ppid = BPF_CORE_READ(task, real_parent, tgid);
 	entry.proc.uid = uid;
-	entry.proc.gid = cred ? cred->gid.val : 0;
+	entry.proc.gid = BPF_CORE_READ(task, cred, gid.val);
 	entry.proc.mntns_id = mntns;
-	entry.proc.netns_id = task->nsproxy ? task->nsproxy->net_ns->ns.inum : 0;
-	entry.start_time = gadget_process_threads ? task->start_boottime : task->group_leader->start_boottime;
-	entry.threads = task->signal ? task->signal->nr_threads : 0;
+	entry.proc.netns_id = BPF_CORE_READ(task, nsproxy, net_ns, ns.inum);
+	entry.start_time = gadget_process_threads ? task->start_boottime : BPF_CORE_READ(task, group_leader, start_boottime);
+	entry.threads = BPF_CORE_READ(task, signal, nr_threads);
 
 	bpf_seq_write(seq, &entry, sizeof(entry));
 	return 0;

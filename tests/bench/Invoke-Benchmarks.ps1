@@ -93,6 +93,8 @@
                           output read, ProcessSamples of each per run, alternating; and the same
                           snapshot in a pwsh started for it (a runbook's), beside pwsh started with
                           no command and ps. Goal: the warm snapshot no slower than ps.
+    Socket                Get-GadgetSocket -Local in the warm runspace against ss -tanp, as Process
+                          does (ProcessSamples of each per run, alternating). Goal: no slower than ss.
     Tcp                   A C workload connects to a listener of its own on 127.0.0.1 and accepts and
                           closes TcpConnections connections, and times itself: untraced, under
                           Trace-GadgetTcp -Local -Port <its port> (every event to Group-Object) and
@@ -169,8 +171,8 @@ param(
     [int] $DnsSeconds = 4,
 
     # The scenarios to run (all by default); see the description for what each measures.
-    [ValidateSet('Exec', 'ExecAsRun', 'Open', 'Container', 'Dns', 'Flood', 'Start', 'Load', 'Filter', 'IdleTrace', 'Overload', 'Program', 'Process', 'Tcp', 'Top')]
-    [string[]] $Scenario = @('Exec', 'ExecAsRun', 'Open', 'Container', 'Dns', 'Flood', 'Start', 'Load', 'Filter', 'IdleTrace', 'Overload', 'Program', 'Process', 'Tcp', 'Top'),
+    [ValidateSet('Exec', 'ExecAsRun', 'Open', 'Container', 'Dns', 'Flood', 'Start', 'Load', 'Filter', 'IdleTrace', 'Overload', 'Program', 'Process', 'Socket', 'Tcp', 'Top')]
+    [string[]] $Scenario = @('Exec', 'ExecAsRun', 'Open', 'Container', 'Dns', 'Flood', 'Start', 'Load', 'Filter', 'IdleTrace', 'Overload', 'Program', 'Process', 'Socket', 'Tcp', 'Top'),
 
     # Process: snapshots of each tool per run (alternating), in the warm runspace.
     [ValidateRange(1, 50)]
@@ -235,6 +237,7 @@ switch ($Scenario) {
     'Program' { $tools += $BpftracePath }
     'Load' { $tools += $OpensnoopPath, $BpftracePath }
     'Process' { $tools += 'ps' }
+    'Socket' { $tools += 'ss' }
     'Tcp' { $tools += $BpftracePath }
     'Top' { $tools += 'losetup' }
 }
@@ -1164,32 +1167,41 @@ function Invoke-Filter {
     }
 }
 
-function Measure-ProcessOurs {
-    # Milliseconds from invoking Get-GadgetProcess -Local in the warm runspace to its last object; and how many.
+function Measure-SnapshotOurs {
+    # Milliseconds from invoking a snapshot cmdlet (Get-GadgetProcess -Local) in the warm runspace to its last object; and how many.
+    param([string] $Command)
     $Client.Commands.Clear()
     $Client.Streams.ClearStreams()
-    [void]$Client.AddScript('$clock = [Diagnostics.Stopwatch]::StartNew(); $rows = @(Get-GadgetProcess -Local); $clock.Elapsed.TotalMilliseconds; $rows.Count')
+    [void]$Client.AddScript("`$clock = [Diagnostics.Stopwatch]::StartNew(); `$rows = @($Command); `$clock.Elapsed.TotalMilliseconds; `$rows.Count")
     $output = @($Client.Invoke())
-    if ($Client.Streams.Error.Count -gt 0 -or $output.Count -ne 2) { throw "Get-GadgetProcess failed: $($Client.Streams.Error | Select-Object -First 1)" }
-    [pscustomobject]@{ Tool = 'ours'; Ms = [double]$output[0]; Processes = [int]$output[1] }
+    if ($Client.Streams.Error.Count -gt 0 -or $output.Count -ne 2) { throw "$Command failed: $($Client.Streams.Error | Select-Object -First 1)" }
+    [pscustomobject]@{ Tool = 'ours'; Ms = [double]$output[0]; Rows = [int]$output[1] }
 }
 
-function Measure-ProcessPs {
-    # Milliseconds from starting ps -e -o pid,ppid,comm to its exit, its output read; and the processes it listed.
-    $start = [Diagnostics.ProcessStartInfo]::new('ps')
-    foreach ($argument in '-e', '-o', 'pid,ppid,comm') { $start.ArgumentList.Add($argument) }
+function Measure-SnapshotPeer {
+    # Milliseconds from starting a peer (ps -e -o pid,ppid,comm) to its exit, its output read; and the rows it listed (after its header).
+    param([string] $Path, [string[]] $Arguments)
+    $start = [Diagnostics.ProcessStartInfo]::new($Path)
+    foreach ($argument in $Arguments) { $start.ArgumentList.Add($argument) }
     $start.UseShellExecute = $false
     $start.RedirectStandardOutput = $true
     $clock = [Diagnostics.Stopwatch]::StartNew()
-    $ps = [Diagnostics.Process]::Start($start)
-    $text = $ps.StandardOutput.ReadToEnd()
-    $ps.WaitForExit()
+    $peer = [Diagnostics.Process]::Start($start)
+    $text = $peer.StandardOutput.ReadToEnd()
+    $peer.WaitForExit()
     $ms = $clock.Elapsed.TotalMilliseconds
-    if ($ps.ExitCode -ne 0) { throw "ps failed with exit code $($ps.ExitCode)." }
-    $ps.Dispose()
-    # A header line, then one line a process.
-    [pscustomobject]@{ Tool = 'ps'; Ms = $ms; Processes = @($text.Trim() -split "`n").Count - 1 }
+    if ($peer.ExitCode -ne 0) { throw "$Path failed with exit code $($peer.ExitCode)." }
+    $peer.Dispose()
+    [pscustomobject]@{ Tool = (Split-Path $Path -Leaf); Ms = $ms; Rows = @($text.Trim() -split "`n").Count - 1 }
 }
+
+function Measure-ProcessOurs { Measure-SnapshotOurs 'Get-GadgetProcess -Local' }
+
+function Measure-ProcessPs { Measure-SnapshotPeer 'ps' '-e', '-o', 'pid,ppid,comm' }
+
+function Measure-SocketOurs { Measure-SnapshotOurs 'Get-GadgetSocket -Local' }
+
+function Measure-SocketSs { Measure-SnapshotPeer 'ss' '-tanp' }
 
 function Measure-ProcessFresh {
     # Milliseconds from starting a pwsh to its exit: with Get-GadgetProcess (ours) or no command (bare).
@@ -1209,7 +1221,7 @@ function Measure-ProcessFresh {
     $ms = $clock.Elapsed.TotalMilliseconds
     if ($shell.ExitCode -ne 0) { throw "The fresh pwsh failed: $text $($stderr.Result)" }
     $shell.Dispose()
-    [pscustomobject]@{ Tool = $Tool; Ms = $ms; Processes = if ($Tool -eq 'fresh') { [int]($text.Trim() -split "`n")[-1] } else { 0 } }
+    [pscustomobject]@{ Tool = $Tool; Ms = $ms; Rows = if ($Tool -eq 'fresh') { [int]($text.Trim() -split "`n")[-1] } else { 0 } }
 }
 
 function Get-TcpBpftraceProgram {
@@ -1343,7 +1355,7 @@ function Invoke-Top {
 $results = @{
     Baseline = @(); Ours = @(); Execsnoop = @(); Flood = @(); ColdFlood = @(); Open = @(); Dns = @(); DnsLatency = @(); DnsDelayed = @()
     Container = @(); Start = @(); Idle = @(); Load = @(); Filter = @(); ExecAsRun = @(); Program = @()
-    Process = @(); Tcp = @(); Top = @(); TopIdle = @()
+    Process = @(); Socket = @(); Tcp = @(); Top = @(); TopIdle = @()
 }
 $DnsQueries = Join-Path $OutDir 'dns-queries.txt'
 Set-Content $DnsQueries -Value (0..999 | ForEach-Object { "q$_.bench.test A" })
@@ -1374,6 +1386,7 @@ try {
         }
     }
     if ('Process' -in $Scenario) { [void](Measure-ProcessOurs) }   # the runspace's first snapshot loads its code
+    if ('Socket' -in $Scenario) { [void](Measure-SocketOurs) }
     if ('Top' -in $Scenario -and -not $Quick) { [void](Invoke-Top 'File' 'pid') }
     if ('Dns' -in $Scenario) {
         $Dnsmasq = Start-BenchDnsmasq
@@ -1507,7 +1520,16 @@ try {
             $set = @($results.Process | Select-Object -Last (2 * $ProcessSamples + 3))
             Write-Host ('  process snapshot run {0}: ours {1:N1} ms (median of {2}), ps {3:N1} ms; fresh pwsh {4:N0} ms, bare pwsh {5:N0} ms; {6} processes, ps {7}' -f ($round + 1),
                 (Get-Median ($set | Where-Object Tool -eq 'ours').Ms), $ProcessSamples, (Get-Median ($set | Where-Object Tool -eq 'ps').Ms),
-                ($set | Where-Object Tool -eq 'fresh').Ms, ($set | Where-Object Tool -eq 'bare').Ms, ($set | Where-Object Tool -eq 'ours' | Select-Object -Last 1).Processes, ($set | Where-Object Tool -eq 'ps' | Select-Object -Last 1).Processes)
+                ($set | Where-Object Tool -eq 'fresh').Ms, ($set | Where-Object Tool -eq 'bare').Ms, ($set | Where-Object Tool -eq 'ours' | Select-Object -Last 1).Rows, ($set | Where-Object Tool -eq 'ps' | Select-Object -Last 1).Rows)
+        }
+        if ('Socket' -in $Scenario) {
+            for ($i = 0; $i -lt $ProcessSamples; $i++) {
+                $results.Socket += if (($i + $round) % 2) { @((Measure-SocketSs), (Measure-SocketOurs)) } else { @((Measure-SocketOurs), (Measure-SocketSs)) }
+            }
+            $set = @($results.Socket | Select-Object -Last (2 * $ProcessSamples))
+            Write-Host ('  socket snapshot run {0}: ours {1:N1} ms, ss {2:N1} ms (medians of {3}); {4} sockets, ss {5}' -f ($round + 1),
+                (Get-Median ($set | Where-Object Tool -eq 'ours').Ms), (Get-Median ($set | Where-Object Tool -eq 'ss').Ms), $ProcessSamples,
+                ($set | Where-Object Tool -eq 'ours' | Select-Object -Last 1).Rows, ($set | Where-Object Tool -eq 'ss' | Select-Object -Last 1).Rows)
         }
         if ('Tcp' -in $Scenario) {
             foreach ($result in (Invoke-Bracketed { param($Trace) Invoke-TcpStorm $Trace } @('ours', 'bpftrace') 'tcp storm' ($round + 1) 'connections/s')) {
@@ -1740,8 +1762,17 @@ if ('Process' -in $Scenario) {
     $freshMs = Get-Median ($results.Process | Where-Object Tool -eq 'fresh').Ms
     $bareMs = Get-Median ($results.Process | Where-Object Tool -eq 'bare').Ms
     Add-Row 'Get-GadgetProcess -Local, warm runspace: invocation to last object (peer: ps -e -o pid,ppid,comm, start to exit)' (Format-Unit $oursMs 'ms') (Format-Unit $psMs 'ms') (Format-Ratio ($psMs / $oursMs)) '≤ peer' (Format-Verdict ($oursMs -le $psMs))
-    Add-Row 'Get-GadgetProcess -Local: processes listed (peer: ps, itself included)' ('{0:N0}' -f (Get-Median $ours.Processes)) ('{0:N0}' -f (Get-Median $ps.Processes)) '' '' ''
+    Add-Row 'Get-GadgetProcess -Local: processes listed (peer: ps, itself included)' ('{0:N0}' -f (Get-Median $ours.Rows)) ('{0:N0}' -f (Get-Median $ps.Rows)) '' '' ''
     Add-Row ('Get-GadgetProcess -Local in a fresh pwsh, start to exit (pwsh with no command: {0}; peer: ps)' -f (Format-Unit $bareMs 'ms' 'N0')) (Format-Unit $freshMs 'ms' 'N0') (Format-Unit $psMs 'ms') '' '' ''
+}
+
+if ('Socket' -in $Scenario) {
+    $ours = @($results.Socket | Where-Object Tool -eq 'ours')
+    $ss = @($results.Socket | Where-Object Tool -eq 'ss')
+    $oursMs = Get-Median $ours.Ms
+    $ssMs = Get-Median $ss.Ms
+    Add-Row 'Get-GadgetSocket -Local, warm runspace: invocation to last object (peer: ss -tanp, start to exit)' (Format-Unit $oursMs 'ms') (Format-Unit $ssMs 'ms') (Format-Ratio ($ssMs / $oursMs)) '≤ peer' (Format-Verdict ($oursMs -le $ssMs))
+    Add-Row 'Get-GadgetSocket -Local: sockets listed, TCP and UDP of every network namespace (peer: ss -tanp, TCP of its own namespace)' ('{0:N0}' -f (Get-Median $ours.Rows)) ('{0:N0}' -f (Get-Median $ss.Rows)) '' '' ''
 }
 
 if ('Tcp' -in $Scenario) {

@@ -79,6 +79,23 @@ public sealed class ProcessSnapshotTests
     }
 
     [KernelFact]
+    public async Task SeveralPidsFilterInTheKernel()
+    {
+        using Process python = StartThreeThreads();
+        try
+        {
+            var request = new TraceRequest { Gadget = "process", Filter = new ProcessFilter { Pids = { (uint)python.Id, (uint)Environment.ProcessId } } };
+            List<ProcessEntry> entries = await SnapshotAsync(request);
+            Assert.Equal([Environment.ProcessId, python.Id], entries.Select(e => e.Pid).Order().ToArray());
+        }
+        finally
+        {
+            python.Kill();
+            python.WaitForExit();
+        }
+    }
+
+    [KernelFact]
     public async Task CommAndUidFilterInTheKernel()
     {
         using Process python = StartThreeThreads();
