@@ -11,8 +11,21 @@ $context = [Gadget.LoadContext.ModuleLoadContext]::ForModule($PSScriptRoot)
 $accelerators = [psobject].Assembly.GetType('System.Management.Automation.TypeAccelerators')
 $publicTypes = $context.PublicTypes
 foreach ($type in $publicTypes) { $accelerators::Add($type.FullName, $type) }
+
+# Export-Csv writes a DateTime in the culture's short form (no milliseconds, no zone). Each event
+# time property is shadowed by a code property that returns the same DateTime, whose own ToString()
+# is ISO 8601 with milliseconds and offset (see Gadget.LocalTimeText).
+$timeText = $context.Commands.GetType('Gadget.LocalTimeText', $true)
+$timeProperties = @{ 'Gadget.GadgetEvent' = @('Timestamp'); 'Gadget.GadgetTopRow' = @('IntervalStart', 'IntervalEnd'); 'Gadget.ProcessEntry' = @('StartTime') }
+foreach ($typeName in $timeProperties.Keys) {
+    foreach ($property in $timeProperties[$typeName]) {
+        Update-TypeData -TypeName $typeName -MemberType CodeProperty -MemberName $property -Value $timeText.GetMethod($property) -Force
+    }
+}
+
 $ExecutionContext.SessionState.Module.OnRemove = {
     foreach ($type in $publicTypes) { [void]$accelerators::Remove($type.FullName) }
+    foreach ($typeName in $timeProperties.Keys) { Remove-TypeData -TypeName $typeName -ErrorAction Ignore }
 }.GetNewClosure()
 
 $commands = Import-Module -Assembly $context.Commands -PassThru:$isReload

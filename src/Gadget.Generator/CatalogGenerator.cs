@@ -82,8 +82,9 @@ internal static class CatalogGenerator
 
             types.Add(owner);
             string handWritten = Path.Combine(root, HandWrittenEventsDirectory, type.Key + ".cs");
-            properties[type.Key] = EventClassWriter.ViewProperties(owner, File.Exists(handWritten) ? File.ReadAllText(handWritten) : null);
-            files.Add(new GeneratedFile($"{EventsDirectory}/{type.Key}.g.cs", EventClassWriter.Write(owner)));
+            string? handWrittenText = File.Exists(handWritten) ? File.ReadAllText(handWritten) : null;
+            properties[type.Key] = EventClassWriter.ViewProperties(owner, handWrittenText);
+            files.Add(new GeneratedFile($"{EventsDirectory}/{type.Key}.g.cs", EventClassWriter.Write(owner, handWrittenText)));
         }
 
         files.Add(new GeneratedFile($"{EventsDirectory}/EventTypes.g.cs", EventClassWriter.WriteTypeTable(types, gadgets)));

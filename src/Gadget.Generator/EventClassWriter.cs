@@ -11,7 +11,7 @@ internal static partial class EventClassWriter
     private static readonly WellKnownType[] BaseFields =
     [
         WellKnownType.Timestamp, WellKnownType.Pid, WellKnownType.Tid, WellKnownType.Ppid, WellKnownType.Uid,
-        WellKnownType.Gid, WellKnownType.Comm, WellKnownType.MountNsId, WellKnownType.NetNsId,
+        WellKnownType.Gid, WellKnownType.Comm, WellKnownType.ThreadComm, WellKnownType.MountNsId, WellKnownType.NetNsId,
     ];
 
     private static string Header(string source) => $"""
@@ -21,10 +21,12 @@ internal static partial class EventClassWriter
         // </auto-generated>
         """;
 
-    public static string Write(GadgetSource gadget)
+    public static string Write(GadgetSource gadget, string? handWritten = null)
     {
         string type = gadget.Metadata.TypeName!;
         List<Property> properties = Properties(gadget.Schema);
+        List<string> twins = JsonTwins(gadget, properties, handWritten);
+        string baseType = gadget.IsTop ? "GadgetTopRow" : "GadgetEvent";
         var code = new StringBuilder();
         code.AppendLine(Header($"bpf/{gadget.Name}/program.bpf.c (struct {gadget.Record.StructName}) and bpf/{gadget.Name}/gadget.yaml"));
         code.AppendLine("#nullable enable");
@@ -39,7 +41,7 @@ internal static partial class EventClassWriter
         code.AppendLine("/// <summary>");
         code.AppendLine($"/// {Text.Xml(gadget.Metadata.Description)} (gadget <c>{gadget.Name}</c>)");
         code.AppendLine("/// </summary>");
-        code.AppendLine($"public sealed partial class {type} : {(gadget.IsTop ? "GadgetTopRow" : "GadgetEvent")}");
+        code.AppendLine($"public sealed partial class {type} : {(twins.Count > 0 ? type + JsonSuffix : baseType)}");
         code.AppendLine("{");
         code.AppendLine("    [MethodImpl(MethodImplOptions.AggressiveOptimization)]");
         code.AppendLine($"    internal {type}(in EventRow row, EventOrigin origin)");
@@ -60,7 +62,15 @@ internal static partial class EventClassWriter
                 code.AppendLine($"    /// <summary>{Text.Xml(description)}</summary>");
             }
 
-            code.AppendLine($"    {property.Visibility} {property.Type} {property.Name} {{ get; }}");
+            if (twins.Contains(property.Name))
+            {
+                code.AppendLine("    [Newtonsoft.Json.JsonIgnore]");
+                code.AppendLine($"    {property.Visibility} new {property.Type} {property.Name} {{ get; }}");
+            }
+            else
+            {
+                code.AppendLine($"    {property.Visibility} {property.Type} {property.Name} {{ get; }}");
+            }
         }
 
         if (gadget.Metadata.ToStringTemplate is string template)
@@ -86,12 +96,88 @@ internal static partial class EventClassWriter
         code.AppendLine("    }");
         code.AppendLine("}");
 
+        if (twins.Count > 0)
+        {
+            WriteJsonBase(code, type, baseType, twins);
+        }
+
         foreach (SchemaField field in gadget.Schema.Fields.Where(f => f.Kind == FieldKind.Enum && f.Annotation("gadget.enum") is not null))
         {
             WriteEnum(code, field);
         }
 
         return code.ToString();
+    }
+
+    /// <summary>The name of the base class that holds a type's JSON text forms: DnsEvent's is DnsEventJson.</summary>
+    public const string JsonSuffix = "Json";
+
+    /// <summary>Types of the well-known fields that are enums.</summary>
+    private static readonly HashSet<string> WellKnownEnums = new(StringComparer.Ordinal) { "Errno", "Signal", "OpenFlags", "UnixFileMode", "FileAccess" };
+
+    /// <summary>
+    /// The public properties whose values ConvertTo-Json would otherwise write as the fields of a
+    /// .NET object or as numbers: addresses, endpoints, address lists, durations and enums (the
+    /// generated ones, then those written by hand). Each gets a same-named text form in the base
+    /// class that <see cref="WriteJsonBase"/> writes.
+    /// </summary>
+    private static List<string> JsonTwins(GadgetSource gadget, List<Property> properties, string? handWritten)
+    {
+        var enums = new HashSet<string>(WellKnownEnums, StringComparer.Ordinal);
+        foreach (SchemaField field in gadget.Schema.Fields)
+        {
+            if (field.Annotation("gadget.enum") is string name)
+            {
+                enums.Add(name);
+            }
+        }
+
+        bool NeedsText(string type) => type.TrimEnd('?') is "IPAddress" or "IPEndPoint" or "IPAddressList" or "TimeSpan" || enums.Contains(type.TrimEnd('?'));
+
+        var twins = properties.Where(p => p.Visibility == "public" && NeedsText(p.Type)).Select(p => p.Name).ToList();
+        if (handWritten is not null)
+        {
+            foreach (Match match in HandWrittenProperty().Matches(handWritten))
+            {
+                if (NeedsText(match.Groups["type"].Value.Trim()))
+                {
+                    twins.Add(match.Groups["name"].Value);
+                }
+            }
+        }
+
+        return twins;
+    }
+
+    /// <summary>
+    /// The base class of a type with typed properties ConvertTo-Json cannot write as text. PowerShell
+    /// 7.4 to 7.6 serialize an object by reflection over its type's public properties (skipping those
+    /// marked with Newtonsoft's JsonIgnore), not through type data; so each typed property is marked
+    /// JsonIgnore and hides a same-named property here that returns its text. C# and PowerShell see
+    /// the typed property; ConvertTo-Json sees the text.
+    /// </summary>
+    private static void WriteJsonBase(StringBuilder code, string type, string baseType, List<string> twins)
+    {
+        code.AppendLine();
+        code.AppendLine("/// <summary>");
+        code.AppendLine($"/// What ConvertTo-Json writes for the typed properties of <see cref=\"{type}\"/>: addresses and endpoints as");
+        code.AppendLine("/// text, durations as d.hh:mm:ss.fffffff, enums by name. Not for use of its own: read the typed properties.");
+        code.AppendLine("/// </summary>");
+        code.AppendLine("[System.ComponentModel.EditorBrowsable(System.ComponentModel.EditorBrowsableState.Never)]");
+        code.AppendLine($"public abstract class {type}{JsonSuffix} : {baseType}");
+        code.AppendLine("{");
+        code.AppendLine($"    private protected {type}{JsonSuffix}(in EventRow row, EventOrigin origin)");
+        code.AppendLine("        : base(row, origin)");
+        code.AppendLine("    {");
+        code.AppendLine("    }");
+        foreach (string name in twins)
+        {
+            code.AppendLine();
+            code.AppendLine($"    /// <summary>{name} as ConvertTo-Json writes it (see <see cref=\"{type}.{name}\"/>).</summary>");
+            code.AppendLine($"    public object? {name} => JsonText.Of((({type})this).{name});");
+        }
+
+        code.AppendLine("}");
     }
 
     /// <summary>The table that picks the event type a trace's schema names.</summary>
@@ -165,7 +251,7 @@ internal static partial class EventClassWriter
         new("Timestamp", "DateTime", false), new("Node", "string?", true), new("Namespace", "string?", true), new("Pod", "string?", true),
         new("Container", "string?", true), new("ContainerId", "string?", true), new("PodLabels", "IReadOnlyDictionary<string, string>", true),
         new("Pid", "int", false), new("Tid", "int", false), new("Ppid", "int", false), new("Uid", "uint", false), new("Gid", "uint", false),
-        new("Comm", "string", true), new("MountNsId", "ulong", false), new("NetNsId", "ulong", false),
+        new("Comm", "string", true), new("ThreadName", "string?", true), new("MountNsId", "ulong", false), new("NetNsId", "ulong", false),
     ];
 
     /// <summary>
@@ -204,7 +290,7 @@ internal static partial class EventClassWriter
         "bool", "int", "uint", "long", "ulong", "double", "DateTime", "TimeSpan", "IPAddress", "IPEndPoint", "FileAccess", "UnixFileMode", "OpenFlags", "Errno", "Signal",
     };
 
-    [GeneratedRegex(@"^[ \t]*public[ \t]+(?!enum\b|sealed\b|static\b|class\b|partial\b|const\b|record\b|override\b)(?<type>[\w?<>,\[\] ]+?)[ \t]+(?<name>\w+)\s*(=>|\{)", RegexOptions.Multiline)]
+    [GeneratedRegex(@"^[ \t]*public[ \t]+(?:new[ \t]+)?(?!enum\b|sealed\b|static\b|class\b|partial\b|const\b|record\b|override\b)(?<type>[\w?<>,\[\] ]+?)[ \t]+(?<name>\w+)\s*(=>|\{)", RegexOptions.Multiline)]
     private static partial Regex HandWrittenProperty();
 
     private static void WriteEnum(StringBuilder code, SchemaField field)

@@ -66,6 +66,9 @@ public enum WellKnownType
     Argv,
     L3Endpoint,
     L4Endpoint,
+
+    /// <summary>A thread's own name (gadget_thread_comm), where it differs from its process's.</summary>
+    ThreadComm,
 }
 
 /// <summary>

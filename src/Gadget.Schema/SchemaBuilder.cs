@@ -35,6 +35,7 @@ public sealed class SchemaBuilder
         ["gadget_ptid"] = WellKnownType.Ptid,
         ["gadget_comm"] = WellKnownType.Comm,
         ["gadget_pcomm"] = WellKnownType.Pcomm,
+        ["gadget_thread_comm"] = WellKnownType.ThreadComm,
         ["gadget_uid"] = WellKnownType.Uid,
         ["gadget_gid"] = WellKnownType.Gid,
         ["gadget_errno"] = WellKnownType.Errno,
@@ -334,7 +335,7 @@ public sealed class SchemaBuilder
         FieldKind kind = wellKnown switch
         {
             WellKnownType.Argv when byteElements => FieldKind.StringList,
-            WellKnownType.Comm or WellKnownType.Pcomm when byteElements => FieldKind.String,
+            WellKnownType.Comm or WellKnownType.Pcomm or WellKnownType.ThreadComm when byteElements => FieldKind.String,
             _ when isChar => FieldKind.String,
             _ => FieldKind.Bytes,
         };

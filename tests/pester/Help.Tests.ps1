@@ -191,6 +191,22 @@ Describe '<Name>' -ForEach $CmdletNames {
         }
     }
 
+    It 'names in INPUTS what it takes from the pipeline, and None only when it takes nothing' {
+        $inputs = @($Help.inputTypes.inputType.type.name | ForEach-Object { "$_".Trim() })
+        $piped = @($Command.Parameters.Values | Where-Object {
+                $_.Name -notin $Common -and @($_.Attributes | Where-Object { $_ -is [Parameter] -and ($_.ValueFromPipeline -or $_.ValueFromPipelineByPropertyName) }).Count -gt 0
+            })
+        if ($piped.Count -eq 0) {
+            $inputs | Should -Be @('None')
+        }
+        else {
+            $inputs | Should -Not -Contain 'None' -Because "-$($piped[0].Name) takes pipeline input"
+            # -InputObject takes containers and processes (by Id): the help names both.
+            $inputs | Should -Contain 'Gadget.GadgetContainer'
+            $inputs | Should -Contain 'System.Diagnostics.Process'
+        }
+    }
+
     It 'links to about_Gadget' {
         @($Help.relatedLinks.navigationLink.linkText) | Should -Contain 'about_Gadget'
     }

@@ -163,6 +163,19 @@ static __always_inline bool gadget_should_discard(__u64 pid_tgid, __u64 uid_gid,
 	       gadget_comm_rejected(comm);
 }
 
+/* The thread's own name in thread_comm when it is not the process's: zero
+ * otherwise. Two 8-byte compares; the kernel keeps comm NUL-padded. */
+static __always_inline void gadget_thread_comm_keep(struct gadget_process *proc)
+{
+	__u64 *thread = (__u64 *)proc->thread_comm;
+	const __u64 *process = (const __u64 *)proc->comm;
+
+	if (thread[0] == process[0] && thread[1] == process[1]) {
+		thread[0] = 0;
+		thread[1] = 0;
+	}
+}
+
 static __always_inline void gadget_process_fill(struct gadget_process *proc, struct task_struct *task,
 						__u64 pid_tgid, __u64 uid_gid)
 {
@@ -174,6 +187,9 @@ static __always_inline void gadget_process_fill(struct gadget_process *proc, str
 	proc->mntns_id = gadget_task_mntns(task);
 	proc->netns_id = gadget_task_netns(task);
 	gadget_task_process_comm(task, proc->comm);
+	__builtin_memset(proc->thread_comm, 0, sizeof(proc->thread_comm));
+	BPF_CORE_READ_STR_INTO(&proc->thread_comm, task, comm);
+	gadget_thread_comm_keep(proc);
 }
 
 /* The current task as the filters read it. uid_gid and comm are read here
@@ -235,6 +251,10 @@ static __always_inline void gadget_current_fill(struct gadget_process *proc, con
 		__builtin_memcpy(proc->comm, cur->comm, sizeof(proc->comm));
 	else
 		gadget_btf_task_process_comm(task, proc->comm);
+	/* The current thread's comm through the BTF pointer: two direct loads,
+	 * no helper call. */
+	__builtin_memcpy(proc->thread_comm, task->comm, sizeof(proc->thread_comm));
+	gadget_thread_comm_keep(proc);
 }
 
 /* The registers the current task entered its syscall with. The kernel

@@ -19,6 +19,7 @@ typedef __u32 gadget_ppid;
 typedef __u32 gadget_ptid;
 typedef char gadget_comm;  /* element type: gadget_comm comm[GADGET_COMM_LEN] */
 typedef char gadget_pcomm;
+typedef char gadget_thread_comm; /* a thread's own name, where it is not its process's */
 typedef __u32 gadget_uid;
 typedef __u32 gadget_gid;
 typedef __u32 gadget_errno;  /* positive errno, 0 for success */
@@ -62,7 +63,10 @@ struct gadget_process {
 	gadget_uid uid;
 	gadget_gid gid;
 	gadget_netns_id netns_id;
-	gadget_comm comm[GADGET_COMM_LEN];
+	gadget_comm comm[GADGET_COMM_LEN]; /* the process's name: its thread group leader's */
+	/* The thread's own name (prctl PR_SET_NAME, pthread_setname_np) when it
+	 * differs from comm; all zero when it is the same, as it is for most. */
+	gadget_thread_comm thread_comm[GADGET_COMM_LEN];
 };
 
 #endif

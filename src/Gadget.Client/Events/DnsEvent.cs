@@ -11,7 +11,8 @@ namespace Gadget;
 public sealed partial class DnsEvent
 {
     /// <summary>The server: the destination of a query, the source of a response.</summary>
-    public IPAddress Nameserver => Qr == DnsQr.Query ? Dst.Address : Src.Address;
+    [Newtonsoft.Json.JsonIgnore]
+    public new IPAddress Nameserver => Qr == DnsQr.Query ? Dst.Address : Src.Address;
 }
 
 /// <summary>The QR bit of a DNS header.</summary>

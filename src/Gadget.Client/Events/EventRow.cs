@@ -210,6 +210,14 @@ internal readonly ref struct EventRow
     /// <summary>A process name, from the decoder's cache when it repeats (it mostly does).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal string Comm(FieldRef field) => Binding.Names.Get(Bytes(field));
+
+    /// <summary>A thread's own name; null when the program sent none (it is the process's name, or the program has no such field).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal string? ThreadName(FieldRef field)
+    {
+        ReadOnlySpan<byte> bytes = Bytes(field);
+        return bytes.IsEmpty ? null : Binding.ThreadNames.Get(bytes);
+    }
 }
 
 /// <summary>
@@ -230,6 +238,7 @@ internal class EventBinding
         Uid = Field(schema.First(WellKnownType.Uid));
         Gid = Field(schema.First(WellKnownType.Gid));
         Comm = Field(schema.First(WellKnownType.Comm));
+        ThreadComm = Field(schema.First(WellKnownType.ThreadComm));
         MountNsId = Field(schema.First(WellKnownType.MountNsId));
         NetNsId = Field(schema.First(WellKnownType.NetNsId));
     }
@@ -252,11 +261,15 @@ internal class EventBinding
 
     internal FieldRef Comm { get; }
 
+    internal FieldRef ThreadComm { get; }
+
     internal FieldRef MountNsId { get; }
 
     internal FieldRef NetNsId { get; }
 
     internal NameCache Names { get; } = new();
+
+    internal NameCache ThreadNames { get; } = new();
 
     /// <summary>The field called <paramref name="name"/> (its struct path, or a derived field's name).</summary>
     protected FieldRef Field(string name) => FieldRef.To(Schema.Field(name));

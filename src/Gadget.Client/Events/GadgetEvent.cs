@@ -32,6 +32,12 @@ public abstract class GadgetEvent
         Uid = row.UInt32(fields.Uid);
         Gid = row.UInt32(fields.Gid);
         Comm = row.Comm(fields.Comm);
+        ThreadName = row.ThreadName(fields.ThreadComm);
+        if (ThreadName == Comm)
+        {
+            // A program that sends the name even when it is the process's (not the built-in gadgets).
+            ThreadName = null;
+        }
         NetNsId = row.UInt64(fields.NetNsId);
     }
 
@@ -69,8 +75,15 @@ public abstract class GadgetEvent
 
     public uint Gid { get; }
 
-    /// <summary>The process name as the kernel keeps it (at most 15 bytes).</summary>
+    /// <summary>The process name as the kernel keeps it (at most 15 bytes): its main thread's, which -Comm matches.</summary>
     public string Comm { get; }
+
+    /// <summary>
+    /// The name of the thread that caused the event, when it has one of its own (a worker named with
+    /// prctl PR_SET_NAME or pthread_setname_np, such as nslookup's isc-net-0000); null when it is
+    /// <see cref="Comm"/>, or when the gadget's program does not say.
+    /// </summary>
+    public string? ThreadName { get; }
 
     /// <summary>The mount namespace: which container, when it is one.</summary>
     public ulong MountNsId { get; }

@@ -17,7 +17,8 @@ public sealed partial class OpenEvent
         : null;
 
     /// <summary>Read, Write or ReadWrite, from the flags' access mode.</summary>
-    public FileAccess Access => ((uint)Flags & AccessModeMask) switch
+    [Newtonsoft.Json.JsonIgnore]
+    public new FileAccess Access => ((uint)Flags & AccessModeMask) switch
     {
         1 => FileAccess.Write,
         2 => FileAccess.ReadWrite,

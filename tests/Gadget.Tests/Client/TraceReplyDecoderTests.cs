@@ -50,6 +50,7 @@ public sealed class TraceReplyDecoderTests
         RowWriter row = batch.Begin(older.FixedSize);
         WriteUInt32(row.Fixed, older.Field("proc.pid")!, 9);
         row.AppendVariable("true"u8); // proc.comm
+        row.AppendVariable([]); // proc.thread_comm: the thread's name is the process's
         row.AppendVariable("/bin/true"u8); // exe_path
         row.AppendVariable("true\0"u8); // args
         row.Commit();
@@ -57,6 +58,7 @@ public sealed class TraceReplyDecoderTests
         ExecEvent e = Assert.IsType<ExecEvent>(Assert.Single(ClientRows.Decode(older, batch)));
 
         Assert.Equal(9, e.Pid);
+        Assert.Null(e.ThreadName);
         Assert.Equal(0, e.Ppid);
         Assert.Equal(Errno.None, e.Error);
         Assert.False(e.ArgsTruncated);

@@ -25,7 +25,7 @@ public sealed class EveryGadgetRoundTripTests
         (WellKnownType.Timestamp, nameof(GadgetEvent.Timestamp)), (WellKnownType.Pid, nameof(GadgetEvent.Pid)),
         (WellKnownType.Tid, nameof(GadgetEvent.Tid)), (WellKnownType.Ppid, nameof(GadgetEvent.Ppid)),
         (WellKnownType.Uid, nameof(GadgetEvent.Uid)), (WellKnownType.Gid, nameof(GadgetEvent.Gid)),
-        (WellKnownType.Comm, nameof(GadgetEvent.Comm)), (WellKnownType.MountNsId, nameof(GadgetEvent.MountNsId)),
+        (WellKnownType.Comm, nameof(GadgetEvent.Comm)), (WellKnownType.ThreadComm, nameof(GadgetEvent.ThreadName)), (WellKnownType.MountNsId, nameof(GadgetEvent.MountNsId)),
         (WellKnownType.NetNsId, nameof(GadgetEvent.NetNsId)),
     ];
 
@@ -267,9 +267,26 @@ public sealed class EveryGadgetRoundTripTests
         string property = CommonFields.FirstOrDefault(c => schema.First(c.Type) == field).Property
             ?? field.Annotation("gadget.property")
             ?? Generator.Text.Pascal(field.Name);
-        PropertyInfo? info = e.GetType().GetProperty(property, BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic);
+        PropertyInfo? info = MostDerived(e.GetType(), property, BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic);
         Assert.True(info is not null, $"{e.GetType().Name} has no property {property} for field '{field.Name}'.");
         return info.GetValue(e);
+    }
+
+    /// <summary>
+    /// The property a name reads in C# and PowerShell: the most derived one. A typed property hides
+    /// a same-named text form in its type's *Json base class, where GetProperty would find two.
+    /// </summary>
+    internal static PropertyInfo? MostDerived(Type type, string name, BindingFlags flags)
+    {
+        for (Type? t = type; t is not null; t = t.BaseType)
+        {
+            if (t.GetProperty(name, flags | BindingFlags.DeclaredOnly) is PropertyInfo property)
+            {
+                return property;
+            }
+        }
+
+        return null;
     }
 
     /// <summary>A value in a form that compares across types: numbers and enums as numbers, lists as their items.</summary>

@@ -103,6 +103,12 @@ public sealed partial class CapturedRecordRoundTripTests
             object? expected = field.Source is FieldSchema source
                 ? Read(record, source)
                 : derived is not null && derived.TryGetValue(field.Name, out object? value) ? value : throw new InvalidOperationException($"No expected value for derived field '{field.Name}'.");
+            if (field.WellKnown == WellKnownType.ThreadComm && expected is "")
+            {
+                // The program zeroes a thread's name that is the process's own: ThreadName is null then.
+                expected = null;
+            }
+
             Assert.Equal((field.Name, EveryGadgetRoundTripTests.Canonical(expected)), (field.Name, EveryGadgetRoundTripTests.Canonical(EveryGadgetRoundTripTests.Actual(e, gadget.Schema, field))));
         }
 

@@ -14,7 +14,7 @@ namespace Gadget;
 /// <summary>
 /// Every bind of an IPv4 or IPv6 socket: the address and port, the protocol, the socket's options, the result. (gadget <c>bind</c>)
 /// </summary>
-public sealed partial class BindEvent : GadgetEvent
+public sealed partial class BindEvent : BindEventJson
 {
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal BindEvent(in EventRow row, EventOrigin origin)
@@ -30,19 +30,23 @@ public sealed partial class BindEvent : GadgetEvent
     }
 
     /// <summary>The address and port bound: the port the kernel chose after a bind to port 0.</summary>
-    public IPEndPoint Address { get; }
+    [Newtonsoft.Json.JsonIgnore]
+    public new IPEndPoint Address { get; }
 
     /// <summary>Why the bind failed (EADDRINUSE: the port is taken); None when it succeeded.</summary>
-    public Errno Error { get; }
+    [Newtonsoft.Json.JsonIgnore]
+    public new Errno Error { get; }
 
     /// <summary>The socket's file descriptor.</summary>
     public int Fd { get; }
 
     /// <summary>Options set on the socket before the bind: ReuseAddress, ReusePort, FreeBind, Transparent, AddressNoPort.</summary>
-    public BindOptions Options { get; }
+    [Newtonsoft.Json.JsonIgnore]
+    public new BindOptions Options { get; }
 
     /// <summary>The socket's protocol: Tcp, Udp, or another IP protocol's number.</summary>
-    public IpProtocol Protocol { get; }
+    [Newtonsoft.Json.JsonIgnore]
+    public new IpProtocol Protocol { get; }
 
     /// <summary>The index of the network interface the socket is bound to (SO_BINDTODEVICE); 0: none.</summary>
     public uint Interface { get; }
@@ -65,6 +69,31 @@ public sealed partial class BindEvent : GadgetEvent
 
         public FieldRef Interface { get; } = FieldRef.To(schema.Field("bound_dev_if"));
     }
+}
+
+/// <summary>
+/// What ConvertTo-Json writes for the typed properties of <see cref="BindEvent"/>: addresses and endpoints as
+/// text, durations as d.hh:mm:ss.fffffff, enums by name. Not for use of its own: read the typed properties.
+/// </summary>
+[System.ComponentModel.EditorBrowsable(System.ComponentModel.EditorBrowsableState.Never)]
+public abstract class BindEventJson : GadgetEvent
+{
+    private protected BindEventJson(in EventRow row, EventOrigin origin)
+        : base(row, origin)
+    {
+    }
+
+    /// <summary>Address as ConvertTo-Json writes it (see <see cref="BindEvent.Address"/>).</summary>
+    public object? Address => JsonText.Of(((BindEvent)this).Address);
+
+    /// <summary>Error as ConvertTo-Json writes it (see <see cref="BindEvent.Error"/>).</summary>
+    public object? Error => JsonText.Of(((BindEvent)this).Error);
+
+    /// <summary>Options as ConvertTo-Json writes it (see <see cref="BindEvent.Options"/>).</summary>
+    public object? Options => JsonText.Of(((BindEvent)this).Options);
+
+    /// <summary>Protocol as ConvertTo-Json writes it (see <see cref="BindEvent.Protocol"/>).</summary>
+    public object? Protocol => JsonText.Of(((BindEvent)this).Protocol);
 }
 
 /// <summary>The values of <c>enum bind_options</c>.</summary>

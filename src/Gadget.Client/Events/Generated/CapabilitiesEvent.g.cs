@@ -14,7 +14,7 @@ namespace Gadget;
 /// <summary>
 /// Every capability check: the capability, whether it was granted, the system call that needed it. (gadget <c>capabilities</c>)
 /// </summary>
-public sealed partial class CapabilitiesEvent : GadgetEvent
+public sealed partial class CapabilitiesEvent : CapabilitiesEventJson
 {
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal CapabilitiesEvent(in EventRow row, EventOrigin origin)
@@ -28,7 +28,8 @@ public sealed partial class CapabilitiesEvent : GadgetEvent
     }
 
     /// <summary>The capability checked (CAP_NET_ADMIN, CAP_SYS_ADMIN …).</summary>
-    public Capability Capability { get; }
+    [Newtonsoft.Json.JsonIgnore]
+    public new Capability Capability { get; }
 
     /// <summary>The number of the system call the process was in (x86-64: 165 is mount, 49 bind); -1 outside one.</summary>
     public long Syscall { get; }
@@ -53,4 +54,20 @@ public sealed partial class CapabilitiesEvent : GadgetEvent
 
         public FieldRef Granted { get; } = FieldRef.To(schema.Field("granted"));
     }
+}
+
+/// <summary>
+/// What ConvertTo-Json writes for the typed properties of <see cref="CapabilitiesEvent"/>: addresses and endpoints as
+/// text, durations as d.hh:mm:ss.fffffff, enums by name. Not for use of its own: read the typed properties.
+/// </summary>
+[System.ComponentModel.EditorBrowsable(System.ComponentModel.EditorBrowsableState.Never)]
+public abstract class CapabilitiesEventJson : GadgetEvent
+{
+    private protected CapabilitiesEventJson(in EventRow row, EventOrigin origin)
+        : base(row, origin)
+    {
+    }
+
+    /// <summary>Capability as ConvertTo-Json writes it (see <see cref="CapabilitiesEvent.Capability"/>).</summary>
+    public object? Capability => JsonText.Of(((CapabilitiesEvent)this).Capability);
 }

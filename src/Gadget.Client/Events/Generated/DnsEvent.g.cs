@@ -14,7 +14,7 @@ namespace Gadget;
 /// <summary>
 /// DNS queries and responses: process, name, type, response code, addresses, nameserver, latency; queries that get no response. (gadget <c>dns</c>)
 /// </summary>
-public sealed partial class DnsEvent : GadgetEvent
+public sealed partial class DnsEvent : DnsEventJson
 {
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal DnsEvent(in EventRow row, EventOrigin origin)
@@ -41,40 +41,49 @@ public sealed partial class DnsEvent : GadgetEvent
     }
 
     /// <summary>On a response: the time since its query left the same socket, measured in the kernel.</summary>
-    public TimeSpan? Latency { get; }
+    [Newtonsoft.Json.JsonIgnore]
+    public new TimeSpan? Latency { get; }
 
     /// <summary>The source address and port.</summary>
-    public IPEndPoint Src { get; }
+    [Newtonsoft.Json.JsonIgnore]
+    public new IPEndPoint Src { get; }
 
     /// <summary>The destination address and port.</summary>
-    public IPEndPoint Dst { get; }
+    [Newtonsoft.Json.JsonIgnore]
+    public new IPEndPoint Dst { get; }
 
     /// <summary>The DNS message id.</summary>
     public ushort Id { get; }
 
     /// <summary>Outgoing: a local socket sent it; Host: a local socket received it.</summary>
-    public DnsPacketType PacketType { get; }
+    [Newtonsoft.Json.JsonIgnore]
+    public new DnsPacketType PacketType { get; }
 
     /// <summary>Query or Response: the header's QR bit.</summary>
-    public DnsQr Qr { get; }
+    [Newtonsoft.Json.JsonIgnore]
+    public new DnsQr Qr { get; }
 
     /// <summary>Udp or Tcp.</summary>
-    public IpProtocol Protocol { get; }
+    [Newtonsoft.Json.JsonIgnore]
+    public new IpProtocol Protocol { get; }
 
     /// <summary>The first question's type.</summary>
-    public DnsQueryType QType { get; }
+    [Newtonsoft.Json.JsonIgnore]
+    public new DnsQueryType QType { get; }
 
     /// <summary>The first question's name, fully qualified with a trailing dot.</summary>
     public string Name { get; }
 
     /// <summary>The response code: NoError (0) on a successful response and on a query; NXDomain, ServFail, Refused … on a failed response; NoResponse on a query that got no response in time.</summary>
-    public DnsResponseCode Rcode { get; }
+    [Newtonsoft.Json.JsonIgnore]
+    public new DnsResponseCode Rcode { get; }
 
     /// <summary>The number of answer records (the header's ANCOUNT).</summary>
     public int NumAnswers { get; }
 
     /// <summary>The A and AAAA answers (a list of IPAddress that prints as "a, b").</summary>
-    public IPAddressList Addresses { get; }
+    [Newtonsoft.Json.JsonIgnore]
+    public new IPAddressList Addresses { get; }
 
     /// <summary>The header's TC bit: the server cut its answer to fit the transport (UDP); a client retries over TCP.</summary>
     public bool TC { get; }
@@ -131,4 +140,47 @@ public sealed partial class DnsEvent : GadgetEvent
 
         public FieldRef CaptureTruncated { get; } = FieldRef.To(schema.Field("capture_truncated"));
     }
+}
+
+/// <summary>
+/// What ConvertTo-Json writes for the typed properties of <see cref="DnsEvent"/>: addresses and endpoints as
+/// text, durations as d.hh:mm:ss.fffffff, enums by name. Not for use of its own: read the typed properties.
+/// </summary>
+[System.ComponentModel.EditorBrowsable(System.ComponentModel.EditorBrowsableState.Never)]
+public abstract class DnsEventJson : GadgetEvent
+{
+    private protected DnsEventJson(in EventRow row, EventOrigin origin)
+        : base(row, origin)
+    {
+    }
+
+    /// <summary>Latency as ConvertTo-Json writes it (see <see cref="DnsEvent.Latency"/>).</summary>
+    public object? Latency => JsonText.Of(((DnsEvent)this).Latency);
+
+    /// <summary>Src as ConvertTo-Json writes it (see <see cref="DnsEvent.Src"/>).</summary>
+    public object? Src => JsonText.Of(((DnsEvent)this).Src);
+
+    /// <summary>Dst as ConvertTo-Json writes it (see <see cref="DnsEvent.Dst"/>).</summary>
+    public object? Dst => JsonText.Of(((DnsEvent)this).Dst);
+
+    /// <summary>PacketType as ConvertTo-Json writes it (see <see cref="DnsEvent.PacketType"/>).</summary>
+    public object? PacketType => JsonText.Of(((DnsEvent)this).PacketType);
+
+    /// <summary>Qr as ConvertTo-Json writes it (see <see cref="DnsEvent.Qr"/>).</summary>
+    public object? Qr => JsonText.Of(((DnsEvent)this).Qr);
+
+    /// <summary>Protocol as ConvertTo-Json writes it (see <see cref="DnsEvent.Protocol"/>).</summary>
+    public object? Protocol => JsonText.Of(((DnsEvent)this).Protocol);
+
+    /// <summary>QType as ConvertTo-Json writes it (see <see cref="DnsEvent.QType"/>).</summary>
+    public object? QType => JsonText.Of(((DnsEvent)this).QType);
+
+    /// <summary>Rcode as ConvertTo-Json writes it (see <see cref="DnsEvent.Rcode"/>).</summary>
+    public object? Rcode => JsonText.Of(((DnsEvent)this).Rcode);
+
+    /// <summary>Addresses as ConvertTo-Json writes it (see <see cref="DnsEvent.Addresses"/>).</summary>
+    public object? Addresses => JsonText.Of(((DnsEvent)this).Addresses);
+
+    /// <summary>Nameserver as ConvertTo-Json writes it (see <see cref="DnsEvent.Nameserver"/>).</summary>
+    public object? Nameserver => JsonText.Of(((DnsEvent)this).Nameserver);
 }

@@ -14,7 +14,7 @@ namespace Gadget;
 /// <summary>
 /// Every process execution: pid, parent, user, file, arguments. (gadget <c>exec</c>)
 /// </summary>
-public sealed partial class ExecEvent : GadgetEvent
+public sealed partial class ExecEvent : ExecEventJson
 {
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal ExecEvent(in EventRow row, EventOrigin origin)
@@ -28,7 +28,8 @@ public sealed partial class ExecEvent : GadgetEvent
     }
 
     /// <summary>Why the exec failed; None when it succeeded.</summary>
-    public Errno Error { get; }
+    [Newtonsoft.Json.JsonIgnore]
+    public new Errno Error { get; }
 
     /// <summary>True when argv was longer than the 4096 bytes kept.</summary>
     public bool ArgsTruncated { get; }
@@ -53,4 +54,20 @@ public sealed partial class ExecEvent : GadgetEvent
 
         public FieldRef Args { get; } = FieldRef.To(schema.Field("args"));
     }
+}
+
+/// <summary>
+/// What ConvertTo-Json writes for the typed properties of <see cref="ExecEvent"/>: addresses and endpoints as
+/// text, durations as d.hh:mm:ss.fffffff, enums by name. Not for use of its own: read the typed properties.
+/// </summary>
+[System.ComponentModel.EditorBrowsable(System.ComponentModel.EditorBrowsableState.Never)]
+public abstract class ExecEventJson : GadgetEvent
+{
+    private protected ExecEventJson(in EventRow row, EventOrigin origin)
+        : base(row, origin)
+    {
+    }
+
+    /// <summary>Error as ConvertTo-Json writes it (see <see cref="ExecEvent.Error"/>).</summary>
+    public object? Error => JsonText.Of(((ExecEvent)this).Error);
 }

@@ -14,7 +14,7 @@ namespace Gadget;
 /// <summary>
 /// Every mount and umount: the source, the target, the file-system type, the flags, the result. (gadget <c>mount</c>)
 /// </summary>
-public sealed partial class MountEvent : GadgetEvent
+public sealed partial class MountEvent : MountEventJson
 {
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal MountEvent(in EventRow row, EventOrigin origin)
@@ -32,16 +32,20 @@ public sealed partial class MountEvent : GadgetEvent
     }
 
     /// <summary>Why the call failed (EPERM, ENOENT, EBUSY …); None when it succeeded.</summary>
-    public Errno Error { get; }
+    [Newtonsoft.Json.JsonIgnore]
+    public new Errno Error { get; }
 
     /// <summary>Mount or Umount: the system call.</summary>
-    public MountCall Call { get; }
+    [Newtonsoft.Json.JsonIgnore]
+    public new MountCall Call { get; }
 
     /// <summary>A mount's MS_* flags (ReadOnly, NoSuid, Bind, Remount …); None for an umount.</summary>
-    public MountFlags Flags { get; }
+    [Newtonsoft.Json.JsonIgnore]
+    public new MountFlags Flags { get; }
 
     /// <summary>An umount's flags (Force, Detach, Expire, NoFollow); None for a mount.</summary>
-    public UmountFlags UmountFlags { get; }
+    [Newtonsoft.Json.JsonIgnore]
+    public new UmountFlags UmountFlags { get; }
 
     /// <summary>A mount's source as passed: a device, a directory to bind, or a name (tmpfs); empty for an umount.</summary>
     public string Source { get; }
@@ -77,6 +81,31 @@ public sealed partial class MountEvent : GadgetEvent
 
         public FieldRef Options { get; } = FieldRef.To(schema.Field("data"));
     }
+}
+
+/// <summary>
+/// What ConvertTo-Json writes for the typed properties of <see cref="MountEvent"/>: addresses and endpoints as
+/// text, durations as d.hh:mm:ss.fffffff, enums by name. Not for use of its own: read the typed properties.
+/// </summary>
+[System.ComponentModel.EditorBrowsable(System.ComponentModel.EditorBrowsableState.Never)]
+public abstract class MountEventJson : GadgetEvent
+{
+    private protected MountEventJson(in EventRow row, EventOrigin origin)
+        : base(row, origin)
+    {
+    }
+
+    /// <summary>Error as ConvertTo-Json writes it (see <see cref="MountEvent.Error"/>).</summary>
+    public object? Error => JsonText.Of(((MountEvent)this).Error);
+
+    /// <summary>Call as ConvertTo-Json writes it (see <see cref="MountEvent.Call"/>).</summary>
+    public object? Call => JsonText.Of(((MountEvent)this).Call);
+
+    /// <summary>Flags as ConvertTo-Json writes it (see <see cref="MountEvent.Flags"/>).</summary>
+    public object? Flags => JsonText.Of(((MountEvent)this).Flags);
+
+    /// <summary>UmountFlags as ConvertTo-Json writes it (see <see cref="MountEvent.UmountFlags"/>).</summary>
+    public object? UmountFlags => JsonText.Of(((MountEvent)this).UmountFlags);
 }
 
 /// <summary>The values of <c>enum mount_call</c>.</summary>

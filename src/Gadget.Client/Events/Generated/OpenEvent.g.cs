@@ -14,7 +14,7 @@ namespace Gadget;
 /// <summary>
 /// Every file open: process, path, flags, result. (gadget <c>open</c>)
 /// </summary>
-public sealed partial class OpenEvent : GadgetEvent
+public sealed partial class OpenEvent : OpenEventJson
 {
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal OpenEvent(in EventRow row, EventOrigin origin)
@@ -31,13 +31,15 @@ public sealed partial class OpenEvent : GadgetEvent
     }
 
     /// <summary>Why the open failed (ENOENT is a wrong path); None when it succeeded.</summary>
-    public Errno Error { get; }
+    [Newtonsoft.Json.JsonIgnore]
+    public new Errno Error { get; }
 
     /// <summary>The new file descriptor; -1 when the open failed.</summary>
     public int Fd { get; }
 
     /// <summary>The O_* flags as passed.</summary>
-    public OpenFlags Flags { get; }
+    [Newtonsoft.Json.JsonIgnore]
+    public new OpenFlags Flags { get; }
 
     /// <summary>Permission bits of a created file; null unless O_CREAT or O_TMPFILE.</summary>
     internal UnixFileMode ModeBits { get; }
@@ -71,4 +73,26 @@ public sealed partial class OpenEvent : GadgetEvent
 
         public FieldRef FullPath { get; } = FieldRef.To(schema.Field("full_path"));
     }
+}
+
+/// <summary>
+/// What ConvertTo-Json writes for the typed properties of <see cref="OpenEvent"/>: addresses and endpoints as
+/// text, durations as d.hh:mm:ss.fffffff, enums by name. Not for use of its own: read the typed properties.
+/// </summary>
+[System.ComponentModel.EditorBrowsable(System.ComponentModel.EditorBrowsableState.Never)]
+public abstract class OpenEventJson : GadgetEvent
+{
+    private protected OpenEventJson(in EventRow row, EventOrigin origin)
+        : base(row, origin)
+    {
+    }
+
+    /// <summary>Error as ConvertTo-Json writes it (see <see cref="OpenEvent.Error"/>).</summary>
+    public object? Error => JsonText.Of(((OpenEvent)this).Error);
+
+    /// <summary>Flags as ConvertTo-Json writes it (see <see cref="OpenEvent.Flags"/>).</summary>
+    public object? Flags => JsonText.Of(((OpenEvent)this).Flags);
+
+    /// <summary>Access as ConvertTo-Json writes it (see <see cref="OpenEvent.Access"/>).</summary>
+    public object? Access => JsonText.Of(((OpenEvent)this).Access);
 }

@@ -14,7 +14,7 @@ namespace Gadget;
 /// <summary>
 /// Every signal sent or raised: the signal, its sender and target, and what became of it. (gadget <c>signal</c>)
 /// </summary>
-public sealed partial class SignalEvent : GadgetEvent
+public sealed partial class SignalEvent : SignalEventJson
 {
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal SignalEvent(in EventRow row, EventOrigin origin)
@@ -30,7 +30,8 @@ public sealed partial class SignalEvent : GadgetEvent
     }
 
     /// <summary>The signal (SIGKILL, SIGTERM …).</summary>
-    public Signal Signal { get; }
+    [Newtonsoft.Json.JsonIgnore]
+    public new Signal Signal { get; }
 
     /// <summary>The signal's si_code: 0 sent by kill, -6 by tgkill, 128 raised by the kernel …</summary>
     public int Code { get; }
@@ -39,7 +40,8 @@ public sealed partial class SignalEvent : GadgetEvent
     public uint TargetPid { get; }
 
     /// <summary>What became of the signal: Delivered, Ignored, AlreadyPending, OverflowFail or LoseInfo.</summary>
-    public SignalResult Result { get; }
+    [Newtonsoft.Json.JsonIgnore]
+    public new SignalResult Result { get; }
 
     /// <summary>True when the signal was sent to the whole thread group.</summary>
     public bool Group { get; }
@@ -65,6 +67,25 @@ public sealed partial class SignalEvent : GadgetEvent
 
         public FieldRef TargetComm { get; } = FieldRef.To(schema.Field("target_comm"));
     }
+}
+
+/// <summary>
+/// What ConvertTo-Json writes for the typed properties of <see cref="SignalEvent"/>: addresses and endpoints as
+/// text, durations as d.hh:mm:ss.fffffff, enums by name. Not for use of its own: read the typed properties.
+/// </summary>
+[System.ComponentModel.EditorBrowsable(System.ComponentModel.EditorBrowsableState.Never)]
+public abstract class SignalEventJson : GadgetEvent
+{
+    private protected SignalEventJson(in EventRow row, EventOrigin origin)
+        : base(row, origin)
+    {
+    }
+
+    /// <summary>Signal as ConvertTo-Json writes it (see <see cref="SignalEvent.Signal"/>).</summary>
+    public object? Signal => JsonText.Of(((SignalEvent)this).Signal);
+
+    /// <summary>Result as ConvertTo-Json writes it (see <see cref="SignalEvent.Result"/>).</summary>
+    public object? Result => JsonText.Of(((SignalEvent)this).Result);
 }
 
 /// <summary>The values of <c>enum signal_result</c>.</summary>

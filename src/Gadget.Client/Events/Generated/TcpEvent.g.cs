@@ -14,7 +14,7 @@ namespace Gadget;
 /// <summary>
 /// TCP connections connected, accepted and closed: the process, both ends, and the error of a connect that failed. (gadget <c>tcp</c>)
 /// </summary>
-public sealed partial class TcpEvent : GadgetEvent
+public sealed partial class TcpEvent : TcpEventJson
 {
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal TcpEvent(in EventRow row, EventOrigin origin)
@@ -29,19 +29,24 @@ public sealed partial class TcpEvent : GadgetEvent
     }
 
     /// <summary>This host's end of the connection: its address and port.</summary>
-    public IPEndPoint Source { get; }
+    [Newtonsoft.Json.JsonIgnore]
+    public new IPEndPoint Source { get; }
 
     /// <summary>The peer's end of the connection: its address and port.</summary>
-    public IPEndPoint Destination { get; }
+    [Newtonsoft.Json.JsonIgnore]
+    public new IPEndPoint Destination { get; }
 
     /// <summary>Connect (this process connected, or tried to), Accept (it accepted a connection) or Close (it closed its side).</summary>
-    public TcpEventType Type { get; }
+    [Newtonsoft.Json.JsonIgnore]
+    public new TcpEventType Type { get; }
 
     /// <summary>Why a connect failed (ECONNREFUSED, ETIMEDOUT, ENETUNREACH …); None otherwise.</summary>
-    public Errno Error { get; }
+    [Newtonsoft.Json.JsonIgnore]
+    public new Errno Error { get; }
 
     /// <summary>IPv4 or IPv6: the socket's address family.</summary>
-    public IpFamily Family { get; }
+    [Newtonsoft.Json.JsonIgnore]
+    public new IpFamily Family { get; }
 
     /// <summary>The event as its table row reads, control characters escaped.</summary>
     public override string ToString() => ControlText.Row($"{Timestamp:HH:mm:ss.fff}", $"{ControlText.Part(Pid)}", $"{ControlText.Escape(Comm?.ToString())}", $"{ControlText.Part(Type)}", $"{ControlText.Part(Source)}", $"{ControlText.Part(Destination)}", $"{ControlText.Part(Error)}");
@@ -59,6 +64,34 @@ public sealed partial class TcpEvent : GadgetEvent
 
         public FieldRef Family { get; } = FieldRef.To(schema.Field("family"));
     }
+}
+
+/// <summary>
+/// What ConvertTo-Json writes for the typed properties of <see cref="TcpEvent"/>: addresses and endpoints as
+/// text, durations as d.hh:mm:ss.fffffff, enums by name. Not for use of its own: read the typed properties.
+/// </summary>
+[System.ComponentModel.EditorBrowsable(System.ComponentModel.EditorBrowsableState.Never)]
+public abstract class TcpEventJson : GadgetEvent
+{
+    private protected TcpEventJson(in EventRow row, EventOrigin origin)
+        : base(row, origin)
+    {
+    }
+
+    /// <summary>Source as ConvertTo-Json writes it (see <see cref="TcpEvent.Source"/>).</summary>
+    public object? Source => JsonText.Of(((TcpEvent)this).Source);
+
+    /// <summary>Destination as ConvertTo-Json writes it (see <see cref="TcpEvent.Destination"/>).</summary>
+    public object? Destination => JsonText.Of(((TcpEvent)this).Destination);
+
+    /// <summary>Type as ConvertTo-Json writes it (see <see cref="TcpEvent.Type"/>).</summary>
+    public object? Type => JsonText.Of(((TcpEvent)this).Type);
+
+    /// <summary>Error as ConvertTo-Json writes it (see <see cref="TcpEvent.Error"/>).</summary>
+    public object? Error => JsonText.Of(((TcpEvent)this).Error);
+
+    /// <summary>Family as ConvertTo-Json writes it (see <see cref="TcpEvent.Family"/>).</summary>
+    public object? Family => JsonText.Of(((TcpEvent)this).Family);
 }
 
 /// <summary>The values of <c>enum tcp_event_type</c>.</summary>

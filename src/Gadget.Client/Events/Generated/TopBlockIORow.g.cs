@@ -14,7 +14,7 @@ namespace Gadget;
 /// <summary>
 /// Block I/O per process and device, counted in the kernel: reads, writes, bytes and time, per interval. (gadget <c>top_blockio</c>)
 /// </summary>
-public sealed partial class TopBlockIORow : GadgetTopRow
+public sealed partial class TopBlockIORow : TopBlockIORowJson
 {
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal TopBlockIORow(in EventRow row, EventOrigin origin)
@@ -46,7 +46,8 @@ public sealed partial class TopBlockIORow : GadgetTopRow
     public ulong Bytes { get; }
 
     /// <summary>The time the requests took from start to completion, summed (two overlapping 1 ms requests make 2 ms).</summary>
-    public TimeSpan Time { get; }
+    [Newtonsoft.Json.JsonIgnore]
+    public new TimeSpan Time { get; }
 
     /// <summary>The disk's name as the kernel calls it (vda, loop3, nvme0n1).</summary>
     public string DeviceName { get; }
@@ -71,4 +72,20 @@ public sealed partial class TopBlockIORow : GadgetTopRow
 
         public FieldRef DeviceName { get; } = FieldRef.To(schema.Field("disk"));
     }
+}
+
+/// <summary>
+/// What ConvertTo-Json writes for the typed properties of <see cref="TopBlockIORow"/>: addresses and endpoints as
+/// text, durations as d.hh:mm:ss.fffffff, enums by name. Not for use of its own: read the typed properties.
+/// </summary>
+[System.ComponentModel.EditorBrowsable(System.ComponentModel.EditorBrowsableState.Never)]
+public abstract class TopBlockIORowJson : GadgetTopRow
+{
+    private protected TopBlockIORowJson(in EventRow row, EventOrigin origin)
+        : base(row, origin)
+    {
+    }
+
+    /// <summary>Time as ConvertTo-Json writes it (see <see cref="TopBlockIORow.Time"/>).</summary>
+    public object? Time => JsonText.Of(((TopBlockIORow)this).Time);
 }

@@ -14,7 +14,7 @@ namespace Gadget;
 /// <summary>
 /// Reads and writes per process and file, counted in the kernel, per interval. (gadget <c>top_file</c>)
 /// </summary>
-public sealed partial class TopFileRow : GadgetTopRow
+public sealed partial class TopFileRow : TopFileRowJson
 {
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal TopFileRow(in EventRow row, EventOrigin origin)
@@ -50,7 +50,8 @@ public sealed partial class TopFileRow : GadgetTopRow
     public ulong WriteBytes { get; }
 
     /// <summary>What the file is: Regular, Socket, or Other (a pipe, a device, a directory …).</summary>
-    public FileType FileType { get; }
+    [Newtonsoft.Json.JsonIgnore]
+    public new FileType FileType { get; }
 
     /// <summary>The file's path as the process sees it (in a container, from the container's root); it starts with … when it was too deep to read whole.</summary>
     public string Path { get; }
@@ -77,6 +78,22 @@ public sealed partial class TopFileRow : GadgetTopRow
 
         public FieldRef Path { get; } = FieldRef.To(schema.Field("path"));
     }
+}
+
+/// <summary>
+/// What ConvertTo-Json writes for the typed properties of <see cref="TopFileRow"/>: addresses and endpoints as
+/// text, durations as d.hh:mm:ss.fffffff, enums by name. Not for use of its own: read the typed properties.
+/// </summary>
+[System.ComponentModel.EditorBrowsable(System.ComponentModel.EditorBrowsableState.Never)]
+public abstract class TopFileRowJson : GadgetTopRow
+{
+    private protected TopFileRowJson(in EventRow row, EventOrigin origin)
+        : base(row, origin)
+    {
+    }
+
+    /// <summary>FileType as ConvertTo-Json writes it (see <see cref="TopFileRow.FileType"/>).</summary>
+    public object? FileType => JsonText.Of(((TopFileRow)this).FileType);
 }
 
 /// <summary>The values of <c>enum topfile_type</c>.</summary>

@@ -14,7 +14,7 @@ namespace Gadget;
 /// <summary>
 /// TCP bytes sent and received per process and connection, counted in the kernel, per interval. (gadget <c>top_tcp</c>)
 /// </summary>
-public sealed partial class TopTcpRow : GadgetTopRow
+public sealed partial class TopTcpRow : TopTcpRowJson
 {
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal TopTcpRow(in EventRow row, EventOrigin origin)
@@ -28,10 +28,12 @@ public sealed partial class TopTcpRow : GadgetTopRow
     }
 
     /// <summary>This end of the connection (the process's own address and port).</summary>
-    public IPEndPoint Source { get; }
+    [Newtonsoft.Json.JsonIgnore]
+    public new IPEndPoint Source { get; }
 
     /// <summary>The peer's address and port.</summary>
-    public IPEndPoint Destination { get; }
+    [Newtonsoft.Json.JsonIgnore]
+    public new IPEndPoint Destination { get; }
 
     /// <summary>Bytes the process sent on the connection in the interval.</summary>
     public ulong Sent { get; }
@@ -53,4 +55,23 @@ public sealed partial class TopTcpRow : GadgetTopRow
 
         public FieldRef Received { get; } = FieldRef.To(schema.Field("received"));
     }
+}
+
+/// <summary>
+/// What ConvertTo-Json writes for the typed properties of <see cref="TopTcpRow"/>: addresses and endpoints as
+/// text, durations as d.hh:mm:ss.fffffff, enums by name. Not for use of its own: read the typed properties.
+/// </summary>
+[System.ComponentModel.EditorBrowsable(System.ComponentModel.EditorBrowsableState.Never)]
+public abstract class TopTcpRowJson : GadgetTopRow
+{
+    private protected TopTcpRowJson(in EventRow row, EventOrigin origin)
+        : base(row, origin)
+    {
+    }
+
+    /// <summary>Source as ConvertTo-Json writes it (see <see cref="TopTcpRow.Source"/>).</summary>
+    public object? Source => JsonText.Of(((TopTcpRow)this).Source);
+
+    /// <summary>Destination as ConvertTo-Json writes it (see <see cref="TopTcpRow.Destination"/>).</summary>
+    public object? Destination => JsonText.Of(((TopTcpRow)this).Destination);
 }
