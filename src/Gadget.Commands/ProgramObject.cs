@@ -75,8 +75,9 @@ internal sealed class ProgramObject
             Func<object?, object?> readable = Readable(field);
             _emits.Add((record, target) => target.Properties.Add(new PSNoteProperty(name, readable(record.Fields[index].Value))));
             // Without gadget.yaml's say, the ids behind the enrichment stay out of the table.
+            // The thread's own name (gadget/types.h) is mostly empty: a property, not a column.
             bool column = !hidden && (width is not null || field.WellKnown is not (WellKnownType.MountNsId or WellKnownType.NetNsId or WellKnownType.Tid
-                or WellKnownType.Ptid or WellKnownType.Ppid or WellKnownType.Gid or WellKnownType.KernelStack));
+                or WellKnownType.Ptid or WellKnownType.Ppid or WellKnownType.Gid or WellKnownType.KernelStack or WellKnownType.ThreadComm));
             if (!hidden)
             {
                 visible.Add(name);
@@ -125,7 +126,7 @@ internal sealed class ProgramObject
 
         // The names every event has, for Where-Object, Sort-Object and Group-Object, when the
         // program's own fields are nested (proc.comm): aliases, so nothing is computed twice.
-        foreach ((string alias, WellKnownType type) in new[] { ("Timestamp", WellKnownType.Timestamp), ("Pid", WellKnownType.Pid), ("Comm", WellKnownType.Comm) })
+        foreach ((string alias, WellKnownType type) in new[] { ("Timestamp", WellKnownType.Timestamp), ("Pid", WellKnownType.Pid), ("Comm", WellKnownType.Comm), ("ThreadName", WellKnownType.ThreadComm) })
         {
             if (!names.Contains(alias) && schema.First(type) is SchemaField target)
             {
