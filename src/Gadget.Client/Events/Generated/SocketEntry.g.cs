@@ -14,7 +14,7 @@ namespace Gadget;
 /// <summary>
 /// Every TCP and UDP socket at one moment: both ends, its state, and the process that holds it where one does. (gadget <c>socket</c>)
 /// </summary>
-public sealed partial class SocketEntry : GadgetEvent
+public sealed partial class SocketEntry : SocketEntryJson
 {
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal SocketEntry(in EventRow row, EventOrigin origin)
@@ -29,19 +29,23 @@ public sealed partial class SocketEntry : GadgetEvent
     }
 
     /// <summary>This host's end of the socket: its address and port.</summary>
-    public IPEndPoint Local { get; }
+    [Newtonsoft.Json.JsonIgnore]
+    public new IPEndPoint Local { get; }
 
     /// <summary>The peer's end: its address and port (0.0.0.0:0 or [::]:0 for none).</summary>
-    public IPEndPoint Remote { get; }
+    [Newtonsoft.Json.JsonIgnore]
+    public new IPEndPoint Remote { get; }
 
     /// <summary>The socket's inode, as ss and /proc/&lt;pid&gt;/fd show it (socket:[inode]); 0 for a socket without one (TimeWait, SynRecv).</summary>
     public ulong Inode { get; }
 
     /// <summary>The socket's state, as ss names it: Listen, Established, TimeWait … (TCP); Unconnected or Established (UDP).</summary>
-    public SocketState State { get; }
+    [Newtonsoft.Json.JsonIgnore]
+    public new SocketState State { get; }
 
     /// <summary>Tcp or Udp.</summary>
-    public SocketProtocol Protocol { get; }
+    [Newtonsoft.Json.JsonIgnore]
+    public new SocketProtocol Protocol { get; }
 
     /// <summary>The event as its table row reads, control characters escaped.</summary>
     public override string ToString() => ControlText.Row($"{Timestamp:HH:mm:ss.fff}", $"{ControlText.Part(Pid)}", $"{ControlText.Escape(Comm?.ToString())}", $"{ControlText.Part(Protocol)}", $"{ControlText.Part(State)}", $"{ControlText.Part(Local)}", $"{ControlText.Part(Remote)}");
@@ -59,6 +63,31 @@ public sealed partial class SocketEntry : GadgetEvent
 
         public FieldRef Protocol { get; } = FieldRef.To(schema.Field("protocol"));
     }
+}
+
+/// <summary>
+/// What ConvertTo-Json writes for the typed properties of <see cref="SocketEntry"/>: addresses and endpoints as
+/// text, durations as d.hh:mm:ss.fffffff, enums by name. Not for use of its own: read the typed properties.
+/// </summary>
+[System.ComponentModel.EditorBrowsable(System.ComponentModel.EditorBrowsableState.Never)]
+public abstract class SocketEntryJson : GadgetEvent
+{
+    private protected SocketEntryJson(in EventRow row, EventOrigin origin)
+        : base(row, origin)
+    {
+    }
+
+    /// <summary>Local as ConvertTo-Json writes it (see <see cref="SocketEntry.Local"/>).</summary>
+    public object? Local => JsonText.Of(((SocketEntry)this).Local);
+
+    /// <summary>Remote as ConvertTo-Json writes it (see <see cref="SocketEntry.Remote"/>).</summary>
+    public object? Remote => JsonText.Of(((SocketEntry)this).Remote);
+
+    /// <summary>State as ConvertTo-Json writes it (see <see cref="SocketEntry.State"/>).</summary>
+    public object? State => JsonText.Of(((SocketEntry)this).State);
+
+    /// <summary>Protocol as ConvertTo-Json writes it (see <see cref="SocketEntry.Protocol"/>).</summary>
+    public object? Protocol => JsonText.Of(((SocketEntry)this).Protocol);
 }
 
 /// <summary>The values of <c>enum socket_state</c>.</summary>
