@@ -181,33 +181,14 @@ Describe 'Get-GadgetTopBlockIO in real containers' -Skip:$SkipKernel {
 
         function Start-TopPod {
             param([string] $Pod)
-            $id = "$Pod-$([Guid]::NewGuid().ToString('N').Substring(0, 8))"
-            $bundle = Join-Path $Bundles $id
-            $rootfs = Join-Path $bundle 'rootfs'
-            foreach ($directory in 'bin', 'proc', 'sys', 'dev', 'tmp') { $null = New-Item -ItemType Directory (Join-Path $rootfs $directory) -Force }
-            Copy-Item /bin/busybox (Join-Path $rootfs 'bin/busybox')
-            foreach ($applet in 'sh', 'sleep', 'dd') { $null = New-Item -ItemType SymbolicLink -Path (Join-Path $rootfs "bin/$applet") -Target busybox }
-            & runc spec --bundle $bundle
-            if ($LASTEXITCODE -ne 0) { throw 'runc spec failed.' }
-            $configPath = Join-Path $bundle 'config.json'
-            $config = Get-Content $configPath -Raw | ConvertFrom-Json -AsHashtable
-            $config.process.terminal = $false
-            $config.process.args = @('/bin/sh', '-c', 'while true; do dd if=/dev/zero of=/dev/disk bs=64k count=4 oflag=direct 2>/dev/null; sleep 0.2; done')
-            $config.root = @{ path = 'rootfs'; readonly = $false }
             $major, $minor = [long]$LoopNumbers[0], [long]$LoopNumbers[1]
-            $config.linux.devices = @(@{ path = '/dev/disk'; type = 'b'; major = $major; minor = $minor; fileMode = 432; uid = 0; gid = 0 })
-            $config.linux.resources.devices = @($config.linux.resources.devices) + @(@{ allow = $true; type = 'b'; major = $major; minor = $minor; access = 'rwm' })
-            $config.annotations = @{
-                'io.kubernetes.pod.namespace'  = 'topio-ns'
-                'io.kubernetes.pod.name'       = $Pod
-                'io.kubernetes.container.name' = $Pod
-                'io.kubernetes.pod.uid'        = [Guid]::NewGuid().ToString()
-            }
-            $config | ConvertTo-Json -Depth 32 | Set-Content $configPath
-            # Detached, the container keeps the stdio runc was given: a file, not this process's pipes.
-            & /bin/sh -c "exec runc run -d --bundle '$bundle' $id </dev/null >'$bundle/runc.log' 2>&1"
-            if ($LASTEXITCODE -ne 0) { throw "runc run $id failed: $(Get-Content "$bundle/runc.log" -Raw)" }
-            $id
+            Start-RuncPod -Directory $Bundles -Namespace topio-ns -Pod $Pod -Applets sh, sleep, dd `
+                -Script 'while true; do dd if=/dev/zero of=/dev/disk bs=64k count=4 oflag=direct 2>/dev/null; sleep 0.2; done' `
+                -Configure {
+                    param($config)
+                    $config.linux.devices = @(@{ path = '/dev/disk'; type = 'b'; major = $major; minor = $minor; fileMode = 432; uid = 0; gid = 0 })
+                    $config.linux.resources.devices = @($config.linux.resources.devices) + @(@{ allow = $true; type = 'b'; major = $major; minor = $minor; access = 'rwm' })
+                }.GetNewClosure()
         }
 
         $script:Pods = @()
@@ -220,10 +201,7 @@ Describe 'Get-GadgetTopBlockIO in real containers' -Skip:$SkipKernel {
     }
 
     AfterAll {
-        foreach ($id in $script:Pods) {
-            & runc kill $id KILL 2>$null
-            $null = Wait-Condition { & runc delete -f $id 2>$null; $LASTEXITCODE -eq 0 } -Timeout '00:00:10' -IntervalMilliseconds 100
-        }
+        Stop-RuncPod $script:Pods
         Remove-Item $script:Bundles -Recurse -Force -ErrorAction Ignore
     }
 

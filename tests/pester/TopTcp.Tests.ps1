@@ -126,32 +126,10 @@ Describe 'Get-GadgetTopTcp in real containers' -Skip:$SkipKernel {
 
         function Start-TopPod {
             param([string] $Pod, [int] $Port)
-            $id = "$Pod-$([Guid]::NewGuid().ToString('N').Substring(0, 8))"
-            $bundle = Join-Path $Bundles $id
-            $rootfs = Join-Path $bundle 'rootfs'
-            foreach ($directory in 'bin', 'proc', 'sys', 'dev', 'tmp') { $null = New-Item -ItemType Directory (Join-Path $rootfs $directory) -Force }
-            Copy-Item /bin/busybox (Join-Path $rootfs 'bin/busybox')
-            foreach ($applet in 'sh', 'sleep', 'echo', 'nc') { $null = New-Item -ItemType SymbolicLink -Path (Join-Path $rootfs "bin/$applet") -Target busybox }
-            & runc spec --bundle $bundle
-            if ($LASTEXITCODE -ne 0) { throw 'runc spec failed.' }
-            $configPath = Join-Path $bundle 'config.json'
-            $config = Get-Content $configPath -Raw | ConvertFrom-Json -AsHashtable
-            $config.process.terminal = $false
-            $config.process.args = @('/bin/sh', '-c', "while true; do nc -l -p $Port >/dev/null 2>&1 & sleep 0.1; echo toptcp | nc -w 1 127.0.0.1 $Port; sleep 0.1; done")
-            $config.root = @{ path = 'rootfs'; readonly = $false }
             # The host's network: no loopback to bring up, and ports a test picks at random.
-            $config.linux.namespaces = @($config.linux.namespaces | Where-Object type -ne 'network')
-            $config.annotations = @{
-                'io.kubernetes.pod.namespace'  = 'toptcp-ns'
-                'io.kubernetes.pod.name'       = $Pod
-                'io.kubernetes.container.name' = $Pod
-                'io.kubernetes.pod.uid'        = [Guid]::NewGuid().ToString()
-            }
-            $config | ConvertTo-Json -Depth 32 | Set-Content $configPath
-            # Detached, the container keeps the stdio runc was given: a file, not this process's pipes.
-            & /bin/sh -c "exec runc run -d --bundle '$bundle' $id </dev/null >'$bundle/runc.log' 2>&1"
-            if ($LASTEXITCODE -ne 0) { throw "runc run $id failed: $(Get-Content "$bundle/runc.log" -Raw)" }
-            $id
+            Start-RuncPod -Directory $Bundles -Namespace toptcp-ns -Pod $Pod -Applets sh, sleep, echo, nc `
+                -Script "while true; do nc -l -p $Port >/dev/null 2>&1 & sleep 0.1; echo toptcp | nc -w 1 127.0.0.1 $Port; sleep 0.1; done" `
+                -Configure { param($config) $config.linux.namespaces = @($config.linux.namespaces | Where-Object type -ne 'network') }
         }
 
         $script:PortA = Get-Random -Minimum 40000 -Maximum 44000
@@ -166,10 +144,7 @@ Describe 'Get-GadgetTopTcp in real containers' -Skip:$SkipKernel {
     }
 
     AfterAll {
-        foreach ($id in $script:Pods) {
-            & runc kill $id KILL 2>$null
-            $null = Wait-Condition { & runc delete -f $id 2>$null; $LASTEXITCODE -eq 0 } -Timeout '00:00:10' -IntervalMilliseconds 100
-        }
+        Stop-RuncPod $script:Pods
         Remove-Item $script:Bundles -Recurse -Force -ErrorAction Ignore
     }
 
