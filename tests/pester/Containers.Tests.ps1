@@ -13,17 +13,6 @@ BeforeAll {
     . (Join-Path $PSScriptRoot 'Gadget.TestHelpers.ps1')
     Import-Module (Join-Path $ModulePath 'Gadget.psd1') -Force
 
-    function Start-Containerd {
-        # The running containerd, or one started for this file (and stopped after it).
-        if (Test-UnixSocket /run/containerd/containerd.sock) { return $null }
-        $log = Join-Path (New-TestDirectory 'gadget-containerd') 'containerd.log'
-        $process = Start-Process containerd -PassThru -RedirectStandardError $log -RedirectStandardOutput "$log.out"
-        if (-not (Wait-Condition { Test-UnixSocket /run/containerd/containerd.sock } -Timeout '00:00:30')) {
-            throw "containerd did not start: $(Get-Content $log -Raw)"
-        }
-        $process
-    }
-
     function Start-PodContainer {
         # A busybox-static container with the kubelet's labels, on the host network so it can reach
         # the test's loopback resolver.
@@ -41,19 +30,12 @@ BeforeAll {
         if ($LASTEXITCODE -ne 0) { throw "ctr run $id failed." }
         $id
     }
-
-    function Remove-PodContainer {
-        param([string] $Id)
-        & ctr -n k8s.io task kill -s SIGKILL $Id 2>$null | Out-Null
-        $null = Wait-Condition { & ctr -n k8s.io task rm -f $Id 2>$null | Out-Null; $LASTEXITCODE -eq 0 -or -not (& ctr -n k8s.io task ls | Select-String -SimpleMatch $Id) } -Timeout '00:00:10'
-        & ctr -n k8s.io container rm $Id 2>$null | Out-Null
-    }
 }
 
 Describe 'Containers and pods on every event' -Skip:$SkipKernel {
     BeforeAll {
         $script:Work = New-TestDirectory 'gadget-pods'
-        $script:Containerd = Start-Containerd
+        $script:Containerd = Start-TestContainerd
         # The resolver that never answers: it receives queries and ignores them.
         $script:Silent = [Net.Sockets.UdpClient]::new([Net.IPEndPoint]::new([ipaddress]'127.0.80.2', 53))
         $script:Marker = 'p' + [Guid]::NewGuid().ToString('N').Substring(0, 10)
@@ -70,9 +52,9 @@ Describe 'Containers and pods on every event' -Skip:$SkipKernel {
     AfterAll {
         Remove-Item Env:GADGET_AGENT_SOCKET -ErrorAction Ignore
         Stop-TestAgent $script:Agent
-        foreach ($id in $script:Mine, $script:Other) { if ($id) { Remove-PodContainer $id } }
+        foreach ($id in $script:Mine, $script:Other) { if ($id) { Remove-CtrContainer $id } }
         if ($script:Silent) { $script:Silent.Dispose() }
-        if ($script:Containerd) { & /bin/kill -TERM $script:Containerd.Id; $null = $script:Containerd.WaitForExit(10000) }
+        Stop-TestContainerd $script:Containerd
         Remove-Item $script:Work -Recurse -Force -ErrorAction Ignore
     }
 

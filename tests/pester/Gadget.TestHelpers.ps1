@@ -284,3 +284,29 @@ function Stop-RuncPod {
         $null = Wait-Condition { & runc delete -f $container 2>$null; $LASTEXITCODE -eq 0 } -Timeout '00:00:10' -IntervalMilliseconds 100
     }
 }
+
+function Start-TestContainerd {
+    # The running containerd, or one started for this file ($null when one was running already);
+    # Stop-TestContainerd stops only one this started.
+    if (Test-UnixSocket /run/containerd/containerd.sock) { return $null }
+    $log = Join-Path (New-TestDirectory 'gadget-containerd') 'containerd.log'
+    $process = Start-Process containerd -PassThru -RedirectStandardError $log -RedirectStandardOutput "$log.out"
+    if (-not (Wait-Condition { Test-UnixSocket /run/containerd/containerd.sock } -Timeout '00:00:30')) {
+        throw "containerd did not start: $(Get-Content $log -Raw)"
+    }
+    $process
+}
+
+function Stop-TestContainerd {
+    param($Process)
+    if ($Process) { & /bin/kill -TERM $Process.Id; $null = $Process.WaitForExit(10000) }
+}
+
+function Remove-CtrContainer {
+    # Kills and removes a container started with ctr -n k8s.io run.
+    param([string] $Id)
+    if (-not $Id) { return }
+    & ctr -n k8s.io task kill -s SIGKILL $Id 2>$null | Out-Null
+    $null = Wait-Condition { & ctr -n k8s.io task rm -f $Id 2>$null | Out-Null; $LASTEXITCODE -eq 0 -or -not (& ctr -n k8s.io task ls | Select-String -SimpleMatch $Id) } -Timeout '00:00:10'
+    & ctr -n k8s.io container rm $Id 2>$null | Out-Null
+}

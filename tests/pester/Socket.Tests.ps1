@@ -114,12 +114,7 @@ Describe 'Get-GadgetSocket in a real container' -Skip:$SkipKernel {
         # A busybox-static container under containerd and runc with a network namespace of its own,
         # labelled as the kubelet labels the pod socket-ns/socket-app: nc listens on a port in it.
         $script:Work = New-TestDirectory 'gadget-socket-pod'
-        $script:StartedContainerd = $null
-        if (-not (Test-UnixSocket /run/containerd/containerd.sock)) {
-            $log = Join-Path $Work 'containerd.log'
-            $script:StartedContainerd = Start-Process containerd -PassThru -RedirectStandardError $log -RedirectStandardOutput "$log.out"
-            Wait-Condition { Test-UnixSocket /run/containerd/containerd.sock } -Timeout '00:00:30' | Should -BeTrue
-        }
+        $script:StartedContainerd = Start-TestContainerd
 
         $script:PodPort = Get-Random -Minimum 40000 -Maximum 49000
         $script:Id = "socket-app-$([Guid]::NewGuid().ToString('N').Substring(0, 8))"
@@ -136,12 +131,8 @@ Describe 'Get-GadgetSocket in a real container' -Skip:$SkipKernel {
     }
 
     AfterAll {
-        if ($script:Id) {
-            & ctr -n k8s.io task kill -s SIGKILL $Id 2>$null | Out-Null
-            $null = Wait-Condition { & ctr -n k8s.io task rm -f $Id 2>$null | Out-Null; $LASTEXITCODE -eq 0 -or -not (& ctr -n k8s.io task ls | Select-String -SimpleMatch $Id) } -Timeout '00:00:10'
-            & ctr -n k8s.io container rm $Id 2>$null | Out-Null
-        }
-        if ($script:StartedContainerd) { & /bin/kill -TERM $script:StartedContainerd.Id; $null = $script:StartedContainerd.WaitForExit(10000) }
+        Remove-CtrContainer $script:Id
+        Stop-TestContainerd $script:StartedContainerd
         Remove-Item $script:Work -Recurse -Force -ErrorAction Ignore
     }
 

@@ -384,12 +384,7 @@ Describe 'The tracers in a real container' -Skip:$SkipKernel {
         # port of its own, and tries a mount its capabilities do not allow. A second pod of 30 MiB
         # fills a shell variable with 100 MB, again and again, each time until the killer kills it.
         $script:Work = New-TestDirectory 'gadget-tracer-pods'
-        $script:StartedContainerd = $null
-        if (-not (Test-UnixSocket /run/containerd/containerd.sock)) {
-            $log = Join-Path $Work 'containerd.log'
-            $script:StartedContainerd = Start-Process containerd -PassThru -RedirectStandardError $log -RedirectStandardOutput "$log.out"
-            Wait-Condition { Test-UnixSocket /run/containerd/containerd.sock } -Timeout '00:00:30' | Should -BeTrue
-        }
+        $script:StartedContainerd = Start-TestContainerd
 
         function Start-TracerPod {
             param([string] $Pod, [string] $Script, [string[]] $Options = @())
@@ -420,13 +415,8 @@ Describe 'The tracers in a real container' -Skip:$SkipKernel {
     AfterAll {
         $env:GADGET_AGENT_SOCKET = $script:SocketBefore
         Stop-TestAgent $script:Agent2
-        foreach ($id in $script:Pod, $script:Hog) {
-            if (-not $id) { continue }
-            & ctr -n k8s.io task kill -s SIGKILL $id 2>$null | Out-Null
-            $null = Wait-Condition { & ctr -n k8s.io task rm -f $id 2>$null | Out-Null; $LASTEXITCODE -eq 0 -or -not (& ctr -n k8s.io task ls | Select-String -SimpleMatch $id) } -Timeout '00:00:10'
-            & ctr -n k8s.io container rm $id 2>$null | Out-Null
-        }
-        if ($script:StartedContainerd) { & /bin/kill -TERM $script:StartedContainerd.Id; $null = $script:StartedContainerd.WaitForExit(10000) }
+        foreach ($id in $script:Pod, $script:Hog) { Remove-CtrContainer $id }
+        Stop-TestContainerd $script:StartedContainerd
         Remove-Item $script:Work -Recurse -Force -ErrorAction Ignore
     }
 

@@ -38,10 +38,12 @@ internal abstract class RecordHook
     public virtual bool NeedsEveryRecord => false;
 
     /// <summary>
-    /// Runs one iterator of a snapshot and returns the records it wrote, at most <paramref name="maxBytes"/>.
-    /// A hook may run it more than once (in each network namespace) and complete what the kernel cannot know.
+    /// Runs a snapshot's iterators, in order, and returns what each run wrote (whole records, at most
+    /// <paramref name="maxBytes"/> in all). A hook may run them more than once (in each network
+    /// namespace) and complete what the kernel cannot know.
     /// </summary>
-    public virtual byte[] RunIterator(BpfObject bpf, string program, int maxBytes) => bpf.RunIterator(program, maxBytes);
+    public virtual IEnumerable<byte[]> RunIterators(BpfObject bpf, IReadOnlyList<string> programs, int maxBytes)
+        => programs.Select(program => bpf.RunIterator(program, maxBytes));
 
     /// <summary>Called once the object is loaded, before any record arrives.</summary>
     public virtual void OnLoaded(BpfObject bpf)

@@ -45,24 +45,41 @@ internal sealed class SocketGadget : GadgetHook
         private readonly string _comm = filter?.Comm ?? string.Empty;
         private SocketOwners? _owners;
 
-        public override byte[] RunIterator(BpfObject bpf, string program, int maxBytes)
+        public override IEnumerable<byte[]> RunIterators(BpfObject bpf, IReadOnlyList<string> programs, int maxBytes)
         {
             _owners ??= SocketOwners.Scan();
-            var output = new MemoryStream();
+            int written = 0;
             foreach ((ulong netNs, List<int> members) in _owners.NetworkNamespaces)
             {
+                // One entry into the namespace runs every iterator; should its process have exited, another of it.
                 foreach (int pid in members)
                 {
-                    if (NetworkNamespace.TryRunIn(pid, netNs, () => bpf.RunIterator(program, maxBytes - (int)output.Length), out byte[] records))
+                    if (NetworkNamespace.TryRunIn(pid, netNs, () => RunAll(bpf, programs, maxBytes - written), out List<byte[]> outputs))
                     {
-                        FillOwners(records, netNs);
-                        output.Write(records);
+                        foreach (byte[] records in outputs)
+                        {
+                            FillOwners(records, netNs);
+                            written += records.Length;
+                            yield return records;
+                        }
+
                         break;
                     }
                 }
             }
+        }
 
-            return output.ToArray();
+        private static List<byte[]> RunAll(BpfObject bpf, IReadOnlyList<string> programs, int maxBytes)
+        {
+            var outputs = new List<byte[]>(programs.Count);
+            foreach (string program in programs)
+            {
+                byte[] records = bpf.RunIterator(program, maxBytes);
+                maxBytes -= records.Length;
+                outputs.Add(records);
+            }
+
+            return outputs;
         }
 
         /// <summary>Writes each record's owner, or its namespace's mount namespace where no process holds it.</summary>

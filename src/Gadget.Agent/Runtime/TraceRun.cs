@@ -256,9 +256,11 @@ internal sealed class TraceRun : IRingRecordSink, IDisposable
     private void RunSnapshot(SnapshotInfo snapshot)
     {
         int recordSize = snapshot.Record.Size;
-        foreach (string program in snapshot.Programs)
+        IEnumerable<byte[]> outputs = _hook is null
+            ? snapshot.Programs.Select(program => _bpf.RunIterator(program, MaxSnapshotBytes))
+            : _hook.RunIterators(_bpf, snapshot.Programs, MaxSnapshotBytes);
+        foreach (byte[] output in outputs)
         {
-            byte[] output = _hook is null ? _bpf.RunIterator(program, MaxSnapshotBytes) : _hook.RunIterator(_bpf, program, MaxSnapshotBytes);
             int whole = output.Length / recordSize * recordSize;
             for (int offset = 0; offset < whole; offset += recordSize)
             {
