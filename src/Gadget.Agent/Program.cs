@@ -55,6 +55,7 @@ builder.Services.AddSingleton(options);
 builder.Services.AddSingleton(new TraceAdmission(options.MaxTraces, options.NodeName));
 builder.Services.AddSingleton(GadgetCatalog.Default);
 builder.Services.AddSingleton<ContainerCollection>();
+builder.Services.AddSingleton<SnapshotObjectPool>();
 builder.Services.AddHostedService<ContainerWatcher>();
 builder.Services.AddGrpc(grpc => grpc.MaxSendMessageSize = null);
 // The health service reports the registered checks; with none it answers Unknown, which fails

@@ -8,15 +8,19 @@ public readonly unsafe struct BpfMap
     private const ulong BPF_ANY = 0;
     private const int ENOENT = 2;
 
-    internal BpfMap(int fd, string name)
+    internal BpfMap(int fd, string name, int keySize)
     {
         Fd = fd;
         Name = name;
+        KeySize = keySize;
     }
 
     public int Fd { get; }
 
     public string Name { get; }
+
+    /// <summary>Bytes of each key.</summary>
+    public int KeySize { get; }
 
     /// <summary>Adds or replaces an entry.</summary>
     public void Update<TKey, TValue>(TKey key, TValue value)
@@ -56,6 +60,25 @@ public readonly unsafe struct BpfMap
 
         int errno = Marshal.GetLastPInvokeError();
         return errno == ENOENT ? false : throw BpfException.FromErrno(BpfErrorId.MapFailed, errno, $"delete from map '{Name}'");
+    }
+
+    /// <summary>Removes every entry of a hash map, one key at a time (for maps of a few hundred entries at most).</summary>
+    public void Clear()
+    {
+        byte* key = stackalloc byte[KeySize];
+        while (Interop.Libbpf.bpf_map_get_next_key(Fd, null, key) == 0)
+        {
+            if (Interop.Libbpf.bpf_map_delete_elem(Fd, key) != 0 && Marshal.GetLastPInvokeError() != ENOENT)
+            {
+                throw BpfException.FromErrno(BpfErrorId.MapFailed, Marshal.GetLastPInvokeError(), $"empty map '{Name}'");
+            }
+        }
+
+        int errno = Marshal.GetLastPInvokeError();
+        if (errno != ENOENT)
+        {
+            throw BpfException.FromErrno(BpfErrorId.MapFailed, errno, $"empty map '{Name}'");
+        }
     }
 
     /// <summary>The sum over all CPUs of a per-CPU array's 64-bit counter at <paramref name="index"/>.</summary>

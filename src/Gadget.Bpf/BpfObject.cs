@@ -137,6 +137,34 @@ public sealed unsafe class BpfObject : IDisposable
         Check(Interop.Libbpf.bpf_map__set_max_entries(FindMap(map), maxEntries), BpfErrorId.MapFailed, $"size map '{map}'");
     }
 
+    /// <summary>
+    /// Everything set before load that decides what the kernel gets: the constants, which programs
+    /// load, every map's size. Two objects of one ELF image with equal keys load the same programs,
+    /// so one loaded object can stand in for the other.
+    /// </summary>
+    public string ConfigurationKey()
+    {
+        ObjectDisposedException.ThrowIf(_handle.IsClosed, this);
+        var key = new StringBuilder();
+        nint obj = _handle.DangerousGetHandle();
+        if (_rodata is not null)
+        {
+            key.Append(Convert.ToHexString(_rodata));
+        }
+
+        for (nint prog = Interop.Libbpf.bpf_object__next_program(obj, 0); prog != 0; prog = Interop.Libbpf.bpf_object__next_program(obj, prog))
+        {
+            key.Append(Interop.Libbpf.bpf_program__autoload(prog) ? '+' : '-');
+        }
+
+        for (nint map = Interop.Libbpf.bpf_object__next_map(obj, 0); map != 0; map = Interop.Libbpf.bpf_object__next_map(obj, map))
+        {
+            key.Append('/').Append(Interop.Libbpf.bpf_map__max_entries(map));
+        }
+
+        return key.ToString();
+    }
+
     /// <summary>Relocates against the kernel's BTF, creates the maps and loads the programs.</summary>
     public void Load()
     {
@@ -333,7 +361,8 @@ public sealed unsafe class BpfObject : IDisposable
             throw new InvalidOperationException("Load the object before using its maps.");
         }
 
-        return new BpfMap(Interop.Libbpf.bpf_map__fd(FindMap(name)), name);
+        nint map = FindMap(name);
+        return new BpfMap(Interop.Libbpf.bpf_map__fd(map), name, (int)Interop.Libbpf.bpf_map__key_size(map));
     }
 
     /// <summary>The layout of a struct as the compiler laid it out (from the object's BTF).</summary>

@@ -1,4 +1,6 @@
+using System.Collections.Concurrent;
 using System.Collections.Frozen;
+using System.Diagnostics;
 using System.Threading.Channels;
 
 namespace Gadget.Agent.Containers;
@@ -18,6 +20,7 @@ internal sealed class ContainerCollection
     private readonly Dictionary<string, Channel<bool>> _refreshRequests = new(StringComparer.Ordinal);
     private readonly Dictionary<string, long> _scanStarted = new(StringComparer.Ordinal);
     private volatile FrozenDictionary<ulong, ContainerRecord> _byMountNs = FrozenDictionary<ulong, ContainerRecord>.Empty;
+    private readonly ConcurrentDictionary<ulong, long> _notContainers = new();
     private readonly TaskCompletionSource _initialScan = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _expectedSources;
     private bool _podsExpected;
@@ -58,6 +61,25 @@ internal sealed class ContainerCollection
 
     public bool TryGetByMountNs(ulong mountNsId, out ContainerRecord container)
         => _byMountNs.TryGetValue(mountNsId, out container!);
+
+    /// <summary>How long a verdict of <see cref="RememberNotContainer"/> is trusted by later traces.</summary>
+    private static readonly TimeSpan NotContainerMemory = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Remembers that a scan showed <paramref name="mountNsId"/> is no container's (a service's
+    /// private namespace, say), so that the next traces need not hold its events for a scan of
+    /// their own: without it, every snapshot on a host with such a service waited for one.
+    /// </summary>
+    public void RememberNotContainer(ulong mountNsId) => _notContainers[mountNsId] = Stopwatch.GetTimestamp();
+
+    /// <summary>
+    /// True when a scan showed <paramref name="mountNsId"/> is no container's, lately and since the
+    /// containers last changed. The verdict is forgotten after a while and whenever a container
+    /// comes or goes, because the kernel gives a dead namespace's number to the next new one: a
+    /// container created under it must still wait for the scan that lists it.
+    /// </summary>
+    public bool IsKnownNotContainer(ulong mountNsId)
+        => _notContainers.TryGetValue(mountNsId, out long since) && Stopwatch.GetElapsedTime(since) < NotContainerMemory;
 
     /// <summary>Asks every source to scan now (an event came from a mount namespace nobody knows yet).</summary>
     public void RequestRefresh()
@@ -196,6 +218,7 @@ internal sealed class ContainerCollection
         }
 
         _byMountNs = byMountNs.ToFrozenDictionary();
+        _notContainers.Clear();
     }
 
     private void CompleteInitialScanWhenReady()

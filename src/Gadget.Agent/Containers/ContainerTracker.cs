@@ -85,6 +85,13 @@ internal sealed class ContainerTracker : IDisposable
             return _selection.IncludesHost ? Verdict.Deliver : Verdict.Filtered;
         }
 
+        if (_collection.IsKnownNotContainer(mountNs))
+        {
+            // Another trace's scan answered lately: the host's, without waiting for one.
+            TakeAsHost(mountNs);
+            return _selection.IncludesHost ? Verdict.Deliver : Verdict.Filtered;
+        }
+
         return Verdict.Held;
     }
 
@@ -111,7 +118,8 @@ internal sealed class ContainerTracker : IDisposable
 
             // Ask whether a scan answered before looking the namespace up: a scan that completes
             // between the two would otherwise read as "scanned, and not a container".
-            bool answered = all || _collection.ScannedSince(held.SinceTicks) || Stopwatch.GetElapsedTime(held.SinceTicks) > HoldLimit;
+            bool scanned = _collection.ScannedSince(held.SinceTicks);
+            bool answered = all || scanned || Stopwatch.GetElapsedTime(held.SinceTicks) > HoldLimit;
             if (_collection.TryGetByMountNs(mountNs, out ContainerRecord known))
             {
                 release(held.Row, _selection.Matches(known) ? Verdict.Deliver : Verdict.Filtered, known);
@@ -120,13 +128,12 @@ internal sealed class ContainerTracker : IDisposable
 
             if (answered || _hostLike.Contains(mountNs))
             {
-                // Not a container: a process in a private mount namespace counts as the host's.
-                lock (_mapGate)
+                if (scanned)
                 {
-                    _hostLike.Add(mountNs);
+                    _collection.RememberNotContainer(mountNs);
                 }
 
-                SetKernel(mountNs, _selection.IncludesHost);
+                TakeAsHost(mountNs);
                 release(held.Row, _selection.IncludesHost ? Verdict.Deliver : Verdict.Filtered, null);
                 continue;
             }
@@ -138,13 +145,13 @@ internal sealed class ContainerTracker : IDisposable
     /// <summary>Brings the kernel's selection map in line with the known containers.</summary>
     public void Resync()
     {
-        if (_filterMap is null)
-        {
-            return;
-        }
-
         lock (_mapGate)
         {
+            if (_filterMap is null)
+            {
+                return;
+            }
+
             var wanted = new Dictionary<ulong, byte>();
             foreach (ulong hostLike in _hostLike.ToArray())
             {
@@ -182,17 +189,36 @@ internal sealed class ContainerTracker : IDisposable
         }
     }
 
-    public void Dispose() => _collection.Changed -= Resync;
+    /// <summary>Stops writing the kernel's selection map; the map may then be emptied and reused.</summary>
+    public void Dispose()
+    {
+        _collection.Changed -= Resync;
+        lock (_mapGate)
+        {
+            _filterMap = null;
+        }
+    }
+
+    /// <summary>Not a container: a process in a private mount namespace counts as the host's.</summary>
+    private void TakeAsHost(ulong mountNs)
+    {
+        lock (_mapGate)
+        {
+            _hostLike.Add(mountNs);
+        }
+
+        SetKernel(mountNs, _selection.IncludesHost);
+    }
 
     private void SetKernel(ulong mountNs, bool selected)
     {
-        if (_filterMap is null)
-        {
-            return;
-        }
-
         lock (_mapGate)
         {
+            if (_filterMap is null)
+            {
+                return;
+            }
+
             byte value = selected ? (byte)1 : (byte)0;
             if (_presenceSelects && !selected)
             {

@@ -20,6 +20,7 @@ internal sealed class SocketOwners
     private readonly Dictionary<ulong, int> _ownerBySocket = [];
     private readonly Dictionary<ulong, List<int>> _processesByNetNs = [];
     private readonly Dictionary<int, SocketOwner?> _owners = [];
+    private readonly List<ulong> _scratch = [];
 
     private SocketOwners(string procRoot) => _procRoot = procRoot;
 
@@ -67,31 +68,19 @@ internal sealed class SocketOwners
             members.Add(pid);
         }
 
-        IEnumerable<string> descriptors;
-        try
+        // A process that exited, or whose files cannot be read, leaves its sockets without an owner.
+        _scratch.Clear();
+        if (OpenSockets.Read($"{_procRoot}/{pid}/fd", _scratch))
         {
-            descriptors = Directory.EnumerateFileSystemEntries($"{_procRoot}/{pid}/fd");
-            foreach (string descriptor in descriptors)
+            foreach (ulong inode in _scratch)
             {
-                if (ProcessNamespaces.ReadLink(descriptor) is string target && ParseSocketInode(target) is ulong inode
-                    && (!_ownerBySocket.TryGetValue(inode, out int holder) || pid < holder))
+                if (!_ownerBySocket.TryGetValue(inode, out int holder) || pid < holder)
                 {
                     _ownerBySocket[inode] = pid;
                 }
             }
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            // The process exited, or its files cannot be read: its sockets stay without an owner.
-        }
     }
-
-    /// <summary>The inode of a link target that reads <c>socket:[inode]</c>, or null.</summary>
-    internal static ulong? ParseSocketInode(string target)
-        => target.StartsWith("socket:[", StringComparison.Ordinal) && target.EndsWith(']')
-            && ulong.TryParse(target.AsSpan(8, target.Length - 9), NumberStyles.None, CultureInfo.InvariantCulture, out ulong inode)
-            ? inode
-            : null;
 
     private SocketOwner? Describe(int pid)
     {

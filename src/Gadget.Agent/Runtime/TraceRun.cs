@@ -110,6 +110,10 @@ internal sealed class TraceRun : IRingRecordSink, IDisposable
     private static readonly TimeSpan SettleInterval = TimeSpan.FromMilliseconds(100);
 
     private readonly BpfObject _bpf;
+    private SnapshotObjectPool? _pool;
+    private string? _poolKey;
+    private string[] _requestMaps = [];
+    private bool _snapshotCompleted;
     private readonly List<BpfLink> _links = [];
     private readonly RecordDecoder _decoder;
     private readonly RecordHook? _hook;
@@ -168,7 +172,12 @@ internal sealed class TraceRun : IRingRecordSink, IDisposable
 
     /// <summary>Loads, configures and attaches the gadget's programs and starts reading.</summary>
     /// <remarks>A snapshot's iterators have run by the time it returns: its rows are queued and the queue is complete.</remarks>
-    public static TraceRun Start(GadgetDefinition gadget, TraceRequest request, TraceSettings settings, ContainerCollection containers)
+    /// <param name="gadget">What to run.</param>
+    /// <param name="request">The client's parameters, filters and selection.</param>
+    /// <param name="settings">The agent's settings.</param>
+    /// <param name="containers">The node's containers, for selection and pod fields.</param>
+    /// <param name="pool">Where a snapshot takes a loaded object of its configuration and leaves it after; null to load anew.</param>
+    public static TraceRun Start(GadgetDefinition gadget, TraceRequest request, TraceSettings settings, ContainerCollection containers, SnapshotObjectPool? pool = null)
     {
         GadgetParameters.CheckKnown(request, gadget);
         KernelFilesystems.EnsureMounted();
@@ -197,8 +206,29 @@ internal sealed class TraceRun : IRingRecordSink, IDisposable
 
             GadgetParameters.SetProgramParameters(bpf, request, gadget);
             gadget.Hook?.Configure(bpf, request);
+            string? poolKey = pool is null ? null : SnapshotObjectPool.KeyFor(gadget, bpf);
+            bool loaded = false;
+            if (poolKey is not null && pool!.TryTake(poolKey, out BpfObject kept))
+            {
+                // Configured alike, so loaded alike: use the kept object, drop the fresh one.
+                bpf.Dispose();
+                bpf = kept;
+                loaded = true;
+            }
+
             run = new TraceRun(gadget, bpf, request, settings, new ContainerTracker(containers, selection));
-            bpf.Load();
+            if (poolKey is not null)
+            {
+                run._pool = pool;
+                run._poolKey = poolKey;
+                run._requestMaps = conventions.FilterMap is string map ? [PidFilterMap, map] : [PidFilterMap];
+            }
+
+            if (!loaded)
+            {
+                bpf.Load();
+            }
+
             run._hook?.OnLoaded(bpf);
             FillPidFilter(bpf, request.Filter);
             if (conventions.FilterMap is string filterMap)
@@ -288,6 +318,7 @@ internal sealed class TraceRun : IRingRecordSink, IDisposable
         }
 
         _readerStopped = true;
+        _snapshotCompleted = true;
         _batches.Writer.TryComplete();
     }
 
@@ -422,7 +453,15 @@ internal sealed class TraceRun : IRingRecordSink, IDisposable
         }
 
         _disposed = true;
-        _bpf.Dispose();
+        if (_pool is not null && _snapshotCompleted)
+        {
+            // The selection no longer writes the filter maps: the object can serve the next snapshot.
+            _pool.Return(_poolKey!, _bpf, _requestMaps);
+        }
+        else
+        {
+            _bpf.Dispose();
+        }
     }
 
     void IRingRecordSink.OnRecord(ReadOnlySpan<byte> record)

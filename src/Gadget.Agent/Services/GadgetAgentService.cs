@@ -14,6 +14,7 @@ internal sealed class GadgetAgentService(
     ContainerCollection containers,
     AgentOptions options,
     TraceAdmission admission,
+    SnapshotObjectPool snapshotObjects,
     IHostApplicationLifetime lifetime,
     ILogger<GadgetAgentService> logger) : GadgetAgent.GadgetAgentBase
 {
@@ -112,7 +113,7 @@ internal sealed class GadgetAgentService(
         TraceRun run;
         try
         {
-            run = TraceRun.Start(gadget, request, options.Trace, containers);
+            run = TraceRun.Start(gadget, request, options.Trace, containers, snapshotObjects);
         }
         catch (Exception exception)
         {

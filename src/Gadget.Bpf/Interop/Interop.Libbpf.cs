@@ -93,6 +93,15 @@ internal static unsafe partial class Interop
         internal static partial uint bpf_map__max_entries(nint map);
 
         [LibraryImport(LibbpfName)]
+        internal static partial uint bpf_map__key_size(nint map);
+
+        [LibraryImport(LibbpfName)]
+        internal static partial nint bpf_object__next_map(nint obj, nint prev);
+
+        [LibraryImport(LibbpfName)]
+        internal static partial byte* bpf_map__name(nint map);
+
+        [LibraryImport(LibbpfName)]
         internal static partial int bpf_map__set_initial_value(nint map, void* data, nuint size);
 
         [LibraryImport(LibbpfName)]

@@ -59,10 +59,13 @@ public sealed class SocketOwnersTests : IDisposable
     [InlineData("socket:[]", null)]
     [InlineData("socket:[12a]", null)]
     [InlineData("socket:[-1]", null)]
+    [InlineData("socket:[+1]", null)]
+    [InlineData("socket:[12", null)]
+    [InlineData("socket:[18446744073709551616]", null)]
     [InlineData("pipe:[12345]", null)]
     [InlineData("/tmp/socket:[1]", null)]
     public void ParsesOnlyASocketsLinkTarget(string target, ulong? inode)
-        => Assert.Equal(inode, SocketOwners.ParseSocketInode(target));
+        => Assert.Equal(inode, OpenSockets.ParseSocketInode(System.Text.Encoding.UTF8.GetBytes(target)));
 
     private void AddProcess(int pid, string comm, ulong netNs, ulong[] sockets, string[]? otherFiles = null, int ppid = 1, uint gid = 0)
     {

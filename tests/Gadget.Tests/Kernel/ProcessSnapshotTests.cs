@@ -96,6 +96,39 @@ public sealed class ProcessSnapshotTests
     }
 
     [KernelFact]
+    public async Task AKeptObjectServesTheNextSnapshotWithOnlyItsOwnPids()
+    {
+        using Process first = StartThreeThreads();
+        using Process second = StartThreeThreads();
+        using var pool = new SnapshotObjectPool();
+        try
+        {
+            var byFirst = new TraceRequest { Gadget = "process", Filter = new ProcessFilter { Pids = { (uint)first.Id, (uint)Environment.ProcessId } } };
+            List<ProcessEntry> entries = await SnapshotAsync(byFirst, pool);
+            Assert.Equal(new[] { Environment.ProcessId, first.Id }.Order().ToArray(), entries.Select(e => e.Pid).Order().ToArray());
+            Assert.Equal(1, pool.IdleCount);
+
+            // Configured alike (a pid set), so the kept object runs again: the first pid set must be gone from it.
+            var bySecond = new TraceRequest { Gadget = "process", Filter = new ProcessFilter { Pids = { (uint)second.Id, (uint)Environment.ProcessId } } };
+            entries = await SnapshotAsync(bySecond, pool);
+            Assert.Equal(1, pool.Reuses);
+            Assert.Equal(new[] { Environment.ProcessId, second.Id }.Order().ToArray(), entries.Select(e => e.Pid).Order().ToArray());
+
+            // Another configuration loads an object of its own, kept beside the first.
+            entries = await SnapshotAsync(new TraceRequest { Gadget = "process" }, pool);
+            Assert.Equal(1, pool.Reuses);
+            Assert.Equal(2, pool.IdleCount);
+            Assert.Contains(entries, e => e.Pid == first.Id);
+            Assert.Contains(entries, e => e.Pid == second.Id);
+        }
+        finally
+        {
+            first.Kill();
+            second.Kill();
+        }
+    }
+
+    [KernelFact]
     public async Task CommAndUidFilterInTheKernel()
     {
         using Process python = StartThreeThreads();
@@ -116,9 +149,9 @@ public sealed class ProcessSnapshotTests
         }
     }
 
-    private static async Task<List<ProcessEntry>> SnapshotAsync(TraceRequest request)
+    private static async Task<List<ProcessEntry>> SnapshotAsync(TraceRequest request, SnapshotObjectPool? pool = null)
     {
-        using TraceRun run = TraceRun.Start(TestGadgets.Get("process"), request, new TraceSettings(), new ContainerCollection());
+        using TraceRun run = TraceRun.Start(TestGadgets.Get("process"), request, new TraceSettings(), new ContainerCollection(), pool);
         var reader = new RunReader(run);
         List<ProcessEntry> entries = await reader.ReadUntilAsync<ProcessEntry>(_ => false, ReadTimeout);
         Assert.True(run.Batches.Completion.IsCompleted, "The snapshot did not end by itself.");

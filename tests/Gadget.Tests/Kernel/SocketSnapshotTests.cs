@@ -189,7 +189,7 @@ public sealed class SocketSnapshotTests : IDisposable
 
     private static ulong[] ProcSocketInodes(int pid)
         => [.. Directory.GetFileSystemEntries($"/proc/{pid}/fd")
-            .Select(fd => SocketOwners.ParseSocketInode(ProcessNamespaces.ReadLink(fd) ?? string.Empty))
+            .Select(fd => OpenSockets.ParseSocketInode(System.Text.Encoding.UTF8.GetBytes(ProcessNamespaces.ReadLink(fd) ?? string.Empty)))
             .OfType<ulong>()
             .Order()];
 }

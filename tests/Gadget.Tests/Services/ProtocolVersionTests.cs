@@ -1,3 +1,4 @@
+using Gadget.Agent.Runtime;
 using Gadget.Agent;
 using Gadget.Agent.Containers;
 using Gadget.Agent.Gadgets;
@@ -30,7 +31,7 @@ public sealed class ProtocolVersionTests
     public async Task ATraceOfAnotherVersionIsRefusedNamingBothVersions(uint sent, uint named)
     {
         var containers = new ContainerCollection();
-        var service = new GadgetAgentService(GadgetCatalog.Default, containers, AgentOptions.Parse(["--node", "node-7"]), new TraceAdmission(1, "node-7"), null!, NullLogger<GadgetAgentService>.Instance);
+        var service = new GadgetAgentService(GadgetCatalog.Default, containers, AgentOptions.Parse(["--node", "node-7"]), new TraceAdmission(1, "node-7"), new SnapshotObjectPool(), null!, NullLogger<GadgetAgentService>.Instance);
         var request = new TraceRequest { Gadget = "exec", ProtocolVersion = sent };
 
         // The refusal comes first: nothing is loaded, nothing is written to the stream (there is none).

@@ -1,3 +1,4 @@
+using Gadget.Agent.Runtime;
 using Gadget.Agent;
 using Gadget.Agent.Containers;
 using Gadget.Agent.Gadgets;
@@ -22,7 +23,7 @@ public sealed class TraceDurationTests
     public async Task AnOverLongDurationIsRefusedBeforeTheTraceStarts(ulong durationMs)
     {
         var admission = new TraceAdmission(1, "node-7");
-        var service = new GadgetAgentService(GadgetCatalog.Default, new ContainerCollection(), AgentOptions.Parse(["--node", "node-7"]), admission, null!, NullLogger<GadgetAgentService>.Instance);
+        var service = new GadgetAgentService(GadgetCatalog.Default, new ContainerCollection(), AgentOptions.Parse(["--node", "node-7"]), admission, new SnapshotObjectPool(), null!, NullLogger<GadgetAgentService>.Instance);
         var request = new TraceRequest { Gadget = "exec", ProtocolVersion = GadgetAgentService.ProtocolVersion, DurationMs = durationMs };
 
         // No stream and no call context: the refusal comes before the trace would touch either.
