@@ -23,7 +23,10 @@ foreach ($typeName in $timeProperties.Keys) {
     }
 }
 
+# A private agent (started by -Local when none runs) serves the module's commands: it goes with the module.
+$localAgent = $publicTypes | Where-Object FullName -EQ 'Gadget.Connection.LocalAgent'
 $ExecutionContext.SessionState.Module.OnRemove = {
+    $localAgent::StopPrivateAgent()
     foreach ($type in $publicTypes) { [void]$accelerators::Remove($type.FullName) }
     foreach ($typeName in $timeProperties.Keys) { Remove-TypeData -TypeName $typeName -ErrorAction Ignore }
 }.GetNewClosure()

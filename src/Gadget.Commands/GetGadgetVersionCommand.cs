@@ -97,6 +97,6 @@ public sealed class GetGadgetVersionCommand : GadgetCmdlet
             info.ProtocolVersion,
             info.Kernel,
             [.. info.Gadgets.Select(g => g.Name)],
-            agent.StartedAgent ? "started for this command" : agent.SocketPath));
+            agent.IsPrivate ? $"private agent (pid {agent.PrivateAgentProcessId}) at {agent.SocketPath}" : agent.SocketPath));
     }
 }

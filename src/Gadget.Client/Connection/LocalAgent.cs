@@ -6,13 +6,24 @@ namespace Gadget.Connection;
 
 /// <summary>
 /// The agent on this host. Uses the running one when there is one; otherwise, for root, starts a
-/// private agent that lives as long as the command (and dies with this process, however it ends).
+/// private agent. The private agent serves this process's later commands too, until it has been
+/// idle for <see cref="PrivateAgentIdle"/>, and dies with this process, however it ends: starting
+/// one (a NativeAOT process, its first container scan) costs each command more than most snapshots
+/// take, and a loaded snapshot is kept only by an agent that stays.
 /// </summary>
 public static partial class LocalAgent
 {
     public const string DefaultSocketPath = "/run/gadget/gadget.sock";
     public const string SocketVariable = "GADGET_AGENT_SOCKET";
     public const string AgentPathVariable = "GADGET_AGENT_PATH";
+
+    /// <summary>Seconds a private agent waits for the next command; 0 stops it after each one.</summary>
+    public const string PrivateAgentIdleVariable = "GADGET_PRIVATE_AGENT_IDLE";
+
+    private static readonly TimeSpan DefaultPrivateAgentIdle = TimeSpan.FromMinutes(5);
+
+    private static readonly SemaphoreSlim PrivateAgentGate = new(1, 1);
+    private static PrivateAgent? _privateAgent;
 
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(20);
 
@@ -40,7 +51,7 @@ public static partial class LocalAgent
         string shared = SocketPath;
         if (await CanConnectAsync(shared, token).ConfigureAwait(false) is var reach && reach == Reach.Accepting)
         {
-            return new LocalAgentLease(AgentConnection.ForUnixSocket(shared), process: null, socketPath: shared);
+            return new LocalAgentLease(AgentConnection.ForUnixSocket(shared), privateAgent: null, socketPath: shared);
         }
 
         if (reach == Reach.Absent && UnusableSocketProblem(shared) is string problem)
@@ -62,12 +73,66 @@ public static partial class LocalAgent
             };
         }
 
-        return await StartPrivateAgentAsync(status, token).ConfigureAwait(false);
+        return await LeasePrivateAgentAsync(status, token).ConfigureAwait(false);
     }
 
-    private static async Task<LocalAgentLease> StartPrivateAgentAsync(Action<string>? status, CancellationToken token)
+    /// <summary>
+    /// How long a private agent waits for the next command after the last one ended:
+    /// $GADGET_PRIVATE_AGENT_IDLE seconds, or five minutes.
+    /// </summary>
+    public static TimeSpan PrivateAgentIdle =>
+        double.TryParse(Environment.GetEnvironmentVariable(PrivateAgentIdleVariable), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double seconds)
+            && seconds >= 0 && seconds <= TimeSpan.FromDays(1).TotalSeconds
+            ? TimeSpan.FromSeconds(seconds)
+            : DefaultPrivateAgentIdle;
+
+    /// <summary>Stops this process's private agent now, if one runs (Remove-Module does).</summary>
+    public static void StopPrivateAgent()
     {
-        string agentPath = AgentPath;
+        PrivateAgentGate.Wait();
+        try
+        {
+            _privateAgent?.StopNow();
+            _privateAgent = null;
+        }
+        finally
+        {
+            PrivateAgentGate.Release();
+        }
+    }
+
+    private static async Task<LocalAgentLease> LeasePrivateAgentAsync(Action<string>? status, CancellationToken token)
+    {
+        await PrivateAgentGate.WaitAsync(token).ConfigureAwait(false);
+        try
+        {
+            string agentPath = AgentPath;
+            if (_privateAgent is { } running)
+            {
+                // One started from another executable ($GADGET_AGENT_PATH changed) is not the one asked for.
+                if (running.AgentPath == agentPath && running.TryLease())
+                {
+                    return new LocalAgentLease(AgentConnection.ForUnixSocket(running.SocketPath), running, running.SocketPath);
+                }
+
+                // Commands still using it finish with it; it stops after the last.
+                running.Retire();
+                _privateAgent = null;
+            }
+
+            PrivateAgent started = await StartPrivateAgentAsync(agentPath, status, token).ConfigureAwait(false);
+            _ = started.TryLease();
+            _privateAgent = started;
+            return new LocalAgentLease(AgentConnection.ForUnixSocket(started.SocketPath), started, started.SocketPath);
+        }
+        finally
+        {
+            PrivateAgentGate.Release();
+        }
+    }
+
+    private static async Task<PrivateAgent> StartPrivateAgentAsync(string agentPath, Action<string>? status, CancellationToken token)
+    {
         if (!File.Exists(agentPath))
         {
             throw new GadgetException(GadgetErrorId.AgentNotFound, GadgetErrorKind.NotSupported,
@@ -138,7 +203,7 @@ public static partial class LocalAgent
             throw;
         }
 
-        return new LocalAgentLease(AgentConnection.ForUnixSocket(socketPath), process, socketPath);
+        return new PrivateAgent(process, agentPath, socketPath);
     }
 
     /// <summary>
@@ -181,7 +246,7 @@ public static partial class LocalAgent
         }
 
         // SIGTERM lets the agent detach its programs and remove its socket; SIGKILL if it hangs.
-        _ = kill(process.Id, SIGTERM);
+        Signal(process);
         if (!process.WaitForExit(TimeSpan.FromSeconds(5)))
         {
             process.Kill();
@@ -210,6 +275,22 @@ public static partial class LocalAgent
         return File.Exists(socketPath)
             ? $"${SocketVariable} names {socketPath}, where no agent accepts connections: it is a regular file, or the socket of an agent that is gone."
             : null;
+    }
+
+    /// <summary>Asks an agent to stop (SIGTERM), without waiting.</summary>
+    internal static void Signal(Process process)
+    {
+        try
+        {
+            if (!process.HasExited)
+            {
+                _ = kill(process.Id, SIGTERM);
+            }
+        }
+        catch (InvalidOperationException)
+        {
+            // Disposed, or never started: nothing to signal.
+        }
     }
 
     private enum Reach
@@ -248,15 +329,148 @@ public static partial class LocalAgent
     private static partial int kill(int pid, int sig);
 }
 
-/// <summary>A connection to the local agent, and the private agent to stop afterwards, if one was started.</summary>
+/// <summary>
+/// A private agent and the commands using it: when the last one ends, it waits for the next one
+/// for <see cref="LocalAgent.PrivateAgentIdle"/>, then stops.
+/// </summary>
+internal sealed class PrivateAgent : IDisposable
+{
+    private readonly Process _process;
+    private readonly object _gate = new();
+    private int _leases;
+    private bool _stopping;
+    private bool _retired;
+    private Timer? _idle;
+
+    public PrivateAgent(Process process, string agentPath, string socketPath)
+    {
+        _process = process;
+        AgentPath = agentPath;
+        SocketPath = socketPath;
+
+        // Ended with this process by the agent itself (--parent-pid); told at once where it can be.
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => LocalAgent.Signal(_process);
+    }
+
+    public string AgentPath { get; }
+
+    public string SocketPath { get; }
+
+    public int ProcessId => _process.Id;
+
+    /// <summary>One more command uses the agent; false when it has exited or is stopping.</summary>
+    public bool TryLease()
+    {
+        lock (_gate)
+        {
+            if (_stopping || _retired || _process.HasExited)
+            {
+                return false;
+            }
+
+            _leases++;
+            _idle?.Dispose();
+            _idle = null;
+            return true;
+        }
+    }
+
+    /// <summary>A command is done with the agent: the last one starts the idle wait (or, with none configured, stops it).</summary>
+    public void Release()
+    {
+        TimeSpan idle = LocalAgent.PrivateAgentIdle;
+        lock (_gate)
+        {
+            if (--_leases > 0 || _stopping)
+            {
+                return;
+            }
+
+            if (idle > TimeSpan.Zero && !_retired)
+            {
+                _idle?.Dispose();
+                _idle = new Timer(_ => StopIfIdle(), null, idle, Timeout.InfiniteTimeSpan);
+                return;
+            }
+
+            _stopping = true;
+        }
+
+        Stop();
+    }
+
+    /// <summary>No new command takes the agent; it stops when the last one using it ends.</summary>
+    public void Retire()
+    {
+        lock (_gate)
+        {
+            _retired = true;
+            if (_leases > 0 || _stopping)
+            {
+                return;
+            }
+
+            _stopping = true;
+            _idle?.Dispose();
+            _idle = null;
+        }
+
+        Stop();
+    }
+
+    /// <summary>Stops the agent whatever uses it.</summary>
+    public void StopNow()
+    {
+        lock (_gate)
+        {
+            if (_stopping)
+            {
+                return;
+            }
+
+            _stopping = true;
+            _idle?.Dispose();
+            _idle = null;
+        }
+
+        Stop();
+    }
+
+    /// <summary>Stops the agent (<see cref="StopNow"/>).</summary>
+    public void Dispose() => StopNow();
+
+    private void StopIfIdle()
+    {
+        lock (_gate)
+        {
+            if (_leases > 0 || _stopping)
+            {
+                return;
+            }
+
+            _stopping = true;
+        }
+
+        Stop();
+    }
+
+    private void Stop()
+    {
+        LocalAgent.Stop(_process);
+        _process.Dispose();
+    }
+}
+
+/// <summary>A connection to the local agent: the shared one, or this process's private agent.</summary>
 public sealed class LocalAgentLease : IDisposable
 {
-    private readonly Process? _process;
+    private readonly PrivateAgent? _private;
+    private bool _disposed;
 
-    internal LocalAgentLease(AgentConnection connection, Process? process, string socketPath)
+    internal LocalAgentLease(AgentConnection connection, PrivateAgent? privateAgent, string socketPath)
     {
         Connection = connection;
-        _process = process;
+        _private = privateAgent;
         SocketPath = socketPath;
     }
 
@@ -264,16 +478,21 @@ public sealed class LocalAgentLease : IDisposable
 
     public string SocketPath { get; }
 
-    /// <summary>True when this lease started the agent and stops it on dispose.</summary>
-    public bool StartedAgent => _process is not null;
+    /// <summary>True when the agent is this process's private one (started by a command of it).</summary>
+    public bool IsPrivate => _private is not null;
+
+    /// <summary>The private agent's process id, or null for the shared agent.</summary>
+    public int? PrivateAgentProcessId => _private?.ProcessId;
 
     public void Dispose()
     {
-        Connection.Dispose();
-        if (_process is not null)
+        if (_disposed)
         {
-            LocalAgent.Stop(_process);
-            _process.Dispose();
+            return;
         }
+
+        _disposed = true;
+        Connection.Dispose();
+        _private?.Release();
     }
 }
