@@ -55,6 +55,25 @@ function Start-TestAgent {
     $agent
 }
 
+function Enter-TestAgent {
+    # A test file's own agent (Start-TestAgent), with -Local pointed at it until Exit-TestAgent;
+    # $null where the kernel cannot trace.
+    param([Parameter(Mandatory)][string] $ModulePath, [string[]] $ExtraArguments = @())
+    if (-not (Test-KernelTracing)) { return $null }
+    $agent = Start-TestAgent -ModulePath $ModulePath -ExtraArguments $ExtraArguments
+    $agent | Add-Member -NotePropertyName PreviousSocket -NotePropertyValue $env:GADGET_AGENT_SOCKET
+    $env:GADGET_AGENT_SOCKET = $agent.Socket
+    $agent
+}
+
+function Exit-TestAgent {
+    # Points -Local back where it pointed before Enter-TestAgent, and stops the agent.
+    param($Agent)
+    if (-not $Agent) { return }
+    $env:GADGET_AGENT_SOCKET = $Agent.PreviousSocket
+    Stop-TestAgent $Agent
+}
+
 function Stop-TestAgent {
     # SIGTERM lets the agent detach its programs; SIGKILL if it does not stop within 10 s.
     param($Agent)

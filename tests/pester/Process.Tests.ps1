@@ -11,19 +11,14 @@ BeforeDiscovery {
 BeforeAll {
     . (Join-Path $PSScriptRoot 'Gadget.TestHelpers.ps1')
     Import-Module (Join-Path $ModulePath 'Gadget.psd1') -Force
-    if (Test-KernelTracing) {
-        $script:Agent = Start-TestAgent -ModulePath $ModulePath
-        $script:PreviousSocket = $env:GADGET_AGENT_SOCKET
-        $env:GADGET_AGENT_SOCKET = $Agent.Socket
-    }
+    $script:Agent = Enter-TestAgent -ModulePath $ModulePath
 
     # The escape sequences PowerShell styles table headers with: they take no column.
     $script:Ansi = '\x1b\[[0-9;]*m'
 }
 
 AfterAll {
-    $env:GADGET_AGENT_SOCKET = $script:PreviousSocket
-    Stop-TestAgent $script:Agent
+    Exit-TestAgent $script:Agent
 }
 
 Describe 'Get-GadgetProcess -Local' -Skip:$SkipKernel {

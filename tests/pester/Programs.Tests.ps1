@@ -16,12 +16,8 @@ BeforeAll {
     $script:Programs = Get-ChildItem (Join-Path $PSScriptRoot '../Gadget.Tests/bin/*/*/programs') -Directory -ErrorAction Ignore |
         Sort-Object LastWriteTime -Descending | Select-Object -First 1 -ExpandProperty FullName
     if (-not $Programs) { throw 'The test programs are not built: build tests/Gadget.Tests (it compiles tests/programs).' }
-    if (Test-KernelTracing) {
-        $script:Agent = Start-TestAgent -ModulePath $ModulePath -ExtraArguments '--allow-programs'
-        $script:Refusing = Start-TestAgent -ModulePath $ModulePath
-        $script:PreviousSocket = $env:GADGET_AGENT_SOCKET
-        $env:GADGET_AGENT_SOCKET = $Agent.Socket
-    }
+    $script:Agent = Enter-TestAgent -ModulePath $ModulePath -ExtraArguments '--allow-programs'
+    if (Test-KernelTracing) { $script:Refusing = Start-TestAgent -ModulePath $ModulePath }
 
     function Start-FailedOpens {
         # Opens a file that does not exist, every 100 ms, from /bin/cat, for $For.
@@ -73,8 +69,7 @@ BeforeAll {
 }
 
 AfterAll {
-    $env:GADGET_AGENT_SOCKET = $script:PreviousSocket
-    Stop-TestAgent $script:Agent
+    Exit-TestAgent $script:Agent
     Stop-TestAgent $script:Refusing
 }
 

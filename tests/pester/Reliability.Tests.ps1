@@ -54,9 +54,7 @@ BeforeAll {
     if (Test-KernelTracing) {
         $script:Scratch = New-TestDirectory 'gadget-reliability'
         $script:Workload = Start-GetppidWorkload -Directory $Scratch -CallsPerSecond 500
-        $script:Agent = Start-TestAgent -ModulePath $ModulePath
-        $script:PreviousSocket = $env:GADGET_AGENT_SOCKET
-        $env:GADGET_AGENT_SOCKET = $Agent.Socket
+        $script:Agent = Enter-TestAgent -ModulePath $ModulePath
         $script:Flood = @{ Gadget = 'flood'; Local = $true; Pid = $Workload.Id; Parameter = @{ 'records-per-call' = 4 } }
         $script:ClientRunspace = New-ClientRunspace
     }
@@ -64,8 +62,7 @@ BeforeAll {
 
 AfterAll {
     if ($script:ClientRunspace) { $ClientRunspace.Dispose() }
-    $env:GADGET_AGENT_SOCKET = $script:PreviousSocket
-    Stop-TestAgent $script:Agent
+    Exit-TestAgent $script:Agent
     Stop-GetppidWorkload $script:Workload
     if ($script:Scratch) { Remove-Item $Scratch -Recurse -Force -ErrorAction Ignore }
 }

@@ -11,11 +11,7 @@ BeforeDiscovery {
 BeforeAll {
     . (Join-Path $PSScriptRoot 'Gadget.TestHelpers.ps1')
     Import-Module (Join-Path $ModulePath 'Gadget.psd1') -Force
-    if (Test-KernelTracing) {
-        $script:Agent = Start-TestAgent -ModulePath $ModulePath
-        $script:PreviousSocket = $env:GADGET_AGENT_SOCKET
-        $env:GADGET_AGENT_SOCKET = $Agent.Socket
-    }
+    $script:Agent = Enter-TestAgent -ModulePath $ModulePath
 
     function Start-SignalActivity {
         # Every $IntervalMilliseconds until stopped: starts /bin/sleep, waits until it runs as
@@ -55,8 +51,7 @@ BeforeAll {
 }
 
 AfterAll {
-    $env:GADGET_AGENT_SOCKET = $script:PreviousSocket
-    Stop-TestAgent $script:Agent
+    Exit-TestAgent $script:Agent
 }
 
 Describe 'Trace-GadgetSignal -Local' -Skip:$SkipKernel {

@@ -12,11 +12,7 @@ BeforeDiscovery {
 BeforeAll {
     . (Join-Path $PSScriptRoot 'Gadget.TestHelpers.ps1')
     Import-Module (Join-Path $ModulePath 'Gadget.psd1') -Force
-    if (Test-KernelTracing) {
-        $script:Agent = Start-TestAgent -ModulePath $ModulePath
-        $script:PreviousSocket = $env:GADGET_AGENT_SOCKET
-        $env:GADGET_AGENT_SOCKET = $Agent.Socket
-    }
+    $script:Agent = Enter-TestAgent -ModulePath $ModulePath
 
     $script:Ansi = '\x1b\[[0-9;]*m'
 
@@ -35,8 +31,7 @@ BeforeAll {
 }
 
 AfterAll {
-    $env:GADGET_AGENT_SOCKET = $script:PreviousSocket
-    Stop-TestAgent $script:Agent
+    Exit-TestAgent $script:Agent
 }
 
 Describe 'Get-GadgetSocket -Local' -Skip:$SkipKernel {

@@ -12,10 +12,8 @@ BeforeDiscovery {
 BeforeAll {
     . (Join-Path $PSScriptRoot 'Gadget.TestHelpers.ps1')
     Import-Module (Join-Path $ModulePath 'Gadget.psd1') -Force
+    $script:Agent = Enter-TestAgent -ModulePath $ModulePath
     if (Test-KernelTracing) {
-        $script:Agent = Start-TestAgent -ModulePath $ModulePath
-        $script:PreviousSocket = $env:GADGET_AGENT_SOCKET
-        $env:GADGET_AGENT_SOCKET = $Agent.Socket
 
         # A 32 MiB loop device over a file in a directory of the test's own.
         $script:Scratch = New-TestDirectory 'gadget-top'
@@ -46,8 +44,7 @@ BeforeAll {
 
 AfterAll {
     if ($script:Writer) { $Writer | Stop-Job; $Writer | Remove-Job -Force }
-    $env:GADGET_AGENT_SOCKET = $script:PreviousSocket
-    Stop-TestAgent $script:Agent
+    Exit-TestAgent $script:Agent
     if ($script:Loop) { & losetup -d $Loop }
     if ($script:Scratch) { Remove-Item $Scratch -Recurse -Force -ErrorAction Ignore }
 }

@@ -12,11 +12,7 @@ BeforeDiscovery {
 BeforeAll {
     . (Join-Path $PSScriptRoot 'Gadget.TestHelpers.ps1')
     Import-Module (Join-Path $ModulePath 'Gadget.psd1') -Force
-    if (Test-KernelTracing) {
-        $script:Agent = Start-TestAgent -ModulePath $ModulePath
-        $script:PreviousSocket = $env:GADGET_AGENT_SOCKET
-        $env:GADGET_AGENT_SOCKET = $Agent.Socket
-    }
+    $script:Agent = Enter-TestAgent -ModulePath $ModulePath
 
     $script:Scratch = New-TestDirectory 'gadget-topfile'
     $script:Counted = Join-Path $Scratch 'counted.txt'
@@ -40,8 +36,7 @@ while time.time() < end:
 }
 
 AfterAll {
-    $env:GADGET_AGENT_SOCKET = $script:PreviousSocket
-    Stop-TestAgent $script:Agent
+    Exit-TestAgent $script:Agent
     Remove-Item $Scratch -Recurse -Force -ErrorAction Ignore
 }
 

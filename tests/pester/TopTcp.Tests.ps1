@@ -13,10 +13,8 @@ BeforeDiscovery {
 BeforeAll {
     . (Join-Path $PSScriptRoot 'Gadget.TestHelpers.ps1')
     Import-Module (Join-Path $ModulePath 'Gadget.psd1') -Force
+    $script:Agent = Enter-TestAgent -ModulePath $ModulePath
     if (Test-KernelTracing) {
-        $script:Agent = Start-TestAgent -ModulePath $ModulePath
-        $script:PreviousSocket = $env:GADGET_AGENT_SOCKET
-        $env:GADGET_AGENT_SOCKET = $Agent.Socket
         $script:Netns = "gadget-toptcp-$PID"
         & ip netns add $Netns
         & ip -n $Netns link set lo up
@@ -48,8 +46,7 @@ while time.time() < end:
 }
 
 AfterAll {
-    $env:GADGET_AGENT_SOCKET = $script:PreviousSocket
-    Stop-TestAgent $script:Agent
+    Exit-TestAgent $script:Agent
     if ($script:Netns) { & ip netns delete $Netns }
 }
 
