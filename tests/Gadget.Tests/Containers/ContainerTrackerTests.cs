@@ -88,13 +88,5 @@ public sealed class ContainerTrackerTests
         return collection;
     }
 
-    private static ContainerRecord Container(string id, ulong mountNs) => new()
-    {
-        Id = id,
-        Name = id,
-        Runtime = "runc",
-        Pid = 1,
-        MountNsId = mountNs,
-        CgroupPath = $"/system.slice/{id}.scope",
-    };
+    private static ContainerRecord Container(string id, ulong mountNs) => TestContainers.Runc(id, mountNs, $"/system.slice/{id}.scope");
 }

@@ -120,15 +120,7 @@ public sealed class PodEnrichmentTests
         return (collection, () => changes);
     }
 
-    private static ContainerRecord Container(string id, ulong mountNs) => new()
-    {
-        Id = id,
-        Name = id,
-        Runtime = "runc",
-        Pid = 1,
-        MountNsId = mountNs,
-        CgroupPath = $"/kubepods/besteffort/pod{Uid}/{id}",
-    };
+    private static ContainerRecord Container(string id, ulong mountNs) => TestContainers.Runc(id, mountNs, $"/kubepods/besteffort/pod{Uid}/{id}");
 
     private static KubePod Pod(Dictionary<string, string> labels, params (string Id, string Name)[] containers) => new()
     {

@@ -193,15 +193,9 @@ public sealed class PodSourceTests : IAsyncLifetime, IDisposable
     }
 
     /// <summary>A runc container without kubelet labels, in the cgroup the kubelet makes for pod <paramref name="podUid"/> (systemd driver).</summary>
-    private static ContainerRecord Unlabelled(string id, ulong mountNs, string podUid) => new ContainerRecord
-    {
-        Id = id,
-        Name = id,
-        Runtime = "runc",
-        Pid = 1,
-        MountNsId = mountNs,
-        CgroupPath = $"/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod{podUid.Replace('-', '_')}.slice/cri-{id}.scope",
-    }.WithKubernetesLabels(new Dictionary<string, string>());
+    private static ContainerRecord Unlabelled(string id, ulong mountNs, string podUid)
+        => TestContainers.Runc(id, mountNs, $"/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod{podUid.Replace('-', '_')}.slice/cri-{id}.scope")
+            .WithKubernetesLabels(new Dictionary<string, string>());
 
     private void RunContainers(params ContainerRecord[] containers)
     {
