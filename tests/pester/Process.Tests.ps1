@@ -89,6 +89,12 @@ Describe 'Get-GadgetProcess -Local' -Skip:$SkipKernel {
         finally { Remove-Item $csv -ErrorAction Ignore }
     }
 
+    It 'says so when no container matches the selection, and lists nothing' {
+        $rows = @(Get-GadgetProcess -Local -Namespace no-such-namespace -WarningVariable warnings -WarningAction SilentlyContinue)
+        $rows | Should -BeNullOrEmpty
+        "$warnings" | Should -Match 'No container matches the selection \(.*no-such-namespace.*\); the snapshot lists none\.'
+    }
+
     It 'has no trace parameters: a snapshot ends by itself' {
         (Get-Command Get-GadgetProcess).Parameters.Keys | Should -Not -Contain 'Duration'
         (Get-Command Get-GadgetProcess).Parameters.Keys | Should -Not -Contain 'MaxEvents'

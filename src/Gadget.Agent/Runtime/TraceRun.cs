@@ -166,9 +166,11 @@ internal sealed class TraceRun : IRingRecordSink, IDisposable
     public ChannelReader<RowBatch> Batches => _batches.Reader;
 
     /// <summary>A notice for the user at the start (the selection matches no container yet), or null.</summary>
-    public string? StartNotice => _containers.MatchesNothingYet
-        ? $"No container matches the selection ({_containers.SelectionText}) yet; the trace keeps watching for one."
-        : null;
+    public string? StartNotice => !_containers.MatchesNothingYet
+        ? null
+        : Gadget.IsSnapshot
+            ? $"No container matches the selection ({_containers.SelectionText}); the snapshot lists none."
+            : $"No container matches the selection ({_containers.SelectionText}) yet; the trace keeps watching for one.";
 
     /// <summary>Loads, configures and attaches the gadget's programs and starts reading.</summary>
     /// <remarks>A snapshot's iterators have run by the time it returns: its rows are queued and the queue is complete.</remarks>
