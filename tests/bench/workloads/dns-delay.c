@@ -20,6 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "workload.h"
+
 #define QUEUE 8192
 #define MAX_PACKET 512
 
@@ -31,13 +33,6 @@ struct pending {
 };
 
 static struct pending queue[QUEUE];
-
-static long long now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 int main(int argc, char **argv)
 {
@@ -53,8 +48,7 @@ int main(int argc, char **argv)
 		perror("dns-delay");
 		return 1;
 	}
-	printf("ready %d\n", getpid());
-	fflush(stdout);
+	workload_ready();
 
 	/* Queries arrive in order and all wait the same delay: a ring is a timer queue. */
 	unsigned head = 0, tail = 0;

@@ -14,14 +14,9 @@
 #include <unistd.h>
 #include <sys/wait.h>
 
-extern char **environ;
+#include "workload.h"
 
-static long long now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
+extern char **environ;
 
 int main(int argc, char **argv)
 {
@@ -31,12 +26,9 @@ int main(int argc, char **argv)
 	}
 	long long count = atoll(argv[1]);
 	char *child_argv[] = { argv[2], NULL };
-	char line[64];
 	long long done = 0, failed = 0;
 
-	printf("ready %d\n", getpid());
-	fflush(stdout);
-	if (!fgets(line, sizeof(line), stdin))
+	if (!workload_ready_wait_for_go())
 		return 1;
 
 	long long start = now_ns();

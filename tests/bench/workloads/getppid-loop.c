@@ -15,12 +15,7 @@
 #include <unistd.h>
 #include <sys/syscall.h>
 
-static long long now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
+#include "workload.h"
 
 int main(int argc, char **argv)
 {
@@ -30,11 +25,8 @@ int main(int argc, char **argv)
 	}
 	long long calls = atoll(argv[1]);
 	double rate = argc > 2 ? atof(argv[2]) : 0;
-	char line[64];
 
-	printf("ready %d\n", getpid());
-	fflush(stdout);
-	if (!fgets(line, sizeof(line), stdin))
+	if (!workload_ready_wait_for_go())
 		return 1;
 
 	long long start = now_ns();

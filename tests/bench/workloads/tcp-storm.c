@@ -18,12 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static long long now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
+#include "workload.h"
 
 int main(int argc, char **argv)
 {
@@ -43,12 +38,9 @@ int main(int argc, char **argv)
 		perror("tcp-storm: listen");
 		return 1;
 	}
-	char line[64];
 	long long connections = 0, failed = 0;
 
-	printf("ready %d\n", getpid());
-	fflush(stdout);
-	if (!fgets(line, sizeof(line), stdin))
+	if (!workload_ready_wait_for_go())
 		return 1;
 
 	long long start = now_ns();
