@@ -247,6 +247,9 @@ foreach ($tool in $tools | Select-Object -Unique) {
 
 #region helpers
 
+# Start-RuncPod: the runc pods the Pester files use.
+. (Join-Path $PSScriptRoot '../pester/RuncPod.ps1')
+
 function Wait-Condition {
     # Polls $Condition until it is true; false after $TimeoutSeconds.
     param([scriptblock] $Condition, [double] $TimeoutSeconds, [int] $IntervalMs = 20)
@@ -893,32 +896,13 @@ function New-BenchContainer {
     # root is busybox-static plus the open storm built static, labelled as the kubelet labels pod
     # $Namespace/$Pod; it sleeps until Remove-BenchContainer. Returns its id.
     param([string] $Namespace, [string] $Pod)
-    $id = "gbench-$Pod-$([Guid]::NewGuid().ToString('N').Substring(0, 8))"
-    $bundle = Join-Path $OutDir $id
-    $rootfs = Join-Path $bundle 'rootfs'
-    foreach ($directory in 'bin', 'etc', 'proc', 'sys', 'dev', 'tmp') { New-Item -ItemType Directory (Join-Path $rootfs $directory) -Force | Out-Null }
-    Copy-Item /bin/busybox (Join-Path $rootfs 'bin/busybox')
-    foreach ($applet in 'sh', 'sleep') { New-Item -ItemType SymbolicLink -Path (Join-Path $rootfs "bin/$applet") -Target busybox | Out-Null }
-    Copy-Item $StaticOpenLoop (Join-Path $rootfs 'open-loop')
-    Set-Content (Join-Path $rootfs ($OpenTarget.TrimStart('/'))) $Pod
-    & runc spec --bundle $bundle
-    if ($LASTEXITCODE -ne 0) { throw 'runc spec failed.' }
-    $configPath = Join-Path $bundle 'config.json'
-    $config = Get-Content $configPath -Raw | ConvertFrom-Json -AsHashtable
-    $config.process.terminal = $false
-    $config.process.args = @('/bin/sleep', '1000000')
-    $config.root = @{ path = 'rootfs'; readonly = $false }
-    $config.annotations = @{
-        'io.kubernetes.pod.namespace'  = $Namespace
-        'io.kubernetes.pod.name'       = $Pod
-        'io.kubernetes.container.name' = $Pod
-        'io.kubernetes.pod.uid'        = [Guid]::NewGuid().ToString()
+    Start-RuncPod -Directory $OutDir -Namespace $Namespace -Pod $Pod -Script 'exec sleep 1000000' -Configure {
+        param($config, $rootfs)
+        Copy-Item $StaticOpenLoop (Join-Path $rootfs 'open-loop')
+        $target = Join-Path $rootfs $OpenTarget.TrimStart('/')
+        $null = New-Item -ItemType Directory (Split-Path $target) -Force
+        Set-Content $target $Pod
     }
-    $config | ConvertTo-Json -Depth 32 | Set-Content $configPath
-    # Detached, the container keeps the stdio runc was given: files, not this process's pipes.
-    & /bin/sh -c "exec runc run -d --bundle '$bundle' $id </dev/null >'$bundle/runc.log' 2>&1"
-    if ($LASTEXITCODE -ne 0) { throw "runc run $id failed: $(Get-Content "$bundle/runc.log" -Raw)" }
-    $id
 }
 
 function Remove-BenchContainer {
