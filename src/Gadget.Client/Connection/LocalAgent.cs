@@ -25,6 +25,13 @@ public static partial class LocalAgent
     private static readonly SemaphoreSlim PrivateAgentGate = new(1, 1);
     private static PrivateAgent? _privateAgent;
 
+    static LocalAgent()
+    {
+        // The agent ends with this process by itself (--parent-pid, within a quarter second); told
+        // at exit, it ends at once. One handler for the process: agents come and go.
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => Volatile.Read(ref _privateAgent)?.Signal();
+    }
+
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(20);
 
     /// <summary>The socket of the shared agent: $GADGET_AGENT_SOCKET or /run/gadget/gadget.sock.</summary>
@@ -347,10 +354,10 @@ internal sealed class PrivateAgent : IDisposable
         _process = process;
         AgentPath = agentPath;
         SocketPath = socketPath;
-
-        // Ended with this process by the agent itself (--parent-pid); told at once where it can be.
-        AppDomain.CurrentDomain.ProcessExit += (_, _) => LocalAgent.Signal(_process);
     }
+
+    /// <summary>Asks the agent to stop without waiting (this process is exiting).</summary>
+    public void Signal() => LocalAgent.Signal(_process);
 
     public string AgentPath { get; }
 
