@@ -395,15 +395,12 @@ internal sealed class PrivateAgent : IDisposable
 
             if (idle > TimeSpan.Zero && !_retired)
             {
-                _idle?.Dispose();
-                _idle = new Timer(_ => StopIfIdle(), null, idle, Timeout.InfiniteTimeSpan);
+                _idle = new Timer(_ => Stop(evenIfUsed: false), null, idle, Timeout.InfiniteTimeSpan);
                 return;
             }
-
-            _stopping = true;
         }
 
-        Stop();
+        Stop(evenIfUsed: false);
     }
 
     /// <summary>No new command takes the agent; it stops when the last one using it ends.</summary>
@@ -412,57 +409,32 @@ internal sealed class PrivateAgent : IDisposable
         lock (_gate)
         {
             _retired = true;
-            if (_leases > 0 || _stopping)
-            {
-                return;
-            }
-
-            _stopping = true;
-            _idle?.Dispose();
-            _idle = null;
         }
 
-        Stop();
+        Stop(evenIfUsed: false);
     }
 
     /// <summary>Stops the agent whatever uses it.</summary>
-    public void StopNow()
-    {
-        lock (_gate)
-        {
-            if (_stopping)
-            {
-                return;
-            }
-
-            _stopping = true;
-            _idle?.Dispose();
-            _idle = null;
-        }
-
-        Stop();
-    }
+    public void StopNow() => Stop(evenIfUsed: true);
 
     /// <summary>Stops the agent (<see cref="StopNow"/>).</summary>
     public void Dispose() => StopNow();
 
-    private void StopIfIdle()
+    /// <summary>Stops the agent once, unless a command uses it and <paramref name="evenIfUsed"/> is false.</summary>
+    private void Stop(bool evenIfUsed)
     {
         lock (_gate)
         {
-            if (_leases > 0 || _stopping)
+            if (_stopping || (_leases > 0 && !evenIfUsed))
             {
                 return;
             }
 
             _stopping = true;
+            _idle?.Dispose();
+            _idle = null;
         }
 
-        Stop();
-    }
-
-    private void Stop()
-    {
         LocalAgent.Stop(_process);
         _process.Dispose();
     }
